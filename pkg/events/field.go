@@ -1,0 +1,113 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Field is a Salesforce field value with three states: absent (Set false:
+// unknown, keep what is known), null (Set and Null: cleared) and a value.
+// Use the `omitzero` tag so an absent field stays absent when encoded.
+type Field[T any] struct {
+	Set   bool
+	Null  bool
+	Value T
+}
+
+// Val returns a Field holding v.
+func Val[T any](v T) Field[T] { return Field[T]{Set: true, Value: v} }
+
+// Null returns a Field that clears the value.
+func Null[T any]() Field[T] { return Field[T]{Set: true, Null: true} }
+
+// Known reports whether the field carries a value (set and not null).
+func (f Field[T]) Known() bool { return f.Set && !f.Null }
+
+// Get returns the value, or the zero value when absent or null.
+func (f Field[T]) Get() T { return f.Value }
+
+// IsZero reports whether the field is absent (for `omitzero`).
+func (f Field[T]) IsZero() bool { return !f.Set }
+
+// UnmarshalJSON records that the key was present, and whether it was null.
+func (f *Field[T]) UnmarshalJSON(b []byte) error {
+	f.Set = true
+	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+		f.Null = true
+		var zero T
+		f.Value = zero
+		return nil
+	}
+	f.Null = false
+	return json.Unmarshal(b, &f.Value)
+}
+
+// MarshalJSON writes null or the value. Absent fields are dropped by `omitzero`.
+func (f Field[T]) MarshalJSON() ([]byte, error) {
+	if !f.Set || f.Null {
+		return []byte("null"), nil
+	}
+	return json.Marshal(f.Value)
+}
+
+// merge returns update when it is set, otherwise f.
+func (f Field[T]) merge(update Field[T]) Field[T] {
+	if update.Set {
+		return update
+	}
+	return f
+}
+
+// Time is a Salesforce datetime. It decodes the forms Salesforce emits:
+// RFC 3339 with or without fractional seconds ("2026-11-20T10:15:00.000Z"),
+// offsets without a colon ("2024-04-26T18:25:03.000+0000") and epoch
+// milliseconds (CDC). It encodes as RFC 3339 with milliseconds in UTC.
+type Time struct{ time.Time }
+
+var timeLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05.000-0700",
+	"2006-01-02T15:04:05-0700",
+	"2006-01-02T15:04:05.000Z0700",
+}
+
+// ParseTime parses a Salesforce datetime string.
+func ParseTime(s string) (Time, error) {
+	for _, l := range timeLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return Time{t.UTC()}, nil
+		}
+	}
+	return Time{}, fmt.Errorf("%q is not a Salesforce datetime (want e.g. 2026-11-20T10:15:00.000Z)", s)
+}
+
+// UnmarshalJSON accepts a datetime string or epoch milliseconds.
+func (t *Time) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] != '"' {
+		var ms int64
+		if err := json.Unmarshal(b, &ms); err != nil {
+			return fmt.Errorf("%s is neither a datetime string nor epoch milliseconds", b)
+		}
+		t.Time = time.UnixMilli(ms).UTC()
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	p, err := ParseTime(strings.TrimSpace(s))
+	if err != nil {
+		return err
+	}
+	*t = p
+	return nil
+}
+
+// MarshalJSON writes RFC 3339 with milliseconds, UTC.
+func (t Time) MarshalJSON() ([]byte, error) {
+	return json.Marshal(t.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+}

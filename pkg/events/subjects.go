@@ -1,0 +1,99 @@
+package events
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Streams, subjects and headers of the wire contract.
+const (
+	// Stream holds Salesforce user events and admin commands.
+	Stream = "VCCSYNC"
+	// DLQStream holds dead-lettered messages.
+	DLQStream = "VCCSYNC_DLQ"
+
+	// SubjectPrefix starts every user subject: vccsync.user.<SalesforceUserId>.…
+	SubjectPrefix = "vccsync.user."
+	// SubjectAll matches every user subject.
+	SubjectAll = "vccsync.user.>"
+	// DLQSubjectPrefix starts every dead-letter subject.
+	DLQSubjectPrefix = "vccsync.dlq."
+	// DLQSubjectAll matches every dead-letter subject.
+	DLQSubjectAll = "vccsync.dlq.>"
+
+	// UserIDToken is the 1-based token of a subject that holds the
+	// Salesforce user ID (for partition(n, 3)).
+	UserIDToken = 3
+)
+
+// Headers added to a dead-lettered message. The original body and headers are kept.
+const (
+	HeaderMsgID            = "Nats-Msg-Id"
+	HeaderError            = "Vccsync-Error"
+	HeaderErrorClass       = "Vccsync-Error-Class"
+	HeaderOriginalSubject  = "Vccsync-Original-Subject"
+	HeaderOriginalSequence = "Vccsync-Original-Seq"
+	HeaderDeliveries       = "Vccsync-Deliveries"
+	HeaderFailedAt         = "Vccsync-Failed-At"
+)
+
+// Error classes written to HeaderErrorClass.
+const (
+	ClassPoison    = "poison"
+	ClassPermanent = "permanent"
+	ClassExhausted = "exhausted"
+)
+
+// SubjectKind says what a user subject carries.
+type SubjectKind int
+
+// Subject kinds.
+const (
+	KindChanged SubjectKind = iota + 1
+	KindCommand
+)
+
+// UserChangedSubject is the subject of a salesforce.user.changed event.
+func UserChangedSubject(userID string) string {
+	return SubjectPrefix + userID + ".changed"
+}
+
+// CommandSubject is the subject of an admin command for a user.
+func CommandSubject(userID, action string) string {
+	return SubjectPrefix + userID + ".cmd." + action
+}
+
+// DLQSubject maps an original subject to its dead-letter subject:
+// vccsync.user.X.changed → vccsync.dlq.user.X.changed.
+func DLQSubject(original string) string {
+	return DLQSubjectPrefix + strings.TrimPrefix(original, "vccsync.")
+}
+
+// ParsedSubject is a user subject taken apart.
+type ParsedSubject struct {
+	UserID string // as it appears in the subject
+	Kind   SubjectKind
+	Action string // for KindCommand
+}
+
+// ParseSubject takes a user subject apart and checks its shape.
+func ParseSubject(subject string) (ParsedSubject, error) {
+	rest, ok := strings.CutPrefix(subject, SubjectPrefix)
+	if !ok {
+		return ParsedSubject{}, fmt.Errorf("subject %q: does not start with %q", subject, SubjectPrefix)
+	}
+	tok := strings.Split(rest, ".")
+	switch {
+	case len(tok) == 2 && tok[1] == "changed":
+		if err := checkUserID(tok[0]); err != nil {
+			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
+		}
+		return ParsedSubject{UserID: tok[0], Kind: KindChanged}, nil
+	case len(tok) == 3 && tok[1] == "cmd" && tok[2] != "":
+		if err := checkUserID(tok[0]); err != nil {
+			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
+		}
+		return ParsedSubject{UserID: tok[0], Kind: KindCommand, Action: tok[2]}, nil
+	}
+	return ParsedSubject{}, fmt.Errorf("subject %q: want vccsync.user.<SalesforceUserId>.changed or vccsync.user.<SalesforceUserId>.cmd.<action>", subject)
+}
