@@ -36,7 +36,9 @@ func (e *Error) Temporary() bool {
 func (e *Error) RetryAfter() time.Duration { return e.Retry }
 
 // Is makes errors.Is(err, ErrNotFound) true for 404s.
-func (e *Error) Is(target error) bool { return target == ErrNotFound && e.Status == http.StatusNotFound }
+func (e *Error) Is(target error) bool {
+	return target == ErrNotFound && e.Status == http.StatusNotFound
+}
 
 // TransportError is a failure to reach VCC (connection, timeout). Always temporary.
 type TransportError struct {
