@@ -1,10 +1,15 @@
 package vcc
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrNotFound is matched (errors.Is) by an *Error with status 404.
@@ -56,3 +61,112 @@ func (e *TransportError) Unwrap() error { return e.Err }
 
 // Temporary is always true: the network may come back.
 func (e *TransportError) Temporary() bool { return true }
+
+// RetryAfter is always 0: no server asked for a delay.
+func (e *TransportError) RetryAfter() time.Duration { return 0 }
+
+// Both error types classify themselves the same way.
+var (
+	_ interface {
+		error
+		Temporary() bool
+		RetryAfter() time.Duration
+	} = (*Error)(nil)
+	_ interface {
+		error
+		Temporary() bool
+		RetryAfter() time.Duration
+	} = (*TransportError)(nil)
+)
+
+// maxMessage bounds the length of a message taken from a reply body.
+const maxMessage = 300
+
+// errorMessage extracts the server's message from an error reply: VCC's
+// {"message":…}, else OAuth's {"error":…,"error_description":…}, else an
+// excerpt of a non-HTML body, else the status text.
+func errorMessage(rep *reply) string {
+	body := bytes.TrimSpace(rep.body)
+	var eb struct {
+		Message          json.RawMessage `json:"message"`
+		Error            json.RawMessage `json:"error"`
+		ErrorDescription json.RawMessage `json:"error_description"`
+	}
+	if len(body) > 0 && body[0] == '{' && json.Unmarshal(body, &eb) == nil {
+		if m := jsonText(eb.Message); m != "" {
+			return m
+		}
+		code, desc := jsonText(eb.Error), jsonText(eb.ErrorDescription)
+		switch {
+		case code != "" && desc != "":
+			return excerpt(code + ": " + desc)
+		case code != "":
+			return code
+		case desc != "":
+			return desc
+		}
+	}
+	ct := strings.ToLower(rep.header.Get("Content-Type"))
+	if len(body) > 0 && !strings.Contains(ct, "html") && !bytes.HasPrefix(body, []byte("<")) {
+		return excerpt(string(body))
+	}
+	if t := http.StatusText(rep.status); t != "" {
+		return t
+	}
+	return fmt.Sprintf("status %d", rep.status)
+}
+
+// jsonText returns a JSON string's text, or other JSON compacted; "" for
+// absent or null.
+func jsonText(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return excerpt(s)
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, raw) == nil {
+		return excerpt(buf.String())
+	}
+	return excerpt(string(raw))
+}
+
+// excerpt collapses whitespace and cuts s to maxMessage runes.
+func excerpt(s string) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
+	if utf8.RuneCountInString(s) <= maxMessage {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:maxMessage]) + "…"
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an
+// HTTP-date. 0 when absent, unparsable or in the past.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n <= 0 {
+			return 0
+		}
+		return time.Duration(min(n, maxRetryAfter)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return min(d, maxRetryAfter*time.Second)
+		}
+	}
+	return 0
+}
+
+// maxRetryAfter caps a Retry-After, in seconds (one day).
+const maxRetryAfter = 24 * 60 * 60
+
+// StatusCode is the HTTP status, for callers that label by it without
+// importing this package.
+func (e *Error) StatusCode() int { return e.Status }

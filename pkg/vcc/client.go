@@ -1,0 +1,394 @@
+package vcc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// MediaType is the versioned media type VCC requires in every Accept header.
+const MediaType = "application/vnd.newvoicemedia.v4+json"
+
+// Scopes of the User Admin API.
+const (
+	ScopeUsersRead  = "users:read"
+	ScopeUsersWrite = "users:write"
+)
+
+// Defaults applied by New to a zero Config field.
+const (
+	DefaultRatePerMinute = 160
+	DefaultRateBurst     = 10
+	DefaultTimeout       = 30 * time.Second
+)
+
+// MaxPageSize is the largest page VCC serves on GET /users.
+const MaxPageSize = 5000
+
+// maxReplyBytes bounds how much of a reply is read (a 5000-user page is a
+// few megabytes).
+const maxReplyBytes = 64 << 20
+
+// Route templates, as passed to a RequestObserver and set in Error.Route and
+// TransportError.Route.
+const (
+	RouteToken               = "/Auth/connect/token"
+	RouteUsers               = "/users"
+	RouteUser                = "/users/{userId}"
+	RouteUserByUsername      = "/users/by/username/{username}"
+	RouteUserSkills          = "/users/{userId}/skills"
+	RouteUserGroups          = "/users/{userId}/groups"
+	RouteUserCallbackNumbers = "/users/{userId}/callbackNumbers"
+	RouteCallbackNumbers     = "/callbackNumbers"
+)
+
+// RequestObserver is told about every HTTP request the client makes,
+// token requests included (route RouteToken). route is the template (e.g.
+// RouteUser), status is 0 when no complete reply arrived, d is the time from
+// sending the request to reading the whole reply (rate-limit waits excluded).
+// It is called synchronously and must be safe for concurrent use.
+type RequestObserver interface {
+	ObserveRequest(method, route string, status int, d time.Duration)
+}
+
+// ObserverFunc adapts a function to RequestObserver.
+type ObserverFunc func(method, route string, status int, d time.Duration)
+
+// ObserveRequest calls f.
+func (f ObserverFunc) ObserveRequest(method, route string, status int, d time.Duration) {
+	f(method, route, status, d)
+}
+
+var _ RequestObserver = ObserverFunc(nil)
+
+// Config configures a Client. BaseURL, TokenURL, ClientID and ClientSecret
+// are required; every other zero field takes its default.
+type Config struct {
+	// BaseURL is the API root including /useradmin, e.g.
+	// https://emea.api.cc.vonage.com/useradmin (see RegionURLs).
+	BaseURL string
+	// TokenURL is the OAuth token endpoint, e.g.
+	// https://emea.cc.vonage.com/Auth/connect/token.
+	TokenURL     string
+	ClientID     string
+	ClientSecret string
+	// Scopes requested with the token; default users:read users:write.
+	Scopes []string
+	// RatePerMinute is the client-side limit on API requests; default 160
+	// (Vonage's own sample); negative disables the limiter. VCC's limit is
+	// shared by every client of the account.
+	RatePerMinute int
+	// RateBurst is how many requests may go at once before the rate applies;
+	// default 10.
+	RateBurst int
+	// Timeout bounds each HTTP request, reply body included; default 30s.
+	Timeout time.Duration
+	// HTTPClient sends the requests; default a new http.Client.
+	HTTPClient *http.Client
+	// Observer, if set, is told about every request (for metrics).
+	Observer RequestObserver
+	// ExternalID, if set, is sent as the x-external-id header (the
+	// integration's name).
+	ExternalID string
+	// AllowOverages is sent as allowOverages on POST and PATCH of a user:
+	// whether VCC may exceed the account's licences.
+	AllowOverages bool
+}
+
+// Client is a client of the VCC User Admin API v4. It is safe for
+// concurrent use; share one per account so the rate limit and the token are
+// shared too.
+type Client struct {
+	base       string // BaseURL without a trailing slash
+	hc         *http.Client
+	timeout    time.Duration
+	limiter    *rate.Limiter // nil when disabled
+	obs        RequestObserver
+	externalID string
+	overages   bool
+	tokens     *tokenSource
+	secret     string
+}
+
+// New validates cfg, applies the defaults and returns a Client. It makes no
+// request: the first token is fetched by the first call.
+func New(cfg Config) (*Client, error) {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("vcc: config: "+format, args...))
+	}
+	base, err := checkURL("BaseURL", cfg.BaseURL)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	tokenURL, err := checkURL("TokenURL", cfg.TokenURL)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if strings.TrimSpace(cfg.ClientID) == "" {
+		bad("ClientID is required")
+	}
+	if cfg.ClientSecret == "" {
+		bad("ClientSecret is required")
+	}
+	scopes := cfg.Scopes
+	if len(scopes) == 0 {
+		scopes = []string{ScopeUsersRead, ScopeUsersWrite}
+	}
+	for i, s := range scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			bad("Scopes[%d] %q: a scope is one non-empty word", i, s)
+		}
+	}
+	if cfg.RateBurst < 0 {
+		bad("RateBurst %d: must not be negative", cfg.RateBurst)
+	}
+	if cfg.Timeout < 0 {
+		bad("Timeout %s: must not be negative", cfg.Timeout)
+	}
+	if strings.ContainsAny(cfg.ExternalID, "\r\n\x00") {
+		bad("ExternalID: must not contain control characters")
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	c := &Client{
+		base:       strings.TrimRight(base, "/"),
+		hc:         cfg.HTTPClient,
+		timeout:    cfg.Timeout,
+		obs:        cfg.Observer,
+		externalID: cfg.ExternalID,
+		overages:   cfg.AllowOverages,
+		secret:     cfg.ClientSecret,
+	}
+	if c.hc == nil {
+		c.hc = &http.Client{}
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if cfg.RatePerMinute >= 0 {
+		perMinute, burst := cfg.RatePerMinute, cfg.RateBurst
+		if perMinute == 0 {
+			perMinute = DefaultRatePerMinute
+		}
+		if burst == 0 {
+			burst = DefaultRateBurst
+		}
+		c.limiter = rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst)
+	}
+	c.tokens = &tokenSource{
+		c:        c,
+		url:      tokenURL,
+		clientID: cfg.ClientID,
+		scope:    strings.Join(scopes, " "),
+		now:      time.Now,
+	}
+	return c, nil
+}
+
+func checkURL(field, raw string) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		return "", fmt.Errorf("vcc: config: %s is required", field)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("vcc: config: %s %q: not a URL", field, raw)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return "", fmt.Errorf("vcc: config: %s %q: scheme must be https or http", field, raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("vcc: config: %s %q: no host", field, raw)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("vcc: config: %s: must not carry credentials", field)
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("vcc: config: %s %q: must not have a query or fragment", field, raw)
+	}
+	return raw, nil
+}
+
+// request is one API call.
+type request struct {
+	method string
+	route  string
+	path   string // escaped, under BaseURL
+	query  url.Values
+	body   any // encoded as JSON; nil for none
+}
+
+// reply is a complete HTTP reply.
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends r with the rate limit and a token, retries once with a fresh
+// token on a 401, maps non-2xx replies to *Error and decodes a 2xx reply
+// into out (when out is non-nil).
+func (c *Client) do(ctx context.Context, r *request, out any) error {
+	var body []byte
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			return fmt.Errorf("vcc: %s %s: encode body: %w", r.method, r.route, err)
+		}
+		body = b
+	}
+	target := c.base + r.path
+	if len(r.query) > 0 {
+		target += "?" + r.query.Encode()
+	}
+	for attempt := 0; ; attempt++ {
+		if err := c.wait(ctx, r); err != nil {
+			return err
+		}
+		tok, err := c.tokens.get(ctx)
+		if err != nil {
+			return err
+		}
+		h := http.Header{}
+		h.Set("Accept", MediaType)
+		h.Set("Authorization", "Bearer "+tok)
+		if body != nil {
+			h.Set("Content-Type", "application/json")
+		}
+		if c.externalID != "" {
+			h.Set("x-external-id", c.externalID)
+		}
+		rep, err := c.roundTrip(ctx, r.method, r.route, target, h, body)
+		if err != nil {
+			return err
+		}
+		if rep.status == http.StatusUnauthorized && attempt == 0 {
+			c.tokens.invalidate(tok)
+			continue
+		}
+		if rep.status < 200 || rep.status > 299 {
+			return c.replyError(r.method, r.route, rep)
+		}
+		if out == nil {
+			return nil
+		}
+		if len(bytes.TrimSpace(rep.body)) == 0 {
+			return fmt.Errorf("vcc: %s %s: %d with an empty reply", r.method, r.route, rep.status)
+		}
+		if err := json.Unmarshal(rep.body, out); err != nil {
+			return fmt.Errorf("vcc: %s %s: decode reply: %w", r.method, r.route, err)
+		}
+		return nil
+	}
+}
+
+// wait takes a token from the rate limiter.
+func (c *Client) wait(ctx context.Context, r *request) error {
+	if c.limiter == nil {
+		return nil
+	}
+	if err := c.limiter.Wait(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("vcc: %s %s: rate limit: %w", r.method, r.route, ctxErr)
+		}
+		// The wait would outlast the context's deadline.
+		return fmt.Errorf("vcc: %s %s: rate limit: %w", r.method, r.route, context.DeadlineExceeded)
+	}
+	return nil
+}
+
+// roundTrip sends one HTTP request within the per-request timeout, reads
+// the whole reply and tells the observer. Failures to get a complete reply
+// are *TransportError, or the context's error when ctx is done.
+func (c *Client) roundTrip(ctx context.Context, method, route, target string, h http.Header, body []byte) (*reply, error) {
+	rctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(rctx, method, target, rd)
+	if err != nil {
+		return nil, fmt.Errorf("vcc: %s %s: build request: %w", method, route, stripURL(err))
+	}
+	req.Header = h
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.observe(method, route, 0, time.Since(start))
+		return nil, c.transportError(ctx, rctx, method, route, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
+	if err != nil {
+		c.observe(method, route, 0, time.Since(start))
+		return nil, c.transportError(ctx, rctx, method, route, fmt.Errorf("read reply: %w", err))
+	}
+	c.observe(method, route, resp.StatusCode, time.Since(start))
+	if len(b) > maxReplyBytes {
+		return nil, fmt.Errorf("vcc: %s %s: reply larger than %d bytes", method, route, maxReplyBytes)
+	}
+	return &reply{status: resp.StatusCode, header: resp.Header, body: b}, nil
+}
+
+func (c *Client) observe(method, route string, status int, d time.Duration) {
+	if c.obs != nil {
+		c.obs.ObserveRequest(method, route, status, d)
+	}
+}
+
+// transportError classifies a failed round trip: the caller's own
+// cancellation or deadline passes through; anything else (including the
+// per-request timeout) is a *TransportError.
+func (c *Client) transportError(ctx, rctx context.Context, method, route string, err error) error {
+	if ctxErr := ctx.Err(); ctxErr != nil {
+		return fmt.Errorf("vcc: %s %s: %w", method, route, ctxErr)
+	}
+	err = stripURL(err)
+	if errors.Is(rctx.Err(), context.DeadlineExceeded) {
+		err = fmt.Errorf("no complete reply within %s: %w", c.timeout, err)
+	}
+	return &TransportError{Method: method, Route: route, Err: err}
+}
+
+// stripURL drops the URL from a *url.Error: the route already names the
+// request, and the path may carry a username.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// replyError maps a non-2xx reply to *Error.
+func (c *Client) replyError(method, route string, rep *reply) *Error {
+	return &Error{
+		Method:  method,
+		Route:   route,
+		Status:  rep.status,
+		Message: c.redact(errorMessage(rep)),
+		Retry:   parseRetryAfter(rep.header.Get("Retry-After"), time.Now()),
+	}
+}
+
+// redact removes the client secret and the current token from s.
+func (c *Client) redact(s string) string {
+	for _, secret := range []string{c.secret, c.tokens.current()} {
+		if len(secret) >= 4 {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
+}
