@@ -1,0 +1,34 @@
+// Package handlers is vccsync's domain: from a Salesforce user snapshot and
+// the mapping configuration it derives the desired VCC user, reads the VCC
+// user, plans the difference and applies only that difference through the
+// small VCC interface it declares.
+//
+// Rules (seed 000 "create VCC users from a template", done better):
+//   - An active user in scope with no VCC user gets one created from the
+//     template VCC user of its ProfileId (or the default template): role,
+//     actAsAgent, location, telephony region, capacity and the other agent
+//     settings, skills with levels, groups and callback numbers are copied;
+//     username, name, email and ssoExternalId (= FederationIdentifier) come
+//     from Salesforce; agentDisplayId is the NVM Agent Id when Salesforce has
+//     one, else the next free ID from the starting ID, skipping IDs in use.
+//   - An active user with a VCC user gets only what differs written, and is
+//     reverted to active if archived. A VCC user with the same username that
+//     vccsync did not create is linked, never duplicated.
+//   - An inactive user's VCC user is archived.
+//
+// Convergence: every apply reads the target first and writes only what
+// differs, so a retry after a crash writes nothing new. When the desired
+// fields equal what vccsync last synced for a linked user, the handler skips
+// even the read (VCC's fair-usage limit is 160 requests a minute); drift made
+// by hand in VCC is therefore corrected on the next Salesforce change, not
+// on every event.
+//
+// Caveats:
+//   - Template settings are copied at creation only; later edits of the
+//     template, or a ProfileId change, do not rewrite existing users.
+//   - VCC keeps agentDisplayId immutable: a Salesforce NVM Agent Id that
+//     differs from the VCC user's existing agent ID is reported, not written.
+//   - A user first seen through a partial event (no username or name known)
+//     cannot be created; the error says which fields are missing.
+//   - A user that leaves the mapping's scope is left as it is.
+package handlers

@@ -1,0 +1,501 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vccsync/vccsync/pkg/events"
+	"github.com/vccsync/vccsync/pkg/vcc"
+)
+
+// VCC is what the handlers need of the VCC User Admin API.
+type VCC interface {
+	GetUser(ctx context.Context, userID string) (*vcc.User, error)
+	GetUserByUsername(ctx context.Context, username string) (*vcc.User, error)
+	CreateUser(ctx context.Context, u *vcc.User) (*vcc.User, error)
+	PatchUser(ctx context.Context, userID string, patch *vcc.User) (*vcc.User, error)
+	ForEachUser(ctx context.Context, include string, pageSize int, fn func(*vcc.User) error) error
+	GetSkills(ctx context.Context, userID string) ([]vcc.Skill, error)
+	PutSkills(ctx context.Context, userID string, skills []vcc.Skill) error
+	GetGroups(ctx context.Context, userID string) ([]vcc.Group, error)
+	PutGroups(ctx context.Context, userID string, groups []vcc.Group) error
+	GetCallbackNumbers(ctx context.Context, userID string) ([]vcc.CallbackNumberRef, error)
+	PutCallbackNumbers(ctx context.Context, userID string, numbers []vcc.CallbackNumberRef) error
+}
+
+// AgentIDs reserves agent IDs durably, so a retried create reuses the ID of
+// the first attempt.
+type AgentIDs interface {
+	ReserveAgentID(userKey string, start int, inUse func(id string) bool) (string, error)
+	ReleaseAgentID(userKey string) error
+	ClaimAgentID(userKey, id string) error
+}
+
+// Outcomes of applying an event.
+const (
+	OutcomeCreated        = "created"
+	OutcomeLinked         = "linked"
+	OutcomeUpdated        = "updated"
+	OutcomeReactivated    = "reactivated"
+	OutcomeArchived       = "archived"
+	OutcomeUnchanged      = "unchanged"
+	OutcomeStale          = "stale"
+	OutcomeOutOfScope     = "out_of_scope"
+	OutcomeNotProvisioned = "not_provisioned"
+)
+
+// Keys of State.Synced: what vccsync last wrote to (or saw in) VCC.
+const (
+	fUsername    = "username"
+	fName        = "name"
+	fEmail       = "email"
+	fSSO         = "ssoExternalId"
+	fActive      = "active"
+	fAgentID     = "agentDisplayId"
+	fProvisioned = "provisioned" // template sub-resources applied (template username)
+)
+
+// State is what the handlers keep per Salesforce user between events.
+type State struct {
+	VCCUserID  string
+	Checkpoint time.Time
+	Snapshot   events.User
+	Synced     map[string]string
+	AgentID    string
+}
+
+// Change is one field written to VCC, old → new.
+type Change struct {
+	Field string `json:"field"`
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+// Result is the outcome of one event.
+type Result struct {
+	State   State
+	Outcome string
+	Changes []Change
+	// Note explains an outcome that wrote less than asked (out of scope,
+	// stale, an agent ID VCC will not change).
+	Note string
+}
+
+// PermanentError is a refusal that retrying will not change: a rule or
+// missing data. The worker dead-letters it with this message.
+type PermanentError struct{ Msg string }
+
+func (e *PermanentError) Error() string { return e.Msg }
+
+// Temporary is false: retrying will not help.
+func (e *PermanentError) Temporary() bool { return false }
+
+func permanent(format string, a ...any) error { return &PermanentError{Msg: fmt.Sprintf(format, a...)} }
+
+// Handler applies salesforce.user.changed events. It is safe for concurrent
+// use by different users; the worker serialises events of one user.
+type Handler struct {
+	vcc VCC
+	ids AgentIDs
+	m   Mapping
+
+	tmplMu    sync.Mutex
+	templates map[string]*template
+	tmplTTL   time.Duration
+
+	idMu   sync.Mutex
+	usedID map[string]bool // agentDisplayIds in VCC; nil until loaded
+}
+
+// template is a template user with its sub-resources.
+type template struct {
+	user      *vcc.User
+	skills    []vcc.Skill
+	groups    []vcc.Group
+	callbacks []vcc.CallbackNumberRef
+	loaded    time.Time
+}
+
+// New returns a Handler for the mapping.
+func New(v VCC, ids AgentIDs, m Mapping) (*Handler, error) {
+	nm, err := m.normalized()
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{vcc: v, ids: ids, m: nm, templates: map[string]*template{}, tmplTTL: 5 * time.Minute}, nil
+}
+
+// HandleUser applies a salesforce.user.changed snapshot for the user whose
+// previous state is prev.
+func (h *Handler) HandleUser(ctx context.Context, key string, prev State, u events.User) (Result, error) {
+	next := prev
+	next.Synced = maps.Clone(prev.Synced)
+	if next.Synced == nil {
+		next.Synced = map[string]string{}
+	}
+	ts := u.Modstamp()
+	if !ts.IsZero() && ts.Before(prev.Checkpoint) {
+		return Result{State: prev, Outcome: OutcomeStale,
+			Note: fmt.Sprintf("snapshot of %s is older than the applied one of %s", ts.Format(time.RFC3339Nano), prev.Checkpoint.Format(time.RFC3339Nano))}, nil
+	}
+	next.Snapshot = prev.Snapshot.Merge(u)
+	next.Snapshot.ChangedFields = nil
+	if ts.After(next.Checkpoint) {
+		next.Checkpoint = ts
+	}
+	snap := next.Snapshot
+
+	tmplName := h.m.template(snap)
+	active := snap.IsActive.Get()
+	if tmplName == "" && prev.VCCUserID == "" {
+		return Result{State: next, Outcome: OutcomeOutOfScope, Note: fmt.Sprintf("ProfileId %q has no template and no default template is set", snap.ProfileID.Get())}, nil
+	}
+	if !snap.IsActive.Known() && prev.VCCUserID == "" {
+		return Result{}, permanent("cannot provision Salesforce user %s: IsActive unknown (no full snapshot seen yet)", key)
+	}
+
+	want := h.desired(snap)
+	if prev.VCCUserID != "" && syncedEqual(prev.Synced, want) {
+		return Result{State: next, Outcome: OutcomeUnchanged}, nil
+	}
+
+	cur, err := h.find(ctx, prev.VCCUserID, want[fUsername], prev.Synced[fUsername])
+	if err != nil {
+		return Result{}, err
+	}
+	if !active {
+		if cur == nil {
+			next.VCCUserID = ""
+			return Result{State: next, Outcome: OutcomeNotProvisioned, Note: "inactive in Salesforce and no VCC user exists"}, nil
+		}
+		return h.archive(ctx, next, cur)
+	}
+	if tmplName == "" {
+		tmplName = prev.Synced[fProvisioned]
+	}
+	if cur == nil {
+		return h.create(ctx, key, next, want, tmplName)
+	}
+	return h.update(ctx, next, cur, want, tmplName, prev.VCCUserID == "")
+}
+
+// desired is the VCC view of a Salesforce snapshot, keyed like State.Synced.
+func (h *Handler) desired(u events.User) map[string]string {
+	return map[string]string{
+		fUsername: h.m.username(u),
+		fName:     u.Name(),
+		fEmail:    u.Email.Get(),
+		fSSO:      u.FederationIdentifier.Get(),
+		fActive:   strconv.FormatBool(u.IsActive.Get()),
+		fAgentID:  u.AgentID.Get(),
+	}
+}
+
+// syncedEqual reports whether everything desired was already synced. An
+// agent ID Salesforce does not know counts as synced.
+func syncedEqual(synced, want map[string]string) bool {
+	for k, v := range want {
+		if k == fAgentID && v == "" {
+			continue
+		}
+		if synced[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// find returns the VCC user by link, else by username (current, then the
+// one last synced), or nil when there is none.
+func (h *Handler) find(ctx context.Context, linkID, username, oldUsername string) (*vcc.User, error) {
+	if linkID != "" {
+		u, err := h.vcc.GetUser(ctx, linkID)
+		if err == nil {
+			return u, nil
+		}
+		if !errors.Is(err, vcc.ErrNotFound) {
+			return nil, fmt.Errorf("read linked VCC user %s: %w", linkID, err)
+		}
+	}
+	for _, name := range []string{username, oldUsername} {
+		if name == "" {
+			continue
+		}
+		u, err := h.vcc.GetUserByUsername(ctx, name)
+		if err == nil {
+			return u, nil
+		}
+		if !errors.Is(err, vcc.ErrNotFound) {
+			return nil, fmt.Errorf("look up VCC user by username: %w", err)
+		}
+		if username == oldUsername {
+			break
+		}
+	}
+	return nil, nil
+}
+
+func (h *Handler) archive(ctx context.Context, next State, cur *vcc.User) (Result, error) {
+	next.VCCUserID = cur.UserID
+	res := Result{State: next, Outcome: OutcomeUnchanged}
+	if cur.IsActive() {
+		if _, err := h.vcc.PatchUser(ctx, cur.UserID, &vcc.User{Active: vcc.Bool(false)}); err != nil {
+			return Result{}, fmt.Errorf("archive VCC user %s: %w", cur.UserID, err)
+		}
+		res.Outcome = OutcomeArchived
+		res.Changes = []Change{{Field: fActive, Old: "true", New: "false"}}
+	}
+	res.State.Synced[fActive] = "false"
+	return res, nil
+}
+
+func (h *Handler) create(ctx context.Context, key string, next State, want map[string]string, tmplName string) (Result, error) {
+	var missing []string
+	for _, f := range []struct{ name, v string }{{h.m.UsernameSource, want[fUsername]}, {"Email", want[fEmail]}, {"LastName or FirstName", want[fName]}} {
+		if f.v == "" {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return Result{}, permanent("cannot create the VCC user of Salesforce user %s: %s unknown (no full snapshot seen yet)", key, strings.Join(missing, ", "))
+	}
+	t, err := h.template(ctx, tmplName)
+	if err != nil {
+		return Result{}, err
+	}
+	nu := &vcc.User{
+		Username: want[fUsername], Name: want[fName], Email: want[fEmail], Active: vcc.Bool(true),
+		Config: copyConfig(t.user.Config),
+	}
+	if sso := want[fSSO]; sso != "" {
+		nu.SSOExternalID = vcc.String(sso)
+	}
+	agentID := ""
+	if nu.Config.ActAsAgent != nil && *nu.Config.ActAsAgent {
+		if agentID, err = h.agentID(ctx, key, want[fAgentID]); err != nil {
+			return Result{}, err
+		}
+		nu.Config.Agent.AgentDisplayID = agentID
+	}
+	created, err := h.vcc.CreateUser(ctx, nu)
+	if err != nil {
+		var ve *vcc.Error
+		if errors.As(err, &ve) && ve.Status == 409 && want[fAgentID] == "" && agentID != "" {
+			// Someone took the ID in VCC since the in-use set was loaded:
+			// forget both and let the retry pick the next free one.
+			h.forgetUsedIDs()
+			if rerr := h.ids.ReleaseAgentID(key); rerr != nil {
+				return Result{}, fmt.Errorf("release agent ID %s: %w", agentID, rerr)
+			}
+			return Result{}, &retryError{fmt.Errorf("create VCC user %s with agent ID %s: %w", want[fUsername], agentID, err)}
+		}
+		return Result{}, fmt.Errorf("create VCC user %s from template %s: %w", want[fUsername], tmplName, err)
+	}
+	h.markUsedID(agentID)
+	next.VCCUserID, next.AgentID = created.UserID, agentID
+	if err := h.copySubresources(ctx, created.UserID, t); err != nil {
+		return Result{}, err
+	}
+	for k, v := range want {
+		next.Synced[k] = v
+	}
+	next.Synced[fAgentID] = agentID
+	next.Synced[fProvisioned] = tmplName
+	changes := []Change{{Field: "user", New: want[fUsername]}, {Field: "template", New: tmplName}}
+	if agentID != "" {
+		changes = append(changes, Change{Field: fAgentID, New: agentID})
+	}
+	return Result{State: next, Outcome: OutcomeCreated, Changes: changes}, nil
+}
+
+// retryError marks an error that a retry will get past (a conflict that
+// has been cleared locally).
+type retryError struct{ err error }
+
+func (e *retryError) Error() string   { return e.err.Error() }
+func (e *retryError) Unwrap() error   { return e.err }
+func (e *retryError) Temporary() bool { return true }
+
+func (h *Handler) update(ctx context.Context, next State, cur *vcc.User, want map[string]string, tmplName string, linking bool) (Result, error) {
+	next.VCCUserID = cur.UserID
+	patch := &vcc.User{}
+	var changes []Change
+	diff := func(field, old, new string, set func()) {
+		if old != new {
+			set()
+			changes = append(changes, Change{Field: field, Old: old, New: new})
+		}
+	}
+	if want[fUsername] != "" {
+		diff(fUsername, cur.Username, want[fUsername], func() { patch.Username = want[fUsername] })
+	}
+	if want[fName] != "" {
+		diff(fName, cur.Name, want[fName], func() { patch.Name = want[fName] })
+	}
+	if want[fEmail] != "" {
+		diff(fEmail, cur.Email, want[fEmail], func() { patch.Email = want[fEmail] })
+	}
+	diff(fSSO, cur.SSO(), want[fSSO], func() { patch.SSOExternalID = vcc.String(want[fSSO]) })
+	reactivated := !cur.IsActive()
+	diff(fActive, strconv.FormatBool(cur.IsActive()), "true", func() { patch.Active = vcc.Bool(true) })
+
+	res := Result{State: next, Outcome: OutcomeUnchanged}
+	agentID := cur.AgentDisplayID()
+	if sf := want[fAgentID]; sf != "" && agentID != "" && sf != agentID {
+		res.Note = fmt.Sprintf("Salesforce NVM Agent Id %s differs from VCC agent ID %s, which VCC does not allow to change", sf, agentID)
+	}
+	if len(changes) > 0 {
+		if _, err := h.vcc.PatchUser(ctx, cur.UserID, patch); err != nil {
+			return Result{}, fmt.Errorf("update VCC user %s: %w", cur.UserID, err)
+		}
+		res.Outcome = OutcomeUpdated
+		if reactivated {
+			res.Outcome = OutcomeReactivated
+		}
+	}
+	if linking {
+		res.Outcome = OutcomeLinked
+	}
+	if next.Synced[fProvisioned] == "" && tmplName != "" {
+		// A user created by vccsync whose sub-resources were not copied
+		// before a crash: complete it.
+		t, err := h.template(ctx, tmplName)
+		if err != nil {
+			return Result{}, err
+		}
+		n, err := h.completeSubresources(ctx, cur.UserID, t)
+		if err != nil {
+			return Result{}, err
+		}
+		if n > 0 {
+			changes = append(changes, Change{Field: "template", New: tmplName})
+			if res.Outcome == OutcomeUnchanged {
+				res.Outcome = OutcomeUpdated
+			}
+		}
+		res.State.Synced[fProvisioned] = tmplName
+	}
+	for k, v := range want {
+		res.State.Synced[k] = v
+	}
+	res.State.Synced[fAgentID] = agentID
+	res.State.AgentID = agentID
+	if agentID != "" && want[fAgentID] == "" {
+		// Keep the allocator from handing this ID to someone else.
+		h.markUsedID(agentID)
+	}
+	res.Changes = changes
+	return res, nil
+}
+
+// template returns the template user with its sub-resources, cached for
+// tmplTTL.
+func (h *Handler) template(ctx context.Context, name string) (*template, error) {
+	h.tmplMu.Lock()
+	defer h.tmplMu.Unlock()
+	if t, ok := h.templates[name]; ok && time.Since(t.loaded) < h.tmplTTL {
+		return t, nil
+	}
+	u, err := h.vcc.GetUserByUsername(ctx, name)
+	if errors.Is(err, vcc.ErrNotFound) {
+		return nil, permanent("template VCC user %q not found: check the mapping's templates", name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read template VCC user %s: %w", name, err)
+	}
+	if u.Config == nil || u.Config.Role == "" {
+		return nil, permanent("template VCC user %q has no role", name)
+	}
+	t := &template{user: u, loaded: time.Now()}
+	if t.skills, err = h.vcc.GetSkills(ctx, u.UserID); err != nil {
+		return nil, fmt.Errorf("read skills of template %s: %w", name, err)
+	}
+	if t.groups, err = h.vcc.GetGroups(ctx, u.UserID); err != nil {
+		return nil, fmt.Errorf("read groups of template %s: %w", name, err)
+	}
+	if t.callbacks, err = h.vcc.GetCallbackNumbers(ctx, u.UserID); err != nil {
+		return nil, fmt.Errorf("read callback numbers of template %s: %w", name, err)
+	}
+	h.templates[name] = t
+	return t, nil
+}
+
+// copyConfig copies the template's account configuration for a new user:
+// role, actAsAgent and agent settings (location, telephony region,
+// capacity, ...), without the template's own agent ID and phone number.
+func copyConfig(c *vcc.AccountConfiguration) *vcc.AccountConfiguration {
+	out := &vcc.AccountConfiguration{Role: c.Role, ActAsAgent: c.ActAsAgent}
+	if c.ActAsAgent == nil || !*c.ActAsAgent {
+		return out
+	}
+	a := vcc.AgentConfiguration{}
+	if c.Agent != nil {
+		a = *c.Agent
+	}
+	a.AgentDisplayID = ""
+	if a.TelephonyAddress != nil {
+		ta := *a.TelephonyAddress
+		ta.TelephoneAddress, ta.TelephonyExtension = "", ""
+		a.TelephonyAddress = &ta
+	}
+	if a.Capacity != nil {
+		cp := *a.Capacity
+		a.Capacity = &cp
+	}
+	out.Agent = &a
+	return out
+}
+
+// copySubresources gives a new user the template's skills, groups and
+// callback numbers.
+func (h *Handler) copySubresources(ctx context.Context, userID string, t *template) error {
+	if len(t.skills) > 0 {
+		if err := h.vcc.PutSkills(ctx, userID, t.skills); err != nil {
+			return fmt.Errorf("copy template skills to VCC user %s: %w", userID, err)
+		}
+	}
+	if len(t.groups) > 0 {
+		if err := h.vcc.PutGroups(ctx, userID, t.groups); err != nil {
+			return fmt.Errorf("copy template groups to VCC user %s: %w", userID, err)
+		}
+	}
+	if len(t.callbacks) > 0 {
+		if err := h.vcc.PutCallbackNumbers(ctx, userID, t.callbacks); err != nil {
+			return fmt.Errorf("copy template callback numbers to VCC user %s: %w", userID, err)
+		}
+	}
+	return nil
+}
+
+// completeSubresources gives a user with no skills, no groups and no
+// callback numbers at all the template's, and returns how many it wrote.
+// That is a user whose creation was interrupted before its sub-resources
+// were copied (a crash between the create and the copy), or a blank user.
+// A user with any sub-resource was set up by someone and is left alone.
+func (h *Handler) completeSubresources(ctx context.Context, userID string, t *template) (int, error) {
+	skills, err := h.vcc.GetSkills(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("read skills of VCC user %s: %w", userID, err)
+	}
+	groups, err := h.vcc.GetGroups(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("read groups of VCC user %s: %w", userID, err)
+	}
+	callbacks, err := h.vcc.GetCallbackNumbers(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("read callback numbers of VCC user %s: %w", userID, err)
+	}
+	if len(skills)+len(groups)+len(callbacks) > 0 {
+		return 0, nil
+	}
+	if err := h.copySubresources(ctx, userID, t); err != nil {
+		return 0, err
+	}
+	return len(t.skills) + len(t.groups) + len(t.callbacks), nil
+}

@@ -1,0 +1,100 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/vccsync/vccsync/pkg/events"
+)
+
+// Username sources: which Salesforce field becomes the VCC username.
+const (
+	UsernameFromUsername   = "Username"
+	UsernameFromEmail      = "Email"
+	UsernameFromFederation = "FederationIdentifier"
+)
+
+// Mapping says how Salesforce users become VCC users. It is the
+// desired-state part of the configuration file.
+type Mapping struct {
+	// DefaultTemplate is the VCC username of the template user for users
+	// whose ProfileId has no template of its own. Empty: such users are out
+	// of scope.
+	DefaultTemplate string `yaml:"defaultTemplate"`
+	// Templates maps a Salesforce ProfileId (15 or 18 characters) to the VCC
+	// username of its template user.
+	Templates map[string]string `yaml:"templates"`
+	// UsernameSource is the Salesforce field the VCC username comes from:
+	// Username (default), Email or FederationIdentifier.
+	UsernameSource string `yaml:"usernameSource"`
+	// AgentIDStart is the first agent ID handed out when Salesforce has no
+	// NVM Agent Id for a user (default 1, as in VCC's own tool).
+	AgentIDStart int `yaml:"agentIdStart"`
+}
+
+// normalized checks the mapping and returns it with defaults applied and
+// ProfileIds in their 18-character form.
+func (m Mapping) normalized() (Mapping, error) {
+	var errs []error
+	out := Mapping{
+		DefaultTemplate: strings.TrimSpace(m.DefaultTemplate),
+		Templates:       make(map[string]string, len(m.Templates)),
+		UsernameSource:  m.UsernameSource,
+		AgentIDStart:    m.AgentIDStart,
+	}
+	if out.UsernameSource == "" {
+		out.UsernameSource = UsernameFromUsername
+	}
+	switch out.UsernameSource {
+	case UsernameFromUsername, UsernameFromEmail, UsernameFromFederation:
+	default:
+		errs = append(errs, fmt.Errorf("mapping.usernameSource: %q, want Username, Email or FederationIdentifier", m.UsernameSource))
+	}
+	if out.AgentIDStart == 0 {
+		out.AgentIDStart = 1
+	}
+	if out.AgentIDStart < 0 {
+		errs = append(errs, fmt.Errorf("mapping.agentIdStart: %d, want a positive number", m.AgentIDStart))
+	}
+	for profile, tmpl := range m.Templates {
+		id, err := events.NormalizeID(profile)
+		if err != nil || !strings.HasPrefix(profile, "00e") {
+			errs = append(errs, fmt.Errorf("mapping.templates: key %q is not a Salesforce profile ID (00e…, 15 or 18 characters)", profile))
+			continue
+		}
+		if strings.TrimSpace(tmpl) == "" {
+			errs = append(errs, fmt.Errorf("mapping.templates[%s]: empty template username", profile))
+			continue
+		}
+		out.Templates[id] = strings.TrimSpace(tmpl)
+	}
+	if out.DefaultTemplate == "" && len(out.Templates) == 0 {
+		errs = append(errs, errors.New("mapping: no template users: set defaultTemplate or templates"))
+	}
+	return out, errors.Join(errs...)
+}
+
+// template returns the template username for the user, or "" when the user
+// is out of scope.
+func (m Mapping) template(u events.User) string {
+	if u.ProfileID.Known() {
+		if id, err := events.NormalizeID(u.ProfileID.Value); err == nil {
+			if t, ok := m.Templates[id]; ok {
+				return t
+			}
+		}
+	}
+	return m.DefaultTemplate
+}
+
+// username is the VCC username for the user, "" when unknown.
+func (m Mapping) username(u events.User) string {
+	switch m.UsernameSource {
+	case UsernameFromEmail:
+		return u.Email.Get()
+	case UsernameFromFederation:
+		return u.FederationIdentifier.Get()
+	}
+	return u.Username.Get()
+}

@@ -1,0 +1,224 @@
+package metrics
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metric names.
+const (
+	EventsReceivedName      = "vccsync_events_received_total"
+	EventsName              = "vccsync_events_total"
+	HandlerDurationName     = "vccsync_handler_duration_seconds"
+	EventLagName            = "vccsync_event_lag_seconds"
+	VCCRequestsName         = "vccsync_vcc_requests_total"
+	VCCRequestDurationName  = "vccsync_vcc_request_duration_seconds"
+	RetriesName             = "vccsync_retries_total"
+	DLQMessagesName         = "vccsync_dlq_messages_total"
+	InflightName            = "vccsync_inflight_messages"
+	BatchCommitDurationName = "vccsync_batch_commit_duration_seconds"
+	BatchSizeName           = "vccsync_batch_size"
+	ReadyName               = "vccsync_ready"
+)
+
+// Outcomes of an event, the values of the outcome label of
+// vccsync_events_total.
+const (
+	OutcomeApplied      = "applied"
+	OutcomeUnchanged    = "unchanged"
+	OutcomeDuplicate    = "duplicate"
+	OutcomeStale        = "stale"
+	OutcomeOutOfScope   = "out_of_scope"
+	OutcomeRetried      = "retried"
+	OutcomeDeadLettered = "dead_lettered"
+)
+
+// Dead-letter classes, the values of the class label of
+// vccsync_dlq_messages_total.
+const (
+	ClassPoison    = "poison"
+	ClassPermanent = "permanent"
+	ClassExhausted = "exhausted"
+)
+
+// StatusError is the status label of a VCC request that got no HTTP response.
+const StatusError = "error"
+
+// Metrics holds every vccsync collector. Its fields are safe for concurrent
+// use. The zero value is not usable; build it with New.
+type Metrics struct {
+	// EventsReceived counts messages taken from the stream, by event type.
+	EventsReceived *prometheus.CounterVec // vccsync_events_received_total{type}
+	// Events counts handled events by type and outcome (Outcome*).
+	Events *prometheus.CounterVec // vccsync_events_total{type,outcome}
+	// HandlerDuration is the time a handler takes for one event.
+	HandlerDuration *prometheus.HistogramVec // vccsync_handler_duration_seconds{type}
+	// EventLag is the time from the event's time to its effect being applied.
+	EventLag prometheus.Histogram // vccsync_event_lag_seconds
+
+	// VCCRequests counts VCC API requests by method, route template and
+	// status code ("error" when there was no response).
+	VCCRequests *prometheus.CounterVec // vccsync_vcc_requests_total{method,route,status}
+	// VCCRequestDuration is the time of a VCC API request.
+	VCCRequestDuration *prometheus.HistogramVec // vccsync_vcc_request_duration_seconds{method,route}
+
+	// Retries counts transient failures retried, by type and reason
+	// ("429", "5xx", "network", "timeout", …).
+	Retries *prometheus.CounterVec // vccsync_retries_total{type,reason}
+	// DLQMessages counts messages dead-lettered, by class (Class*).
+	DLQMessages *prometheus.CounterVec // vccsync_dlq_messages_total{class}
+	// Inflight is the number of messages delivered and not yet acked or
+	// dead-lettered.
+	Inflight prometheus.Gauge // vccsync_inflight_messages
+
+	// BatchCommitDuration is the time of one store group commit.
+	BatchCommitDuration prometheus.Histogram // vccsync_batch_commit_duration_seconds
+	// BatchSize is the number of events in one store group commit.
+	BatchSize prometheus.Histogram // vccsync_batch_size
+
+	// Ready is 1 while the process is ready to work, else 0.
+	Ready prometheus.Gauge // vccsync_ready
+}
+
+// New creates the collectors and registers them on reg. Nothing is
+// registered on the global default registry. If any registration fails
+// (typically because New already ran on reg) the collectors registered so far
+// are unregistered again and the error names the metric; reg is left as it
+// was. A nil reg creates the collectors without registering them.
+func New(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		EventsReceived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: EventsReceivedName,
+			Help: "Messages received from the stream, by event type.",
+		}, []string{"type"}),
+		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: EventsName,
+			Help: "Events handled, by type and outcome (applied, unchanged, duplicate, stale, out_of_scope, retried, dead_lettered).",
+		}, []string{"type", "outcome"}),
+		HandlerDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    HandlerDurationName,
+			Help:    "Time a handler takes for one event.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"type"}),
+		EventLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    EventLagName,
+			Help:    "Time from an event's time to its effect being applied.",
+			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
+		VCCRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: VCCRequestsName,
+			Help: "VCC API requests, by method, route template and status code (\"error\" when there was no response).",
+		}, []string{"method", "route", "status"}),
+		VCCRequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    VCCRequestDurationName,
+			Help:    "Time of a VCC API request, by method and route template.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"method", "route"}),
+		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: RetriesName,
+			Help: "Transient failures retried, by event type and reason (429, 5xx, network, timeout, ...).",
+		}, []string{"type", "reason"}),
+		DLQMessages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: DLQMessagesName,
+			Help: "Messages dead-lettered, by class (poison, permanent, exhausted).",
+		}, []string{"class"}),
+		Inflight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: InflightName,
+			Help: "Messages delivered and not yet acked or dead-lettered.",
+		}),
+		BatchCommitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    BatchCommitDurationName,
+			Help:    "Time of one store group commit.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}),
+		BatchSize: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    BatchSizeName,
+			Help:    "Events in one store group commit.",
+			Buckets: []float64{1, 2, 5, 10, 20, 50, 100, 200, 500, 1000},
+		}),
+		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: ReadyName,
+			Help: "1 while the process is ready to work, else 0.",
+		}),
+	}
+	// The classes are known in advance: start them at zero so that
+	// rate() and alerts see the series before the first dead letter.
+	for _, c := range []string{ClassPoison, ClassPermanent, ClassExhausted} {
+		m.DLQMessages.WithLabelValues(c)
+	}
+	if reg == nil {
+		return m, nil
+	}
+	var done []prometheus.Collector
+	for _, nc := range m.collectors() {
+		if err := reg.Register(nc.c); err != nil {
+			for _, d := range done {
+				reg.Unregister(d)
+			}
+			name := nc.name
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return nil, fmt.Errorf("metrics: register %s: already registered (New called twice on one registry?): %w", name, err)
+			}
+			return nil, fmt.Errorf("metrics: register %s: %w", name, err)
+		}
+		done = append(done, nc.c)
+	}
+	return m, nil
+}
+
+// MustNew is New that panics on error, for main.
+func MustNew(reg prometheus.Registerer) *Metrics {
+	m, err := New(reg)
+	if err != nil {
+		panic(err)
+	}
+	return m
+}
+
+type namedCollector struct {
+	name string
+	c    prometheus.Collector
+}
+
+func (m *Metrics) collectors() []namedCollector {
+	return []namedCollector{
+		{EventsReceivedName, m.EventsReceived},
+		{EventsName, m.Events},
+		{HandlerDurationName, m.HandlerDuration},
+		{EventLagName, m.EventLag},
+		{VCCRequestsName, m.VCCRequests},
+		{VCCRequestDurationName, m.VCCRequestDuration},
+		{RetriesName, m.Retries},
+		{DLQMessagesName, m.DLQMessages},
+		{InflightName, m.Inflight},
+		{BatchCommitDurationName, m.BatchCommitDuration},
+		{BatchSizeName, m.BatchSize},
+		{ReadyName, m.Ready},
+	}
+}
+
+// ObserveRequest records one VCC API request: route is the route template
+// (e.g. "/users/{id}"), never the raw path; status 0 (no response) is
+// recorded as "error".
+func (m *Metrics) ObserveRequest(method, route string, status int, d time.Duration) {
+	s := StatusError
+	if status > 0 {
+		s = strconv.Itoa(status)
+	}
+	m.VCCRequests.WithLabelValues(method, route, s).Inc()
+	m.VCCRequestDuration.WithLabelValues(method, route).Observe(d.Seconds())
+}
+
+// SetReady sets vccsync_ready to 1 or 0.
+func (m *Metrics) SetReady(ready bool) {
+	if ready {
+		m.Ready.Set(1)
+		return
+	}
+	m.Ready.Set(0)
+}
