@@ -1,0 +1,57 @@
+// Command vcc-sandbox runs the in-process VCC User Admin API v4 stand-in of
+// package sandbox on its own, for trying the sync worker or a client by hand.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vccsync/vccsync/pkg/sandbox"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "vcc-sandbox:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("vcc-sandbox", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:8090", "address to listen on")
+	seedDemo := fs.Bool("seed-demo", true, "seed the demo account (client, callback numbers, template users)")
+	tokenLifetime := fs.Duration("token-lifetime", 2*time.Hour, "access token lifetime")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	vcc := sandbox.NewVCC(sandbox.VCCOptions{TokenLifetime: *tokenLifetime})
+	if *seedDemo {
+		if err := vcc.SeedDemo(); err != nil {
+			return err
+		}
+	}
+	url, stop, err := vcc.Start(*listen)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("VCC sandbox listening on %s\n", url)
+	fmt.Printf("  token endpoint: %s%s\n", url, sandbox.VCCTokenPath)
+	fmt.Printf("  API root:       %s%s (Accept: %s)\n", url, sandbox.VCCAPIRoot, sandbox.VCCAcceptV4)
+	if *seedDemo {
+		fmt.Printf("  demo client:    id %s, secret %s, scopes %s %s\n",
+			sandbox.DemoClientID, sandbox.DemoClientSecret, sandbox.VCCScopeRead, sandbox.VCCScopeWrite)
+		fmt.Printf("  templates:      %s, %s\n", sandbox.DemoAgentTemplateUsername, sandbox.DemoSupervisorTemplateUsername)
+	}
+
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	<-ctx.Done()
+	fmt.Println("vcc-sandbox: shutting down")
+	return stop()
+}

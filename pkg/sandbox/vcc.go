@@ -1,0 +1,469 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"math"
+	mrand "math/rand/v2"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// VCC API constants.
+const (
+	VCCTokenPath   = "/Auth/connect/token"
+	VCCAPIRoot     = "/useradmin"
+	VCCAcceptV4    = "application/vnd.newvoicemedia.v4+json"
+	VCCScopeRead   = "users:read"
+	VCCScopeWrite  = "users:write"
+	vccMaxBodySize = 1 << 20
+)
+
+// VCCOptions configures a VCC sandbox. Zero values take the defaults; the
+// statuses the documentation leaves open are settable.
+type VCCOptions struct {
+	// TokenLifetime is the access token lifetime (default 2h, as VCC).
+	TokenLifetime time.Duration
+	// Now is the clock for token expiry (default time.Now).
+	Now func() time.Time
+	// MaxSkillLevel is the highest agentSkillLevel (default 10); levels start at 1.
+	MaxSkillLevel int
+	// AgentLicences caps the active chargeable Agents; 0 means no cap. Going
+	// over is refused unless the request has allowOverages=true.
+	AgentLicences int
+	// AgentDisplayIDOptional lets a user act as agent without an agentDisplayId.
+	AgentDisplayIDOptional bool
+
+	CreateStatus        int // POST /users success (default 201)
+	ConflictStatus      int // duplicate username, agentDisplayId or telephoneAddress (default 409)
+	DeleteActiveStatus  int // DELETE of an active user (default 409)
+	InvalidClientStatus int // token request with bad client credentials (default 401)
+	ForbiddenStatus     int // missing scope or admin rights (default 403)
+	OverageStatus       int // agent licence overage (default 400)
+}
+
+func (o VCCOptions) withDefaults() VCCOptions {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if o.TokenLifetime <= 0 {
+		o.TokenLifetime = 2 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	def(&o.MaxSkillLevel, 10)
+	def(&o.CreateStatus, http.StatusCreated)
+	def(&o.ConflictStatus, http.StatusConflict)
+	def(&o.DeleteActiveStatus, http.StatusConflict)
+	def(&o.InvalidClientStatus, http.StatusUnauthorized)
+	def(&o.ForbiddenStatus, http.StatusForbidden)
+	def(&o.OverageStatus, http.StatusBadRequest)
+	return o
+}
+
+// VCCClient is an API client of the account (client credentials grant).
+// Only an Admin client may delete users.
+type VCCClient struct {
+	ID     string
+	Secret string
+	Scopes []string
+	Admin  bool
+}
+
+// VCCFaults are the faults injected in front of the API.
+type VCCFaults struct {
+	Latency    time.Duration // added to every request
+	FailNext   int           // answer the next FailNext requests with FailStatus
+	FailRate   float64       // probability (0..1) of answering a request with FailStatus
+	FailStatus int           // 429, 500, 503, ... (default 503)
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
+	// rounded up) with injected 429 and 503 replies.
+	RetryAfter time.Duration
+	Down       bool // every request is answered 503 until cleared
+	// ExcludeToken exempts the token endpoint from every fault above.
+	ExcludeToken bool
+}
+
+// VCCStats counts what the sandbox was asked to do.
+type VCCStats struct {
+	Requests       map[string]int            // every request by HTTP method (token requests and injected faults included)
+	TokenRequests  int                       // requests to the token endpoint
+	InjectedFaults int                       // requests answered by an injected fault
+	Writes         int                       // successful POST, PATCH, PUT and DELETE calls under /useradmin
+	WritesByMethod map[string]int            // Writes by HTTP method
+	WritesByUser   map[string]map[string]int // VCC userId → HTTP method → successful writes; a create counts for the new user
+}
+
+// VCC is an in-process VCC User Admin API v4. It implements http.Handler and
+// is safe for concurrent use.
+type VCC struct {
+	opts VCCOptions
+	mux  *http.ServeMux
+
+	mu         sync.Mutex
+	clients    map[string]VCCClient
+	tokens     map[string]tokenInfo
+	numbers    []VCCCallbackNumber
+	users      map[string]*userEntry // by userId
+	byUsername map[string]string     // lower-case username → userId
+	byAgentID  map[string]string     // agentDisplayId → userId
+	byPhone    map[string]string     // telephoneAddress → userId
+	seq        int
+	stats      VCCStats
+
+	fmu    sync.Mutex
+	faults VCCFaults
+}
+
+type userEntry struct {
+	seq int
+	rec VCCUserRecord
+}
+
+type tokenInfo struct {
+	client  VCCClient
+	scopes  []string
+	expires time.Time
+}
+
+var _ http.Handler = (*VCC)(nil)
+
+// NewVCC returns an empty VCC account: no clients, no users.
+func NewVCC(opts VCCOptions) *VCC {
+	v := &VCC{
+		opts:       opts.withDefaults(),
+		mux:        http.NewServeMux(),
+		clients:    map[string]VCCClient{},
+		tokens:     map[string]tokenInfo{},
+		users:      map[string]*userEntry{},
+		byUsername: map[string]string{},
+		byAgentID:  map[string]string{},
+		byPhone:    map[string]string{},
+	}
+	v.stats = newStats()
+	routes := []struct {
+		pattern string
+		h       func(*http.Request) (int, any)
+	}{
+		{"GET /useradmin/users", v.listUsers},
+		{"POST /useradmin/users", v.createUser},
+		{"GET /useradmin/users/{userId}", v.getUser},
+		{"GET /useradmin/users/by/username/{username}", v.getUserByUsername},
+		{"PATCH /useradmin/users/{userId}", v.patchUser},
+		{"DELETE /useradmin/users/{userId}", v.deleteUser},
+		{"GET /useradmin/users/{userId}/skills", v.getSkills},
+		{"PUT /useradmin/users/{userId}/skills", v.putSkills},
+		{"GET /useradmin/users/{userId}/groups", v.getGroups},
+		{"PUT /useradmin/users/{userId}/groups", v.putGroups},
+		{"GET /useradmin/users/{userId}/callbackNumbers", v.getUserCallbackNumbers},
+		{"PUT /useradmin/users/{userId}/callbackNumbers", v.putUserCallbackNumbers},
+		{"GET /useradmin/callbackNumbers", v.listCallbackNumbers},
+	}
+	for _, rt := range routes {
+		v.mux.Handle(rt.pattern, v.authorize(rt.h))
+	}
+	v.mux.HandleFunc(VCCAPIRoot+"/", v.noRoute)
+	return v
+}
+
+func newStats() VCCStats {
+	return VCCStats{
+		Requests:       map[string]int{},
+		WritesByMethod: map[string]int{},
+		WritesByUser:   map[string]map[string]int{},
+	}
+}
+
+// ServeHTTP serves the token endpoint and the User Admin API.
+func (v *VCC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	isToken := strings.EqualFold(r.URL.Path, VCCTokenPath)
+	v.mu.Lock()
+	v.stats.Requests[r.Method]++
+	if isToken {
+		v.stats.TokenRequests++
+	}
+	v.mu.Unlock()
+
+	if v.injectFault(w, r, isToken) {
+		return
+	}
+	switch {
+	case isToken:
+		v.token(w, r)
+	case strings.HasPrefix(r.URL.Path, VCCAPIRoot+"/"):
+		v.api(w, r)
+	default:
+		writeJSON(w, http.StatusNotFound, message("No route matches %s %s", r.Method, r.URL.Path))
+	}
+}
+
+// api checks the bearer token and the Accept header, then routes.
+func (v *VCC) api(w http.ResponseWriter, r *http.Request) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok = strings.TrimSpace(tok)
+	if !ok || tok == "" {
+		w.Header().Set("WWW-Authenticate", "Bearer")
+		writeJSON(w, http.StatusUnauthorized, message("Authorization has been denied for this request: a Bearer token is required"))
+		return
+	}
+	v.mu.Lock()
+	info, found := v.tokens[tok]
+	expired := found && !v.opts.Now().Before(info.expires)
+	if expired {
+		delete(v.tokens, tok)
+	}
+	v.mu.Unlock()
+	switch {
+	case !found:
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		writeJSON(w, http.StatusUnauthorized, message("Authorization has been denied for this request: invalid token"))
+		return
+	case expired:
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="The token expired"`)
+		writeJSON(w, http.StatusUnauthorized, message("Authorization has been denied for this request: the token expired"))
+		return
+	}
+	if msg := checkAccept(r.Header.Values("Accept")); msg != "" {
+		writeJSON(w, http.StatusBadRequest, map[string]any{"statusCode": 400, "error": "Bad Request", "message": msg})
+		return
+	}
+	v.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), tokenKey{}, info)))
+}
+
+type tokenKey struct{}
+
+var acceptVersion = regexp.MustCompile(`(?i)^application/vnd\.newvoicemedia\.v([^+]*)\+json$`)
+
+// checkAccept returns VCC's message for a missing or wrong API version, or "".
+func checkAccept(values []string) string {
+	seen := false
+	for _, v := range values {
+		for part := range strings.SplitSeq(v, ",") {
+			mt, _, _ := strings.Cut(part, ";")
+			m := acceptVersion.FindStringSubmatch(strings.TrimSpace(mt))
+			if m == nil {
+				continue
+			}
+			if m[1] == "4" {
+				return ""
+			}
+			seen = true
+		}
+	}
+	if seen {
+		return "Invalid api-version! Valid values: 4"
+	}
+	return "Version missing from Accept header!"
+}
+
+// authorize checks the scope a route needs (users:read for GET, users:write
+// otherwise, plus an admin client for DELETE) and writes the handler's reply.
+func (v *VCC) authorize(h func(*http.Request) (int, any)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := r.Context().Value(tokenKey{}).(tokenInfo)
+		need := VCCScopeWrite
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			need = VCCScopeRead
+		}
+		if !slices.Contains(info.scopes, need) {
+			writeJSON(w, v.opts.ForbiddenStatus, message("Forbidden: the token lacks the %s scope", need))
+			return
+		}
+		if r.Method == http.MethodDelete && !info.client.Admin {
+			writeJSON(w, v.opts.ForbiddenStatus, message("Forbidden: only an admin may delete users"))
+			return
+		}
+		status, body := h(r)
+		writeJSON(w, status, body)
+	})
+}
+
+// noRoute answers 405 for a known path with another method, else 404.
+func (v *VCC) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, p := v.mux.Handler(probe); p != VCCAPIRoot+"/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeJSON(w, http.StatusMethodNotAllowed, message("The requested resource does not support http method '%s'.", r.Method))
+		return
+	}
+	writeJSON(w, http.StatusNotFound, message("No route matches %s %s", r.Method, r.URL.Path))
+}
+
+// SetFaults replaces the injected faults.
+func (v *VCC) SetFaults(f VCCFaults) {
+	v.fmu.Lock()
+	defer v.fmu.Unlock()
+	v.faults = f
+}
+
+// Faults returns the injected faults (FailNext counts down as it fires).
+func (v *VCC) Faults() VCCFaults {
+	v.fmu.Lock()
+	defer v.fmu.Unlock()
+	return v.faults
+}
+
+// ClearFaults removes every injected fault.
+func (v *VCC) ClearFaults() { v.SetFaults(VCCFaults{}) }
+
+// FailNext makes the next n requests fail with status, sending Retry-After
+// when retryAfter is positive. Other faults are kept.
+func (v *VCC) FailNext(n, status int, retryAfter time.Duration) {
+	v.fmu.Lock()
+	defer v.fmu.Unlock()
+	v.faults.FailNext, v.faults.FailStatus, v.faults.RetryAfter = n, status, retryAfter
+}
+
+// SetDown makes every request fail with 503 until SetDown(false).
+func (v *VCC) SetDown(down bool) {
+	v.fmu.Lock()
+	defer v.fmu.Unlock()
+	v.faults.Down = down
+}
+
+// injectFault applies latency and failures; it reports whether it replied.
+func (v *VCC) injectFault(w http.ResponseWriter, r *http.Request, isToken bool) bool {
+	v.fmu.Lock()
+	f := v.faults
+	if f.ExcludeToken && isToken {
+		v.fmu.Unlock()
+		return false
+	}
+	fail := f.FailStatus
+	if fail == 0 {
+		fail = http.StatusServiceUnavailable
+	}
+	status := 0
+	switch {
+	case f.Down:
+		status = http.StatusServiceUnavailable
+	case f.FailNext > 0:
+		v.faults.FailNext--
+		status = fail
+	case f.FailRate > 0 && mrand.Float64() < f.FailRate:
+		status = fail
+	}
+	v.fmu.Unlock()
+
+	if f.Latency > 0 {
+		t := time.NewTimer(f.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+		}
+	}
+	if status == 0 {
+		return false
+	}
+	v.mu.Lock()
+	v.stats.InjectedFaults++
+	v.mu.Unlock()
+	if f.RetryAfter > 0 && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.RetryAfter.Seconds()))))
+	}
+	writeJSON(w, status, message("%s", http.StatusText(status)))
+	return true
+}
+
+// Stats returns a copy of the counters.
+func (v *VCC) Stats() VCCStats {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	s := v.stats
+	s.Requests = maps.Clone(s.Requests)
+	s.WritesByMethod = maps.Clone(s.WritesByMethod)
+	s.WritesByUser = make(map[string]map[string]int, len(v.stats.WritesByUser))
+	for id, m := range v.stats.WritesByUser {
+		s.WritesByUser[id] = maps.Clone(m)
+	}
+	return s
+}
+
+// WriteCount is the number of successful writes to one user with method, or
+// with any method when method is "".
+func (v *VCC) WriteCount(userID, method string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if method != "" {
+		return v.stats.WritesByUser[userID][strings.ToUpper(method)]
+	}
+	n := 0
+	for _, c := range v.stats.WritesByUser[userID] {
+		n += c
+	}
+	return n
+}
+
+// ResetStats zeroes the counters.
+func (v *VCC) ResetStats() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.stats = newStats()
+}
+
+// countWrite records a successful write; the caller holds v.mu.
+func (v *VCC) countWrite(method, userID string) {
+	v.stats.Writes++
+	v.stats.WritesByMethod[method]++
+	m := v.stats.WritesByUser[userID]
+	if m == nil {
+		m = map[string]int{}
+		v.stats.WritesByUser[userID] = m
+	}
+	m[method]++
+}
+
+// apiError is a refusal with VCC's {"message": ...} body.
+type apiError struct {
+	status int
+	msg    string
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %s", e.status, e.msg) }
+
+func apiErrorf(status int, format string, args ...any) *apiError {
+	return &apiError{status: status, msg: fmt.Sprintf(format, args...)}
+}
+
+func (e *apiError) reply() (int, any) { return e.status, map[string]string{"message": e.msg} }
+
+func message(format string, args ...any) map[string]string {
+	return map[string]string{"message": fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, body any) {
+	if body == nil {
+		w.WriteHeader(status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
