@@ -37,6 +37,21 @@ type AgentIDs interface {
 	ClaimAgentID(userKey, id string) error
 }
 
+// Sagas records the step a multi-step change has reached, durably and
+// before the step's call, so a retry after a crash resumes it.
+type Sagas interface {
+	SetStep(userKey, saga, step, data string) error
+	Step(userKey, saga string) (step, data string, ok bool, err error)
+	Clear(userKey, saga string) error
+}
+
+// The create saga: the user is created, then the template's sub-resources
+// are copied. Its data is the template username.
+const (
+	sagaCreate = "create"
+	stepCreate = "create-and-copy"
+)
+
 // Outcomes of applying an event.
 const (
 	OutcomeCreated        = "created"
@@ -101,9 +116,10 @@ func permanent(format string, a ...any) error { return &PermanentError{Msg: fmt.
 // Handler applies salesforce.user.changed events. It is safe for concurrent
 // use by different users; the worker serialises events of one user.
 type Handler struct {
-	vcc VCC
-	ids AgentIDs
-	m   Mapping
+	vcc   VCC
+	ids   AgentIDs
+	sagas Sagas
+	m     Mapping
 
 	tmplMu    sync.Mutex
 	templates map[string]*template
@@ -123,12 +139,12 @@ type template struct {
 }
 
 // New returns a Handler for the mapping.
-func New(v VCC, ids AgentIDs, m Mapping) (*Handler, error) {
+func New(v VCC, ids AgentIDs, sagas Sagas, m Mapping) (*Handler, error) {
 	nm, err := m.normalized()
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{vcc: v, ids: ids, m: nm, templates: map[string]*template{}, tmplTTL: 5 * time.Minute}, nil
+	return &Handler{vcc: v, ids: ids, sagas: sagas, m: nm, templates: map[string]*template{}, tmplTTL: 5 * time.Minute}, nil
 }
 
 // HandleUser applies a salesforce.user.changed snapshot for the user whose
@@ -182,7 +198,7 @@ func (h *Handler) HandleUser(ctx context.Context, key string, prev State, u even
 	if cur == nil {
 		return h.create(ctx, key, next, want, tmplName)
 	}
-	return h.update(ctx, next, cur, want, tmplName, prev.VCCUserID == "")
+	return h.update(ctx, key, next, cur, want, prev.VCCUserID == "")
 }
 
 // desired is the VCC view of a Salesforce snapshot, keyed like State.Synced.
@@ -283,6 +299,12 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 		}
 		nu.Config.Agent.AgentDisplayID = agentID
 	}
+	// The create and the copy of the template's sub-resources are two
+	// calls or more: record the step first, so a retry after a failure in
+	// between finishes the copy on the user it finds by username.
+	if err := h.sagas.SetStep(key, sagaCreate, stepCreate, tmplName); err != nil {
+		return Result{}, fmt.Errorf("record create step: %w", err)
+	}
 	created, err := h.vcc.CreateUser(ctx, nu)
 	if err != nil {
 		var ve *vcc.Error
@@ -299,8 +321,11 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 	}
 	h.markUsedID(agentID)
 	next.VCCUserID, next.AgentID = created.UserID, agentID
-	if err := h.copySubresources(ctx, created.UserID, t); err != nil {
+	if _, err := h.syncSubresources(ctx, created.UserID, t, true); err != nil {
 		return Result{}, err
+	}
+	if err := h.sagas.Clear(key, sagaCreate); err != nil {
+		return Result{}, fmt.Errorf("record create done: %w", err)
 	}
 	for k, v := range want {
 		next.Synced[k] = v
@@ -322,7 +347,7 @@ func (e *retryError) Error() string   { return e.err.Error() }
 func (e *retryError) Unwrap() error   { return e.err }
 func (e *retryError) Temporary() bool { return true }
 
-func (h *Handler) update(ctx context.Context, next State, cur *vcc.User, want map[string]string, tmplName string, linking bool) (Result, error) {
+func (h *Handler) update(ctx context.Context, key string, next State, cur *vcc.User, want map[string]string, linking bool) (Result, error) {
 	next.VCCUserID = cur.UserID
 	patch := &vcc.User{}
 	var changes []Change
@@ -362,23 +387,24 @@ func (h *Handler) update(ctx context.Context, next State, cur *vcc.User, want ma
 	if linking {
 		res.Outcome = OutcomeLinked
 	}
-	if next.Synced[fProvisioned] == "" && tmplName != "" {
-		// A user created by vccsync whose sub-resources were not copied
-		// before a crash: complete it.
+	if _, tmplName, pending, err := h.sagas.Step(key, sagaCreate); err != nil {
+		return Result{}, fmt.Errorf("read create step: %w", err)
+	} else if pending {
+		// vccsync created this user, but the copy of the template's
+		// sub-resources did not finish: finish it, writing only what differs.
 		t, err := h.template(ctx, tmplName)
 		if err != nil {
 			return Result{}, err
 		}
-		n, err := h.completeSubresources(ctx, cur.UserID, t)
+		n, err := h.syncSubresources(ctx, cur.UserID, t, false)
 		if err != nil {
 			return Result{}, err
 		}
-		if n > 0 {
-			changes = append(changes, Change{Field: "template", New: tmplName})
-			if res.Outcome == OutcomeUnchanged {
-				res.Outcome = OutcomeUpdated
-			}
+		if err := h.sagas.Clear(key, sagaCreate); err != nil {
+			return Result{}, fmt.Errorf("record create done: %w", err)
 		}
+		changes = append(changes, Change{Field: "template", New: fmt.Sprintf("%s (create finished: %d lists copied)", tmplName, n)})
+		res.Outcome = OutcomeCreated
 		res.State.Synced[fProvisioned] = tmplName
 	}
 	for k, v := range want {
@@ -452,50 +478,72 @@ func copyConfig(c *vcc.AccountConfiguration) *vcc.AccountConfiguration {
 	return out
 }
 
-// copySubresources gives a new user the template's skills, groups and
-// callback numbers.
-func (h *Handler) copySubresources(ctx context.Context, userID string, t *template) error {
-	if len(t.skills) > 0 {
-		if err := h.vcc.PutSkills(ctx, userID, t.skills); err != nil {
-			return fmt.Errorf("copy template skills to VCC user %s: %w", userID, err)
+// syncSubresources makes the user's skills, groups and callback numbers
+// those of the template and returns how many lists it wrote. For a user
+// just created (fresh) the lists are known to be empty and are not read.
+func (h *Handler) syncSubresources(ctx context.Context, userID string, t *template, fresh bool) (int, error) {
+	n := 0
+	if !fresh || len(t.skills) > 0 {
+		var cur []vcc.Skill
+		if !fresh {
+			var err error
+			if cur, err = h.vcc.GetSkills(ctx, userID); err != nil {
+				return n, fmt.Errorf("read skills of VCC user %s: %w", userID, err)
+			}
+		}
+		if !sameSet(cur, t.skills) {
+			if err := h.vcc.PutSkills(ctx, userID, t.skills); err != nil {
+				return n, fmt.Errorf("copy template skills to VCC user %s: %w", userID, err)
+			}
+			n++
 		}
 	}
-	if len(t.groups) > 0 {
-		if err := h.vcc.PutGroups(ctx, userID, t.groups); err != nil {
-			return fmt.Errorf("copy template groups to VCC user %s: %w", userID, err)
+	if !fresh || len(t.groups) > 0 {
+		var cur []vcc.Group
+		if !fresh {
+			var err error
+			if cur, err = h.vcc.GetGroups(ctx, userID); err != nil {
+				return n, fmt.Errorf("read groups of VCC user %s: %w", userID, err)
+			}
+		}
+		if !sameSet(cur, t.groups) {
+			if err := h.vcc.PutGroups(ctx, userID, t.groups); err != nil {
+				return n, fmt.Errorf("copy template groups to VCC user %s: %w", userID, err)
+			}
+			n++
 		}
 	}
-	if len(t.callbacks) > 0 {
-		if err := h.vcc.PutCallbackNumbers(ctx, userID, t.callbacks); err != nil {
-			return fmt.Errorf("copy template callback numbers to VCC user %s: %w", userID, err)
+	if !fresh || len(t.callbacks) > 0 {
+		var cur []vcc.CallbackNumberRef
+		if !fresh {
+			var err error
+			if cur, err = h.vcc.GetCallbackNumbers(ctx, userID); err != nil {
+				return n, fmt.Errorf("read callback numbers of VCC user %s: %w", userID, err)
+			}
+		}
+		if !sameSet(cur, t.callbacks) {
+			if err := h.vcc.PutCallbackNumbers(ctx, userID, t.callbacks); err != nil {
+				return n, fmt.Errorf("copy template callback numbers to VCC user %s: %w", userID, err)
+			}
+			n++
 		}
 	}
-	return nil
+	return n, nil
 }
 
-// completeSubresources gives a user with no skills, no groups and no
-// callback numbers at all the template's, and returns how many it wrote.
-// That is a user whose creation was interrupted before its sub-resources
-// were copied (a crash between the create and the copy), or a blank user.
-// A user with any sub-resource was set up by someone and is left alone.
-func (h *Handler) completeSubresources(ctx context.Context, userID string, t *template) (int, error) {
-	skills, err := h.vcc.GetSkills(ctx, userID)
-	if err != nil {
-		return 0, fmt.Errorf("read skills of VCC user %s: %w", userID, err)
+// sameSet reports whether a and b hold the same elements, in any order.
+func sameSet[T comparable](a, b []T) bool {
+	if len(a) != len(b) {
+		return false
 	}
-	groups, err := h.vcc.GetGroups(ctx, userID)
-	if err != nil {
-		return 0, fmt.Errorf("read groups of VCC user %s: %w", userID, err)
+	count := make(map[T]int, len(a))
+	for _, x := range a {
+		count[x]++
 	}
-	callbacks, err := h.vcc.GetCallbackNumbers(ctx, userID)
-	if err != nil {
-		return 0, fmt.Errorf("read callback numbers of VCC user %s: %w", userID, err)
+	for _, x := range b {
+		if count[x]--; count[x] < 0 {
+			return false
+		}
 	}
-	if len(skills)+len(groups)+len(callbacks) > 0 {
-		return 0, nil
-	}
-	if err := h.copySubresources(ctx, userID, t); err != nil {
-		return 0, err
-	}
-	return len(t.skills) + len(t.groups) + len(t.callbacks), nil
+	return true
 }

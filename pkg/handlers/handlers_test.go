@@ -32,8 +32,20 @@ type harness struct {
 	ctx context.Context
 }
 
-// ids adapts the store to handlers.AgentIDs (the sentinel differs).
+// ids adapts the store to handlers.AgentIDs (the sentinel differs) and
+// handlers.Sagas.
 type ids struct{ *store.DB }
+
+func (i ids) SetStep(key, saga, step, data string) error {
+	return i.DB.SetSagaStep(key, store.SagaStep{Saga: saga, Step: step, Data: data})
+}
+
+func (i ids) Step(key, saga string) (string, string, bool, error) {
+	s, ok, err := i.DB.SagaStep(key, saga)
+	return s.Step, s.Data, ok, err
+}
+
+func (i ids) Clear(key, saga string) error { return i.DB.ClearSaga(key, saga) }
 
 func (i ids) ClaimAgentID(key, id string) error {
 	if err := i.DB.ClaimAgentID(key, id); errors.Is(err, store.ErrAgentIDTaken) {
@@ -68,7 +80,7 @@ func newHarness(t *testing.T, m *handlers.Mapping) *harness {
 		m = &handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername,
 			Templates: map[string]string{supProfile: sandbox.DemoSupervisorTemplateUsername}, AgentIDStart: 1000}
 	}
-	h, err := handlers.New(client, ids{db}, *m)
+	h, err := handlers.New(client, ids{db}, ids{db}, *m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,24 +285,37 @@ func TestLinkExistingUser(t *testing.T) {
 
 func TestInterruptedCreateIsCompleted(t *testing.T) {
 	hs := newHarness(t, nil)
-	// A create that reached VCC, but the crash came before the sub-resources.
+	tmpl, _ := hs.sb.UserByUsername(sandbox.DemoAgentTemplateUsername)
+	// The create reached VCC and the skills were copied, then the worker
+	// failed before the groups and callback numbers: the create step is
+	// still recorded.
 	rec, err := hs.sb.AddUser(sandbox.VCCUserRecord{User: sandbox.VCCUser{Username: "Omar.Haddad@acme.example", Name: "Omar Haddad",
-		Email: "Omar.Haddad@acme.example", Active: true, Config: sandbox.VCCAccountConfig{Role: "Agent", ActAsAgent: true,
-			Agent: &sandbox.VCCAgentConfig{AgentDisplayID: "1000"}}}})
+		Email: "Omar.Haddad@acme.example", Active: true, SSOExternalID: "OHaddad", Config: sandbox.VCCAccountConfig{Role: "Agent", ActAsAgent: true,
+			Agent: &sandbox.VCCAgentConfig{AgentDisplayID: "1000"}}}, Skills: tmpl.Skills})
 	if err != nil {
+		t.Fatal(err)
+	}
+	k := key("0055e000001Omar")
+	if err := hs.db.SetSagaStep(k, store.SagaStep{Saga: "create", Step: "create-and-copy", Data: sandbox.DemoAgentTemplateUsername}); err != nil {
 		t.Fatal(err)
 	}
 	res, _, err := hs.apply(t, handlers.State{}, person("0055e000001Omar", "Omar", "Haddad", t0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := hs.sb.User(rec.User.UserID)
-	tmpl, _ := hs.sb.UserByUsername(sandbox.DemoAgentTemplateUsername)
-	if res.State.VCCUserID != rec.User.UserID || !slices.Equal(got.Skills, tmpl.Skills) || !slices.Equal(got.Groups, tmpl.Groups) {
-		t.Errorf("outcome %q; skills %v groups %v, want the template's", res.Outcome, got.Skills, got.Groups)
+	if res.Outcome != handlers.OutcomeCreated {
+		t.Errorf("outcome %q, want created (the create is finished)", res.Outcome)
 	}
-	if hs.sb.Stats().WritesByMethod["POST"] != 0 {
-		t.Error("created a second user")
+	got, _ := hs.sb.User(rec.User.UserID)
+	if res.State.VCCUserID != rec.User.UserID || !slices.Equal(got.Groups, tmpl.Groups) || !slices.Equal(got.CallbackNumbers, tmpl.CallbackNumbers) {
+		t.Errorf("outcome %q; groups %v callbacks %v, want the template's", res.Outcome, got.Groups, got.CallbackNumbers)
+	}
+	w := hs.sb.Stats().WritesByUser[rec.User.UserID]
+	if w["POST"] != 0 || w["PUT"] != 2 {
+		t.Errorf("writes %v: want no create and two PUTs (groups, callback numbers; the skills were already right)", w)
+	}
+	if _, ok, _ := hs.db.SagaStep(k, "create"); ok {
+		t.Error("create step still recorded after it was completed")
 	}
 }
 
@@ -400,7 +425,7 @@ func TestMappingValidation(t *testing.T) {
 		{handlers.Mapping{Templates: map[string]string{"0055e000001Jane": "t"}}, "is not a Salesforce profile ID"},
 		{handlers.Mapping{DefaultTemplate: "t", AgentIDStart: -5}, "agentIdStart: -5"},
 	} {
-		if _, err := handlers.New(nil, nil, tc.m); err == nil || !contains(err.Error(), tc.want) {
+		if _, err := handlers.New(nil, nil, nil, tc.m); err == nil || !contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) error %v, want %q", tc.m, err, tc.want)
 		}
 	}

@@ -25,6 +25,13 @@
 //	agent_ids_released "n" and 20 zero-padded digits → empty: released decimal
 //	                   IDs, tried before searching from the floor
 //
+//	sagas              Salesforce user ID, NUL, saga name → the step in
+//	                   progress (JSON SagaStep): a multi-step change
+//	                   (create then copy the template's sub-resources; alias:
+//	                   remove from contact center → change alias → add back)
+//	                   written in its own transaction before the step's call,
+//	                   so a restart resumes at that step
+//
 // Room is left for what comes next, each in its own top-level bucket,
 // written in the same Commit transaction as the ledger entries they belong
 // to:
@@ -32,10 +39,6 @@
 //	history            per-user nested bucket: 8-byte big-endian sequence →
 //	                   change (field, old → new, event id, time); bounded by
 //	                   deleting the oldest keys, for status views
-//	sagas              Salesforce user ID → multi-step change in progress
-//	                   (alias: remove from contact center → change alias → add
-//	                   back) with its completed steps, so a restart resumes at
-//	                   the next step
 //	commands           command event id → outcome of an operator command, and
 //	                   the intent of non-convergent effects recorded before the
 //	                   call ("outcome unknown" after a crash)

@@ -84,10 +84,11 @@ var (
 	bucketAgentByUser  = []byte("agent_ids_by_user")
 	bucketAgentFloor   = []byte("agent_id_floor")
 	bucketAgentFree    = []byte("agent_ids_released")
+	bucketSagas        = []byte("sagas")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketLedger, bucketLedgerByTime, bucketUsers, bucketUsersByVCC,
-		bucketAgentIDs, bucketAgentByUser, bucketAgentFloor, bucketAgentFree,
+		bucketAgentIDs, bucketAgentByUser, bucketAgentFloor, bucketAgentFree, bucketSagas,
 	}
 
 	keySchemaVersion = []byte("schema_version")
