@@ -1,0 +1,383 @@
+// Command syncworker is the vccsync daemon: it consumes Salesforce user
+// events and admin commands from NATS JetStream and applies them to Vonage
+// Contact Center, exactly once in effect.
+//
+//	flags ─▶ config ─▶ logger, metrics registry
+//	              │
+//	              ├─ store (bbolt)          <data-dir>/vccsync.db
+//	              ├─ NATS: embedded JetStream (<data-dir>/jetstream, 127.0.0.1:4222) or --nats-url
+//	              │     └─ streams VCCSYNC + VCCSYNC_DLQ, durable pull consumer
+//	              ├─ VCC: --vcc-url, or the in-process sandbox seeded with a demo account
+//	              ├─ handlers (mapping) ◀── worker ──▶ store, DLQ
+//	              └─ run group: worker · HTTP (/metrics /healthz /readyz) · signals · [demo]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/vccsync/vccsync/pkg/bus"
+	"github.com/vccsync/vccsync/pkg/events"
+	"github.com/vccsync/vccsync/pkg/handlers"
+	"github.com/vccsync/vccsync/pkg/metrics"
+	"github.com/vccsync/vccsync/pkg/sandbox"
+	"github.com/vccsync/vccsync/pkg/store"
+	"github.com/vccsync/vccsync/pkg/vcc"
+	"github.com/vccsync/vccsync/pkg/worker"
+)
+
+func main() {
+	if err := runMain(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "syncworker:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the flags; every one can also come from VCCSYNC_<NAME> or the
+// configuration file.
+type options struct {
+	config, dataDir                  string
+	natsURL, natsListen, natsCreds   string
+	natsCA, natsCert, natsKey        string
+	httpListen                       string
+	vccURL, vccTokenURL, vccRegion   string
+	vccClientID, vccSecretFile       string
+	vccRate                          int
+	sandboxListen                    string
+	concurrency, batchSize, attempts int
+	ackWait, dupWindow, retryMax     time.Duration
+	retryInitial                     time.Duration
+	logFormat, logLevel              string
+	demo                             bool
+	vccRateSet                       bool
+}
+
+func parseFlags(args []string) (*options, *handlers.Mapping, error) {
+	var o options
+	fs := flag.NewFlagSet("syncworker", flag.ContinueOnError)
+	fs.StringVar(&o.config, "config", os.Getenv("VCCSYNC_CONFIG"), "YAML configuration file: any flag by name, plus mapping (env VCCSYNC_CONFIG)")
+	fs.StringVar(&o.dataDir, "data-dir", "vccsync-data", "directory for the bbolt state and the embedded JetStream store")
+	fs.StringVar(&o.natsURL, "nats-url", "", "NATS server or cluster URL(s); empty starts an embedded JetStream server")
+	fs.StringVar(&o.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server")
+	fs.StringVar(&o.natsCreds, "nats-creds", "", "NATS credentials file")
+	fs.StringVar(&o.natsCA, "nats-ca", "", "CA certificate for NATS TLS")
+	fs.StringVar(&o.natsCert, "nats-cert", "", "client certificate for NATS TLS")
+	fs.StringVar(&o.natsKey, "nats-key", "", "client key for NATS TLS")
+	fs.StringVar(&o.httpListen, "http-listen", "127.0.0.1:9090", "address of /metrics, /healthz and /readyz")
+	fs.StringVar(&o.vccURL, "vcc-url", "", "VCC User Admin API root, e.g. https://emea.api.cc.vonage.com/useradmin; empty with no --vcc-region runs the in-process sandbox")
+	fs.StringVar(&o.vccTokenURL, "vcc-token-url", "", "VCC token endpoint, e.g. https://emea.cc.vonage.com/Auth/connect/token")
+	fs.StringVar(&o.vccRegion, "vcc-region", "", "VCC region (emea, nam, apac): sets --vcc-url and --vcc-token-url")
+	fs.StringVar(&o.vccClientID, "vcc-client-id", "", "VCC API client id")
+	fs.StringVar(&o.vccSecretFile, "vcc-client-secret-file", "", "file holding the VCC API client secret (else env VCCSYNC_VCC_CLIENT_SECRET)")
+	fs.IntVar(&o.vccRate, "vcc-rate", 160, "VCC requests per minute, shared by the account (Vonage's own figure; the sandbox default is 6000); 0 or less: unlimited")
+	fs.StringVar(&o.sandboxListen, "sandbox-listen", "127.0.0.1:0", "address of the in-process VCC sandbox (when no VCC endpoint is configured)")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "users applied in parallel")
+	fs.IntVar(&o.batchSize, "batch-size", 256, "messages per batch and per bbolt commit")
+	fs.IntVar(&o.attempts, "max-attempts", 10, "deliveries of a transiently failing message before it is dead-lettered")
+	fs.DurationVar(&o.ackWait, "ack-wait", 30*time.Second, "JetStream AckWait of the consumer")
+	fs.DurationVar(&o.dupWindow, "duplicate-window", 2*time.Minute, "JetStream duplicate window of the VCCSYNC stream")
+	fs.DurationVar(&o.retryInitial, "retry-initial", time.Second, "delay before the first retry of a transient failure (doubles each time)")
+	fs.DurationVar(&o.retryMax, "retry-max", 5*time.Minute, "longest delay between retries")
+	fs.StringVar(&o.logFormat, "log-format", "auto", "auto (console on a terminal, else JSON), json or console")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&o.demo, "demo", false, "publish the demo story after start and print the per-user results")
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	m, err := loadConfig(fs, o.config)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.vccRateSet = isSet(fs, "vcc-rate")
+	return &o, m, nil
+}
+
+func runMain(args []string) error {
+	o, mapping, err := parseFlags(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	var demo *demoRun
+	var observe func(worker.Outcome)
+	if o.demo {
+		demo = newDemo(log)
+		observe = demo.observe
+	}
+	sys, err := newSystem(o, mapping, log, observe)
+	if err != nil {
+		return err
+	}
+	defer sys.close()
+
+	var g run.Group
+	{
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { return sys.worker.Run(ctx) }, func(error) { cancel() })
+	}
+	{
+		g.Add(func() error {
+			if err := sys.http.Serve(sys.httpLn); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		}, func(error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = sys.http.Shutdown(ctx)
+		})
+	}
+	if demo != nil {
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { demo.run(ctx, sys.js, os.Stdout); <-ctx.Done(); return nil }, func(error) { cancel() })
+	}
+	g.Add(run.SignalHandler(context.Background(), syscall.SIGINT, syscall.SIGTERM))
+	log.Info("syncworker running", zap.Int("concurrency", o.concurrency), zap.Int("batch_size", o.batchSize))
+	err = g.Run()
+	if errors.Is(err, run.ErrSignal) {
+		log.Info("stopped", zap.String("reason", err.Error()))
+		return nil
+	}
+	return err
+}
+
+// system is every part of a running syncworker, wired.
+type system struct {
+	db      *store.DB
+	js      jetstream.JetStream
+	worker  *worker.Worker[handlers.State]
+	http    *http.Server
+	httpLn  net.Listener
+	closers []func() // in reverse order of opening
+}
+
+func (s *system) close() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i]()
+	}
+	s.closers = nil
+}
+
+// newSystem opens the resources and builds the components; the caller
+// runs the worker and the HTTP server and calls close.
+func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe func(worker.Outcome)) (_ *system, err error) {
+	sys := &system{}
+	defer func() {
+		if err != nil {
+			sys.close()
+		}
+	}()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := metrics.New(reg)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+
+	// State.
+	db, err := store.Open(filepath.Join(o.dataDir, "vccsync.db"), store.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("open state: %w", err)
+	}
+	sys.db = db
+	sys.closers = append(sys.closers, func() { _ = db.Close() })
+
+	// NATS: embedded by default.
+	natsURL := o.natsURL
+	if natsURL == "" {
+		host, port, err := splitHostPort(o.natsListen)
+		if err != nil {
+			return nil, fmt.Errorf("--nats-listen: %w", err)
+		}
+		dir := filepath.Join(o.dataDir, "jetstream")
+		srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: dir, Host: host, Port: port, Logger: log.Named("nats")})
+		if err != nil {
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		sys.closers = append(sys.closers, srv.Shutdown)
+		natsURL = srv.ClientURL()
+		log.Info("embedded JetStream server started", zap.String("url", natsURL), zap.String("store", dir))
+	}
+	nc, err := bus.Connect(bus.ConnectConfig{URL: natsURL, Name: "vccsync-syncworker", CredsFile: o.natsCreds,
+		CACert: o.natsCA, ClientCert: o.natsCert, ClientKey: o.natsKey, Logger: log.Named("nats")})
+	if err != nil {
+		return nil, err
+	}
+	sys.closers = append(sys.closers, nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	sys.js = js
+	setupCtx, cancelSetup := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelSetup()
+	if err := bus.EnsureStreams(setupCtx, js, bus.StreamsConfig{DuplicateWindow: o.dupWindow}); err != nil {
+		return nil, err
+	}
+	cons, err := bus.EnsureConsumer(setupCtx, js, bus.ConsumerConfig{AckWait: o.ackWait, MaxAckPending: 4 * o.batchSize})
+	if err != nil {
+		return nil, err
+	}
+
+	// VCC: real endpoints, or the sandbox.
+	vccCfg, closeSandbox, err := vccConfig(o, log)
+	if err != nil {
+		return nil, err
+	}
+	sys.closers = append(sys.closers, closeSandbox)
+	vccCfg.Observer = m
+	client, err := vcc.New(vccCfg)
+	if err != nil {
+		return nil, fmt.Errorf("vcc client: %w", err)
+	}
+	if mapping == nil {
+		if o.vccURL != "" || o.vccRegion != "" {
+			return nil, errors.New("config: no mapping: the configuration file must say which template VCC users to create users from (see README, Configuration)")
+		}
+		mapping = &handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername,
+			Templates: map[string]string{demoSupervisorProfile: sandbox.DemoSupervisorTemplateUsername}, AgentIDStart: 1000}
+	}
+	h, err := handlers.New(client, agentIDs{db}, agentIDs{db}, *mapping)
+	if err != nil {
+		return nil, err
+	}
+
+	wcfg := worker.Config{BatchSize: o.batchSize, Concurrency: o.concurrency, MaxAttempts: o.attempts,
+		AckWait: o.ackWait, RetryInitial: o.retryInitial, RetryMax: o.retryMax, Observe: observe}
+	w := worker.New[handlers.State](wcfg, cons, js, eventHandler{h}, stateStore{db}, m, log.Named("worker"))
+	sys.worker = w
+
+	ln, err := net.Listen("tcp", o.httpListen)
+	if err != nil {
+		return nil, fmt.Errorf("--http-listen: %w", err)
+	}
+	sys.httpLn = ln
+	sys.closers = append(sys.closers, func() { _ = ln.Close() })
+	sys.http = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: metrics.NewHandler(reg,
+		metrics.Check{Name: "nats", Fn: func(ctx context.Context) error {
+			if s := nc.Status(); s != nats.CONNECTED {
+				return fmt.Errorf("connection %s", s)
+			}
+			_, err := js.Stream(ctx, events.Stream)
+			return err
+		}},
+		metrics.Check{Name: "store", Fn: func(context.Context) error { return db.Check() }},
+		metrics.Check{Name: "worker", Fn: func(context.Context) error {
+			if !w.Running() {
+				return errors.New("not consuming")
+			}
+			return nil
+		}},
+	)}
+	log.Info("serving /metrics /healthz /readyz", zap.String("addr", ln.Addr().String()))
+	return sys, nil
+}
+
+// vccConfig returns the VCC client configuration: real endpoints when
+// configured, else an in-process sandbox seeded with the demo account.
+func vccConfig(o *options, log *zap.Logger) (vcc.Config, func(), error) {
+	cfg := vcc.Config{BaseURL: o.vccURL, TokenURL: o.vccTokenURL, ClientID: o.vccClientID, RatePerMinute: o.vccRate}
+	if o.vccRate <= 0 {
+		cfg.RatePerMinute = -1 // the client's "unlimited"; its 0 means "default"
+	}
+	if o.vccRegion != "" {
+		base, token, err := vcc.RegionURLs(o.vccRegion)
+		if err != nil {
+			return cfg, nil, fmt.Errorf("--vcc-region: %w", err)
+		}
+		if cfg.BaseURL == "" {
+			cfg.BaseURL = base
+		}
+		if cfg.TokenURL == "" {
+			cfg.TokenURL = token
+		}
+	}
+	if cfg.BaseURL != "" {
+		secret, err := readSecret(o.vccSecretFile, "VCCSYNC_VCC_CLIENT_SECRET")
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.ClientSecret = secret
+		return cfg, func() {}, nil
+	}
+	sb := sandbox.NewVCC(sandbox.VCCOptions{})
+	if err := sb.SeedDemo(); err != nil {
+		return cfg, nil, fmt.Errorf("seed VCC sandbox: %w", err)
+	}
+	url, stop, err := sb.Start(o.sandboxListen)
+	if err != nil {
+		return cfg, nil, fmt.Errorf("VCC sandbox: %w", err)
+	}
+	log.Warn("NO VCC ENDPOINT CONFIGURED: using the in-process VCC SANDBOX with a demo account; nothing reaches a real contact center",
+		zap.String("sandbox_url", url))
+	cfg.BaseURL, cfg.TokenURL = url+"/useradmin", url+"/Auth/connect/token"
+	cfg.ClientID, cfg.ClientSecret = sandbox.DemoClientID, sandbox.DemoClientSecret
+	if !o.vccRateSet {
+		cfg.RatePerMinute = 6000 // the sandbox has no fair-usage limit to respect
+	}
+	return cfg, func() { _ = stop() }, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", 0, err
+	}
+	var port int
+	if _, err := fmt.Sscan(p, &port); err != nil {
+		return "", 0, fmt.Errorf("port %q: %w", p, err)
+	}
+	return host, port, nil
+}
+
+// newLogger builds the zap logger: JSON in production, console on a terminal.
+func newLogger(format, level string) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(level)
+	if err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	if format == "auto" {
+		format = "json"
+		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			format = "console"
+		}
+	}
+	var cfg zap.Config
+	switch format {
+	case "json":
+		cfg = zap.NewProductionConfig()
+	case "console":
+		cfg = zap.NewDevelopmentConfig()
+		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		cfg.Development = false
+	default:
+		return nil, fmt.Errorf("--log-format: %q, want auto, json or console", format)
+	}
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	return cfg.Build()
+}

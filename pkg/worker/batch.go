@@ -1,0 +1,308 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/vccsync/vccsync/pkg/events"
+)
+
+// item is one message of a batch and its fate.
+type item[S any] struct {
+	msg  jetstream.Msg
+	meta *jetstream.MsgMetadata
+	ev   *events.Event
+
+	// fate, set by the lane
+	done     bool // applied or duplicate: ack after commit
+	retry    time.Duration
+	retryErr error
+	dlqClass string
+	dlqErr   error
+	outcome  string
+	detail   string
+	state    S
+	hasState bool
+}
+
+// process applies one batch: decode, per-user lanes, one commit, then acks.
+func (w *Worker[S]) process(ctx context.Context, msgs []jetstream.Msg) {
+	start := time.Now()
+	if w.m != nil {
+		w.m.Inflight.Add(float64(len(msgs)))
+		defer w.m.Inflight.Sub(float64(len(msgs)))
+	}
+	stopKeepAlive := w.keepAlive(msgs)
+	defer stopKeepAlive()
+
+	items := make([]*item[S], 0, len(msgs))
+	lanes := map[string][]*item[S]{}
+	var order []string
+	for _, m := range msgs {
+		it := &item[S]{msg: m}
+		it.meta, _ = m.Metadata()
+		typ := "unknown"
+		ev, err := events.Decode(m.Subject(), m.Data())
+		if err == nil {
+			it.ev, typ = ev, ev.Type
+		}
+		if w.m != nil {
+			w.m.EventsReceived.WithLabelValues(typ).Inc()
+		}
+		items = append(items, it)
+		if err != nil {
+			it.dlqClass, it.dlqErr = events.ClassPoison, err
+			continue
+		}
+		if _, ok := lanes[ev.UserKey]; !ok {
+			order = append(order, ev.UserKey)
+		}
+		lanes[ev.UserKey] = append(lanes[ev.UserKey], it)
+	}
+
+	sem := make(chan struct{}, w.cfg.Concurrency)
+	var wg sync.WaitGroup
+	for _, key := range order {
+		lane := lanes[key]
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			w.runLane(ctx, key, lane)
+		}()
+	}
+	wg.Wait()
+
+	// Dead-letter first: a DLQ'd message is acked only once the DLQ holds it.
+	for _, it := range items {
+		if it.dlqErr != nil {
+			w.deadLetter(ctx, it)
+		}
+	}
+
+	var records []Record[S]
+	for _, it := range items {
+		switch {
+		case it.done:
+			records = append(records, Record[S]{EventID: it.ev.ID, UserKey: it.ev.UserKey, Type: it.ev.Type,
+				Outcome: it.outcome, Detail: it.detail, At: time.Now(), State: it.state, HasState: it.hasState})
+		case it.dlqErr != nil && it.ev != nil && it.hasState:
+			records = append(records, Record[S]{UserKey: it.ev.UserKey, Type: it.ev.Type, Outcome: "dead_lettered",
+				Err: it.dlqErr.Error(), At: time.Now(), State: it.state, HasState: true})
+		}
+	}
+	commitStart := time.Now()
+	if err := w.store.Commit(records); err != nil {
+		// Effects may be applied but are not recorded: redeliver; the
+		// handlers converge and write nothing new.
+		w.log.Error("commit failed; redelivering the batch", zap.Int("messages", len(items)), zap.Error(err))
+		for _, it := range items {
+			if it.done {
+				_ = it.msg.NakWithDelay(w.cfg.RetryInitial)
+			}
+		}
+		return
+	}
+	if w.m != nil {
+		w.m.BatchCommitDuration.Observe(time.Since(commitStart).Seconds())
+		w.m.BatchSize.Observe(float64(len(items)))
+	}
+
+	for _, it := range items {
+		w.settle(it, start)
+	}
+}
+
+// runLane applies one user's events in order. An event that fails
+// transiently holds back the user's later events, in this batch and in
+// later ones, until it is applied or dead-lettered.
+func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
+	state, err := w.store.Load(key)
+	if err != nil {
+		for _, it := range lane {
+			it.retry, it.retryErr = w.retryDelay(1), fmt.Errorf("load state of user %s: %w", key, err)
+		}
+		return
+	}
+	seen := map[string]bool{}
+	for _, it := range lane {
+		if delay, blocker, held := w.heldBack(key, it.seq()); held {
+			it.retry, it.retryErr = delay, &heldError{seq: blocker}
+			continue
+		}
+		if seen[it.ev.ID] {
+			it.done, it.outcome = true, "duplicate"
+			continue
+		}
+		dup, err := w.store.Seen(it.ev.ID)
+		if err != nil {
+			w.fail(key, it, fmt.Errorf("read ledger: %w", err), 0)
+			continue
+		}
+		if dup {
+			it.done, it.outcome = true, "duplicate"
+			w.release(key, it.seq())
+			continue
+		}
+		hstart := time.Now()
+		res, err := w.handler.Handle(ctx, it.ev, state)
+		if w.m != nil {
+			w.m.HandlerDuration.WithLabelValues(it.ev.Type).Observe(time.Since(hstart).Seconds())
+		}
+		if err != nil {
+			transient, after := classify(err)
+			if !transient {
+				it.dlqClass, it.dlqErr = events.ClassPermanent, err
+				it.state, it.hasState = state, true
+				w.release(key, it.seq())
+				continue
+			}
+			w.fail(key, it, err, after)
+			if it.dlqErr != nil {
+				it.state, it.hasState = state, true
+			}
+			continue
+		}
+		w.release(key, it.seq())
+		seen[it.ev.ID] = true
+		state = res.State
+		it.done, it.outcome, it.detail = true, res.Outcome, res.Detail
+		it.state, it.hasState = state, true
+	}
+}
+
+// fail records a transient failure: the item is retried with backoff (at
+// least the target's Retry-After) and holds back the user's later events,
+// or, after MaxAttempts failures, is dead-lettered as exhausted.
+func (w *Worker[S]) fail(key string, it *item[S], err error, retryAfter time.Duration) {
+	seq := it.seq()
+	w.holdMu.Lock()
+	defer w.holdMu.Unlock()
+	w.failures[seq]++
+	n := w.failures[seq]
+	if n >= w.cfg.MaxAttempts {
+		delete(w.failures, seq)
+		if h, ok := w.holds[key]; ok && h.seq == seq {
+			delete(w.holds, key)
+		}
+		it.dlqClass, it.dlqErr = events.ClassExhausted, fmt.Errorf("gave up after %d attempts: %w", n, err)
+		return
+	}
+	it.retry, it.retryErr = max(w.retryDelay(n), retryAfter), err
+	w.holds[key] = hold{seq: seq, until: time.Now().Add(it.retry)}
+}
+
+// heldBack reports whether the event with stream sequence seq must wait
+// for an earlier event of the same user, and for how long.
+func (w *Worker[S]) heldBack(key string, seq uint64) (time.Duration, uint64, bool) {
+	w.holdMu.Lock()
+	defer w.holdMu.Unlock()
+	h, ok := w.holds[key]
+	if !ok || seq <= h.seq {
+		return 0, 0, false
+	}
+	// A hold whose event never came back (purged from the stream) expires.
+	if time.Since(h.until) > 2*w.cfg.AckWait+w.cfg.RetryMax {
+		delete(w.holds, key)
+		return 0, 0, false
+	}
+	return max(time.Until(h.until), 0) + w.cfg.RetryInitial/4 + time.Millisecond, h.seq, true
+}
+
+// release ends the hold an event had on its user and forgets its failures.
+func (w *Worker[S]) release(key string, seq uint64) {
+	w.holdMu.Lock()
+	defer w.holdMu.Unlock()
+	delete(w.failures, seq)
+	if h, ok := w.holds[key]; ok && h.seq == seq {
+		delete(w.holds, key)
+	}
+}
+
+// heldError says an event waits for an earlier one of the same user.
+type heldError struct{ seq uint64 }
+
+func (e *heldError) Error() string {
+	return fmt.Sprintf("held back until the user's earlier event (stream sequence %d) is applied", e.seq)
+}
+
+func (it *item[S]) seq() uint64 {
+	if it.meta == nil {
+		return 0
+	}
+	return it.meta.Sequence.Stream
+}
+
+func (it *item[S]) deliveries() uint64 {
+	if it.meta == nil {
+		return 1
+	}
+	return it.meta.NumDelivered
+}
+
+// settle acks, naks or reports one message after the commit.
+func (w *Worker[S]) settle(it *item[S], start time.Time) {
+	o := Outcome{Subject: it.msg.Subject(), Attempts: it.deliveries(), Outcome: it.outcome, Detail: it.detail}
+	typ := "unknown"
+	if it.ev != nil {
+		o.EventID, o.UserKey, o.Type, typ = it.ev.ID, it.ev.UserKey, it.ev.Type, it.ev.Type
+	}
+	switch {
+	case it.dlqErr != nil:
+		// deadLetter acked (or naked) it already.
+		o.Outcome, o.Class, o.Err = "dead_lettered", it.dlqClass, it.dlqErr
+	case it.retryErr != nil:
+		o.Outcome, o.Err = "retried", it.retryErr
+		if err := it.msg.NakWithDelay(it.retry); err != nil {
+			w.log.Warn("nak failed", zap.String("subject", o.Subject), zap.Error(err))
+		}
+		if w.m != nil {
+			w.m.Retries.WithLabelValues(typ, retryReason(it.retryErr)).Inc()
+		}
+		var held *heldError
+		if errors.As(it.retryErr, &held) {
+			break // the log line belongs to the event that failed
+		}
+		w.log.Info("event will be retried", zap.String("subject", o.Subject), zap.String("event_id", o.EventID),
+			zap.Uint64("attempt", o.Attempts), zap.Duration("delay", it.retry), zap.Error(it.retryErr))
+	case it.done:
+		if err := it.msg.Ack(); err != nil {
+			// Redelivered later and found in the ledger: no effect twice.
+			w.log.Warn("ack failed", zap.String("subject", o.Subject), zap.Error(err))
+		}
+		if w.m != nil && it.ev != nil && it.ev.Time != nil && it.outcome != "duplicate" && it.outcome != "stale" {
+			w.m.EventLag.Observe(time.Since(*it.ev.Time).Seconds())
+		}
+	}
+	if w.m != nil {
+		w.m.Events.WithLabelValues(typ, o.Outcome).Inc()
+	}
+	w.observe(o)
+}
+
+// keepAlive sends InProgress for every message of the batch every third of
+// AckWait until stopped, so long VCC calls do not cause redelivery.
+func (w *Worker[S]) keepAlive(msgs []jetstream.Msg) func() {
+	done := make(chan struct{})
+	t := time.NewTicker(w.cfg.AckWait / 3)
+	go func() {
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, m := range msgs {
+					_ = m.InProgress()
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}

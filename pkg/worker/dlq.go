@@ -1,0 +1,69 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/vccsync/vccsync/pkg/events"
+)
+
+// HeaderOriginalMsgID keeps the original Nats-Msg-Id of a dead-lettered
+// message; the DLQ copy gets its own id (original id and stream sequence),
+// so a message dead-lettered again after a replay is not swallowed by the
+// DLQ stream's duplicate window, and a crash between the DLQ publish and
+// the ack does not store it twice.
+const HeaderOriginalMsgID = "Vccsync-Original-Msg-Id"
+
+// deadLetter publishes the message to the DLQ with the reason headers,
+// waits for the PubAck, then acks the original so it leaves the work
+// queue. If the DLQ publish fails, the item turns into a retry so the
+// original is redelivered: nothing is lost.
+func (w *Worker[S]) deadLetter(ctx context.Context, it *item[S]) {
+	m := it.msg
+	var seq uint64
+	if it.meta != nil {
+		seq = it.meta.Sequence.Stream
+	}
+	h := nats.Header{}
+	for k, v := range m.Headers() {
+		h[k] = append([]string(nil), v...)
+	}
+	orig := h.Get(events.HeaderMsgID)
+	if orig != "" {
+		h.Set(HeaderOriginalMsgID, orig)
+	}
+	h.Set(events.HeaderMsgID, "dlq:"+strconv.FormatUint(seq, 10)+":"+orig)
+	h.Set(events.HeaderError, it.dlqErr.Error())
+	h.Set(events.HeaderErrorClass, it.dlqClass)
+	h.Set(events.HeaderOriginalSubject, m.Subject())
+	h.Set(events.HeaderOriginalSequence, strconv.FormatUint(seq, 10))
+	h.Set(events.HeaderDeliveries, strconv.FormatUint(it.deliveries(), 10))
+	h.Set(events.HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	dm := &nats.Msg{Subject: events.DLQSubject(m.Subject()), Header: h, Data: m.Data()}
+
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	fields := []zap.Field{zap.String("subject", m.Subject()), zap.Uint64("seq", seq), zap.String("class", it.dlqClass), zap.Error(it.dlqErr)}
+	if it.ev != nil {
+		fields = append(fields, zap.String("event_id", it.ev.ID), zap.String("user", it.ev.UserKey))
+	}
+	if _, err := w.pub.PublishMsg(pctx, dm, jetstream.WithExpectStream(events.DLQStream)); err != nil {
+		w.log.Error("dead-letter publish failed; message will be redelivered", append(fields, zap.NamedError("publish_error", err))...)
+		it.retry, it.retryErr = w.cfg.RetryInitial, fmt.Errorf("dead-letter publish (%s: %v): %w", it.dlqClass, it.dlqErr, err)
+		it.dlqErr, it.dlqClass, it.hasState = nil, "", false
+		return
+	}
+	if err := m.Ack(); err != nil {
+		w.log.Warn("ack of dead-lettered message failed", append(fields, zap.NamedError("ack_error", err))...)
+	}
+	if w.m != nil {
+		w.m.DLQMessages.WithLabelValues(it.dlqClass).Inc()
+	}
+	w.log.Warn("message dead-lettered", fields...)
+}
