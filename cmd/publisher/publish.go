@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vccsync/vccsync/pkg/bus"
+	"github.com/vccsync/vccsync/pkg/events"
+)
+
+func publishUsage(w io.Writer, fs func(io.Writer)) {
+	fmt.Fprintln(w, `usage: publisher publish [flags] FILE|-
+
+Publishes events to the VCCSYNC stream, one CloudEvents JSON document per
+line (JSON Lines), read from FILE or, with -, from stdin. Blank lines and
+lines starting with # are skipped; a line may be up to 4 MiB long.
+
+Each line is checked against the wire contract (events.Parse) first; an
+invalid line is reported and not published. A valid event is published on
+its subject (vccsync.user.<18-character user ID>.changed or .cmd.<action>)
+with Nats-Msg-Id = its id, and publisher waits for the stream's
+acknowledgement before the next line. An id the stream has already seen
+within its duplicate window (2 minutes by default) is stored once and
+reported as duplicate.
+
+One line per event on stdout:
+  published line=3 id=ID subject=SUBJECT seq=17
+  duplicate line=4 id=ID subject=SUBJECT seq=17   (seq of the stored copy)
+  rejected line=5: VALIDATION ERROR
+  failed line=6 id=ID: PUBLISH ERROR
+and a summary on stderr: N published, N duplicate, N rejected, N failed.
+
+Exit status: 0 when nothing was rejected or failed, 1 otherwise (or when
+NATS or the stream is unusable), 2 for a usage error or unreadable FILE.
+
+The stream must exist: syncworker creates it; publisher never does.
+
+flags:`)
+	fs(w)
+	fmt.Fprintln(w, `
+--msg-id-suffix S publishes with Nats-Msg-Id = id+S (reported as msg-id=...):
+use it to publish an event again on purpose, within the duplicate window
+(e.g. a replay). The event and its id are unchanged, so syncworker's ledger
+still recognises an event it has already applied.`)
+}
+
+// publishOptions are the flags of publish.
+type publishOptions struct {
+	nats        natsFlags
+	timeout     time.Duration
+	msgIDSuffix string
+}
+
+// publishCounts are the outcomes of one publish run.
+type publishCounts struct {
+	published, duplicate, rejected, failed int
+}
+
+func (c publishCounts) String() string {
+	return fmt.Sprintf("%d published, %d duplicate, %d rejected, %d failed", c.published, c.duplicate, c.rejected, c.failed)
+}
+
+func runPublish(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var o publishOptions
+	fs := newFlagSet("publish")
+	o.nats.register(fs)
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the stream's acknowledgement of each event")
+	fs.StringVar(&o.msgIDSuffix, "msg-id-suffix", "", "publish with Nats-Msg-Id = event id + `S`, to publish again within the duplicate window")
+	printUsage := func(w io.Writer) { publishUsage(w, func(w io.Writer) { printDefaults(w, fs) }) }
+
+	pos, err := parseArgs(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout)
+		return exitOK
+	case err != nil:
+		return usageError(stderr, "publish", err, printUsage)
+	case len(pos) == 0:
+		return usageError(stderr, "publish", errors.New("missing FILE (or - for stdin)"), printUsage)
+	case len(pos) > 1:
+		return usageError(stderr, "publish", fmt.Errorf("one FILE expected, got %d arguments: %q", len(pos), pos), printUsage)
+	case o.timeout <= 0:
+		return usageError(stderr, "publish", fmt.Errorf("--timeout %s: must be positive", o.timeout), printUsage)
+	}
+
+	in, name, closeInput, err := openInput(pos[0], stdin)
+	if err != nil {
+		return usageError(stderr, "publish", err, printUsage)
+	}
+	defer closeInput()
+
+	nc, err := o.nats.connect(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "publisher publish: %v\n", err)
+		return exitFail
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		fmt.Fprintf(stderr, "publisher publish: jetstream: %v\n", err)
+		return exitFail
+	}
+	if err := checkStream(ctx, js, o.timeout); err != nil {
+		fmt.Fprintf(stderr, "publisher publish: %v\n", err)
+		return exitFail
+	}
+
+	counts, err := publishLines(ctx, js, in, stdout, o)
+	if err != nil {
+		fmt.Fprintf(stderr, "publisher publish: %s: %v\n", name, err)
+	}
+	fmt.Fprintln(stderr, counts)
+	if err != nil || counts.rejected > 0 || counts.failed > 0 {
+		return exitFail
+	}
+	return exitOK
+}
+
+// openInput opens FILE, or stdin for "-".
+func openInput(arg string, stdin io.Reader) (io.Reader, string, func(), error) {
+	if arg == "-" {
+		return stdin, "stdin", func() {}, nil
+	}
+	f, err := os.Open(arg)
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("open input: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, "", nil, fmt.Errorf("open input: %w", err)
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, "", nil, fmt.Errorf("open input: %s is a directory", arg)
+	}
+	return f, arg, func() { _ = f.Close() }, nil
+}
+
+// checkStream makes sure VCCSYNC exists before anything is published:
+// without it every publish would wait for an acknowledgement that never
+// comes.
+func checkStream(ctx context.Context, js jetstream.JetStream, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := js.Stream(ctx, events.Stream)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return fmt.Errorf("stream %s not found: is syncworker running (it creates the streams)?", events.Stream)
+	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
+		return fmt.Errorf("stream %s: JetStream is not enabled on this server (or for this account): %w", events.Stream, err)
+	}
+	return fmt.Errorf("look up stream %s: %w", events.Stream, err)
+}
+
+// publishLines validates and publishes each line of in, writing one line
+// per event to out. The error is a read error or an interruption; what
+// happened to each event is in the counts and the output.
+func publishLines(ctx context.Context, js jetstream.JetStream, in io.Reader, out io.Writer, o publishOptions) (publishCounts, error) {
+	var c publishCounts
+	lines := newLineReader(in, maxLineBytes)
+	for {
+		if err := ctx.Err(); err != nil {
+			return c, fmt.Errorf("interrupted after line %d: the lines after it were not read", lines.n)
+		}
+		line, n, err := lines.next()
+		var tooLong *lineTooLongError
+		switch {
+		case errors.Is(err, io.EOF):
+			return c, nil
+		case errors.As(err, &tooLong):
+			c.rejected++
+			fmt.Fprintf(out, "rejected line=%d: %v\n", n, err)
+			continue
+		case err != nil:
+			return c, err
+		}
+		if skipLine(line) {
+			continue
+		}
+
+		env, subject, err := validate(line)
+		if err != nil {
+			c.rejected++
+			fmt.Fprintf(out, "rejected line=%d: %v\n", n, err)
+			continue
+		}
+		msgID := env.ID + o.msgIDSuffix
+		ids := "id=" + value(env.ID)
+		if o.msgIDSuffix != "" {
+			ids += " msg-id=" + value(msgID)
+		}
+
+		pctx, cancel := context.WithTimeout(ctx, o.timeout)
+		res, err := bus.PublishWithID(pctx, js, env, msgID)
+		cancel()
+		switch {
+		case err != nil:
+			c.failed++
+			fmt.Fprintf(out, "failed line=%d %s: %v\n", n, ids, err)
+		case res.Duplicate:
+			c.duplicate++
+			fmt.Fprintf(out, "duplicate line=%d %s subject=%s seq=%d\n", n, ids, value(subject), res.Sequence)
+		default:
+			c.published++
+			fmt.Fprintf(out, "published line=%d %s subject=%s seq=%d\n", n, ids, value(subject), res.Sequence)
+		}
+	}
+}
+
+// subjectToken reports whether s can stand as one token of a NATS subject
+// that is published to: not empty, no separator, no wildcard, no white space
+// or control character.
+func subjectToken(s string) bool {
+	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return r == '.' || r == '*' || r == '>' || unicode.IsSpace(r) || !unicode.IsPrint(r)
+	})
+}
+
+// validate checks a line against the wire contract and returns the envelope
+// to publish and its NATS subject. The envelope's subject is put in its
+// 18-character form, so that every event of a user travels on one subject
+// (and lands in one partition) whichever form the source used. The result
+// is decoded once more as syncworker will receive it, on its subject, so
+// that nothing is published that the worker would dead-letter as poison.
+func validate(line []byte) (events.Envelope, string, error) {
+	ev, err := events.Parse(line)
+	if err != nil {
+		return events.Envelope{}, "", err
+	}
+	if ev.Command != nil && !subjectToken(ev.Command.Action) {
+		return events.Envelope{}, "", fmt.Errorf("type: %q: action %q cannot be a NATS subject token (no '.', '*', '>' or white space)", ev.Type, ev.Command.Action)
+	}
+	env := ev.Envelope
+	env.Subject = ev.UserKey
+	subject, err := env.NATSSubject()
+	if err != nil {
+		return events.Envelope{}, "", err
+	}
+	body, err := env.Marshal()
+	if err != nil {
+		return events.Envelope{}, "", fmt.Errorf("encode: %w", err)
+	}
+	if _, err := events.Decode(subject, body); err != nil {
+		return events.Envelope{}, "", err
+	}
+	return env, subject, nil
+}
