@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
-	"unicode"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -219,15 +217,6 @@ func publishLines(ctx context.Context, js jetstream.JetStream, in io.Reader, out
 	}
 }
 
-// subjectToken reports whether s can stand as one token of a NATS subject
-// that is published to: not empty, no separator, no wildcard, no white space
-// or control character.
-func subjectToken(s string) bool {
-	return s != "" && !strings.ContainsFunc(s, func(r rune) bool {
-		return r == '.' || r == '*' || r == '>' || unicode.IsSpace(r) || !unicode.IsPrint(r)
-	})
-}
-
 // validate checks a line against the wire contract and returns the envelope
 // to publish and its NATS subject. The envelope's subject is put in its
 // 18-character form, so that every event of a user travels on one subject
@@ -238,9 +227,6 @@ func validate(line []byte) (events.Envelope, string, error) {
 	ev, err := events.Parse(line)
 	if err != nil {
 		return events.Envelope{}, "", err
-	}
-	if ev.Command != nil && !subjectToken(ev.Command.Action) {
-		return events.Envelope{}, "", fmt.Errorf("type: %q: action %q cannot be a NATS subject token (no '.', '*', '>' or white space)", ev.Type, ev.Command.Action)
 	}
 	env := ev.Envelope
 	env.Subject = ev.UserKey

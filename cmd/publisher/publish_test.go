@@ -405,7 +405,7 @@ func TestPublishCommands(t *testing.T) {
 		`rejected line=2: type: "vccsync.command.archive.now": action "archive.now" `+notToken,
 		`rejected line=3: type: "vccsync.command.*": action "*" `+notToken,
 		`rejected line=4: type: "vccsync.command.arch ive": action "arch ive" `+notToken,
-		`rejected line=5: type: "vccsync.command." names no action`,
+		`rejected line=5: type: "vccsync.command.": names no action`,
 	)
 	if want := "1 published, 0 duplicate, 4 rejected, 0 failed\n"; stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)

@@ -153,8 +153,8 @@ func decode(subject string, body []byte) (*Event, error) {
 		ev.User = &u
 	case strings.HasPrefix(env.Type, CommandTypePrefix):
 		action := strings.TrimPrefix(env.Type, CommandTypePrefix)
-		if action == "" {
-			return nil, fmt.Errorf("type: %q names no action", env.Type)
+		if err := checkAction(action); err != nil {
+			return nil, fmt.Errorf("type: %q: %w", env.Type, err)
 		}
 		if subject != "" && (ps.Kind != KindCommand || ps.Action != action) {
 			return nil, fmt.Errorf("type: %q does not match subject %q", env.Type, subject)

@@ -125,10 +125,17 @@ func TestDecodeErrors(t *testing.T) {
 		{"bad time", subj, strings.Replace(valid, `"SystemModstamp":"2026-11-20T10:15:00.000Z"`, `"SystemModstamp":"yesterday"`, 1), `"yesterday" is not a Salesforce datetime`},
 		{"missing data", subj, `{"specversion":"1.0","id":"x","source":"s","type":"salesforce.user.changed","subject":"0055e000001AbCdAAK"}`, "data: missing"},
 		{"command without requester", "vccsync.user.0055e000001AbCdAAK.cmd.archive", strings.Replace(string(readFixture(t, "command_archive.json")), `"requestedBy":"alice",`, "", 1), "data.requestedBy: missing"},
+		{"command action not a subject token", "", strings.Replace(string(readFixture(t, "command_archive.json")), `vccsync.command.archive`, `vccsync.command.arch ive`, 1), `actions are letters, digits, '-' and '_'`},
+		{"command action with a wildcard", "", strings.Replace(string(readFixture(t, "command_archive.json")), `vccsync.command.archive`, `vccsync.command.*`, 1), `action "*" has '*'`},
 		{"command on wrong subject", subj, string(readFixture(t, "command_archive.json")), "does not match subject"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Decode(tc.subject, []byte(tc.body))
+			var err error
+			if tc.subject == "" {
+				_, err = Parse([]byte(tc.body))
+			} else {
+				_, err = Decode(tc.subject, []byte(tc.body))
+			}
 			if err == nil {
 				t.Fatalf("Decode accepted it, want error containing %q", tc.want)
 			}

@@ -89,11 +89,25 @@ func ParseSubject(subject string) (ParsedSubject, error) {
 			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
 		}
 		return ParsedSubject{UserID: tok[0], Kind: KindChanged}, nil
-	case len(tok) == 3 && tok[1] == "cmd" && tok[2] != "":
+	case len(tok) == 3 && tok[1] == "cmd" && checkAction(tok[2]) == nil:
 		if err := checkUserID(tok[0]); err != nil {
 			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
 		}
 		return ParsedSubject{UserID: tok[0], Kind: KindCommand, Action: tok[2]}, nil
 	}
 	return ParsedSubject{}, fmt.Errorf("subject %q: want vccsync.user.<SalesforceUserId>.changed or vccsync.user.<SalesforceUserId>.cmd.<action>", subject)
+}
+
+// checkAction reports whether an admin command's action can be a subject
+// token: letters, digits, '-' and '_' (no '.', wildcards or spaces).
+func checkAction(action string) error {
+	if action == "" {
+		return fmt.Errorf("names no action")
+	}
+	for _, c := range action {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("action %q has %q: actions are letters, digits, '-' and '_'", action, c)
+		}
+	}
+	return nil
 }
