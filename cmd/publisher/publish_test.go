@@ -399,12 +399,12 @@ func TestPublishCommands(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit status = %d, want 1", code)
 	}
-	const notToken = "cannot be a NATS subject token (no '.', '*', '>' or white space)"
+	const rule = "actions are letters, digits, '-' and '_'"
 	checkOutput(t, stdout,
 		"published line=1 id=c1 subject=vccsync.user."+jane+".cmd.archive seq=1",
-		`rejected line=2: type: "vccsync.command.archive.now": action "archive.now" `+notToken,
-		`rejected line=3: type: "vccsync.command.*": action "*" `+notToken,
-		`rejected line=4: type: "vccsync.command.arch ive": action "arch ive" `+notToken,
+		`rejected line=2: type: "vccsync.command.archive.now": action "archive.now" has '.': `+rule,
+		`rejected line=3: type: "vccsync.command.*": action "*" has '*': `+rule,
+		`rejected line=4: type: "vccsync.command.arch ive": action "arch ive" has ' ': `+rule,
 		`rejected line=5: type: "vccsync.command.": names no action`,
 	)
 	if want := "1 published, 0 duplicate, 4 rejected, 0 failed\n"; stderr != want {
