@@ -28,6 +28,8 @@ const demoSupervisorProfile = "00e5e000000SupV"
 type demoRun struct {
 	log *zap.Logger
 
+	names map[string]string // user key → "Name <username>", from the story
+
 	mu      sync.Mutex
 	results map[string][]worker.Outcome // by user key ("" for undecodable)
 	handled int
@@ -36,7 +38,7 @@ type demoRun struct {
 }
 
 func newDemo(log *zap.Logger) *demoRun {
-	return &demoRun{log: log, results: map[string][]worker.Outcome{}, done: make(chan struct{}), want: -1}
+	return &demoRun{log: log, names: map[string]string{}, results: map[string][]worker.Outcome{}, done: make(chan struct{}), want: -1}
 }
 
 func (d *demoRun) observe(o worker.Outcome) {
@@ -96,6 +98,9 @@ func (d *demoRun) story() ([]events.Envelope, [][]byte) {
 	n := 0
 	add := func(u events.User, at time.Time) events.Envelope {
 		n++
+		if _, ok := d.names[u.ID]; !ok {
+			d.names[u.ID] = strings.TrimSpace(u.Name() + " <" + u.Username.Get() + ">")
+		}
 		env, err := events.NewUserChanged(fmt.Sprintf("demo-%d-%03d", t0.Unix(), n), "salesforce/demo", at, u)
 		if err != nil {
 			panic(err) // the story is static
@@ -180,14 +185,17 @@ func (d *demoRun) print(out io.Writer) {
 	for k := range d.results {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	sort.Slice(keys, func(i, j int) bool { return d.names[keys[i]] < d.names[keys[j]] })
 	fmt.Fprintln(out, "\nvccsync demo — results per Salesforce user")
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SALESFORCE USER\tOUTCOMES\tDETAILS / REASON")
+	fmt.Fprintln(tw, "USER\tSALESFORCE ID\tOUTCOMES\tDETAILS / REASON")
 	for _, k := range keys {
-		user := k
-		if user == "" {
-			user = "(unreadable message)"
+		user, id := d.names[k], k
+		switch {
+		case k == "":
+			user, id = "(unreadable message)", "-"
+		case user == "" || user == "<>":
+			user = "(unknown)"
 		}
 		var outcomes, details []string
 		for _, o := range d.results[k] {
@@ -203,7 +211,7 @@ func (d *demoRun) print(out io.Writer) {
 				details = append(details, o.Detail)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", user, strings.Join(outcomes, ", "), strings.Join(details, " | "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", user, id, strings.Join(outcomes, ", "), strings.Join(details, " | "))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(out, "\nDead-lettered messages are in stream VCCSYNC_DLQ with their reason (Vccsync-Error). The worker keeps running: Ctrl-C to stop.")
