@@ -483,52 +483,47 @@ func copyConfig(c *vcc.AccountConfiguration) *vcc.AccountConfiguration {
 // just created (fresh) the lists are known to be empty and are not read.
 func (h *Handler) syncSubresources(ctx context.Context, userID string, t *template, fresh bool) (int, error) {
 	n := 0
-	if !fresh || len(t.skills) > 0 {
-		var cur []vcc.Skill
-		if !fresh {
-			var err error
-			if cur, err = h.vcc.GetSkills(ctx, userID); err != nil {
-				return n, fmt.Errorf("read skills of VCC user %s: %w", userID, err)
-			}
+	for _, step := range []func() (bool, error){
+		func() (bool, error) {
+			return syncList(ctx, userID, "skills", fresh, t.skills, h.vcc.GetSkills, h.vcc.PutSkills)
+		},
+		func() (bool, error) {
+			return syncList(ctx, userID, "groups", fresh, t.groups, h.vcc.GetGroups, h.vcc.PutGroups)
+		},
+		func() (bool, error) {
+			return syncList(ctx, userID, "callback numbers", fresh, t.callbacks, h.vcc.GetCallbackNumbers, h.vcc.PutCallbackNumbers)
+		},
+	} {
+		wrote, err := step()
+		if err != nil {
+			return n, err
 		}
-		if !sameSet(cur, t.skills) {
-			if err := h.vcc.PutSkills(ctx, userID, t.skills); err != nil {
-				return n, fmt.Errorf("copy template skills to VCC user %s: %w", userID, err)
-			}
-			n++
-		}
-	}
-	if !fresh || len(t.groups) > 0 {
-		var cur []vcc.Group
-		if !fresh {
-			var err error
-			if cur, err = h.vcc.GetGroups(ctx, userID); err != nil {
-				return n, fmt.Errorf("read groups of VCC user %s: %w", userID, err)
-			}
-		}
-		if !sameSet(cur, t.groups) {
-			if err := h.vcc.PutGroups(ctx, userID, t.groups); err != nil {
-				return n, fmt.Errorf("copy template groups to VCC user %s: %w", userID, err)
-			}
-			n++
-		}
-	}
-	if !fresh || len(t.callbacks) > 0 {
-		var cur []vcc.CallbackNumberRef
-		if !fresh {
-			var err error
-			if cur, err = h.vcc.GetCallbackNumbers(ctx, userID); err != nil {
-				return n, fmt.Errorf("read callback numbers of VCC user %s: %w", userID, err)
-			}
-		}
-		if !sameSet(cur, t.callbacks) {
-			if err := h.vcc.PutCallbackNumbers(ctx, userID, t.callbacks); err != nil {
-				return n, fmt.Errorf("copy template callback numbers to VCC user %s: %w", userID, err)
-			}
+		if wrote {
 			n++
 		}
 	}
 	return n, nil
+}
+
+// syncList makes one replace-all list of the user equal to want: read it
+// (unless fresh: a new user's lists are empty), and write it only when it
+// differs.
+func syncList[T comparable](ctx context.Context, userID, what string, fresh bool, want []T,
+	get func(context.Context, string) ([]T, error), put func(context.Context, string, []T) error) (bool, error) {
+	var cur []T
+	if !fresh {
+		var err error
+		if cur, err = get(ctx, userID); err != nil {
+			return false, fmt.Errorf("read %s of VCC user %s: %w", what, userID, err)
+		}
+	}
+	if sameSet(cur, want) {
+		return false, nil
+	}
+	if err := put(ctx, userID, want); err != nil {
+		return false, fmt.Errorf("copy template %s to VCC user %s: %w", what, userID, err)
+	}
+	return true, nil
 }
 
 // sameSet reports whether a and b hold the same elements, in any order.
