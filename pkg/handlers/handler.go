@@ -172,8 +172,13 @@ func (h *Handler) HandleUser(ctx context.Context, key string, prev State, u even
 	if tmplName == "" && prev.VCCUserID == "" {
 		return Result{State: next, Outcome: OutcomeOutOfScope, Note: fmt.Sprintf("ProfileId %q has no template and no default template is set", snap.ProfileID.Get())}, nil
 	}
-	if !snap.IsActive.Known() && prev.VCCUserID == "" {
-		return Result{}, permanent("cannot provision Salesforce user %s: IsActive unknown (no full snapshot seen yet)", key)
+	if !snap.IsActive.Known() {
+		if prev.VCCUserID == "" {
+			return Result{}, permanent("cannot provision Salesforce user %s: IsActive unknown (no full snapshot seen yet)", key)
+		}
+		// Unknown is not "inactive": keep the VCC user as it was synced.
+		active = prev.Synced[fActive] != "false"
+		snap.IsActive = events.Val(active)
 	}
 
 	want := h.desired(snap)

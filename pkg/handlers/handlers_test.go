@@ -432,3 +432,24 @@ func TestMappingValidation(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+func TestUnknownIsActiveNeverArchives(t *testing.T) {
+	hs := newHarness(t, nil)
+	jane := person("0055e000001Jane", "Jane", "Smith", t0)
+	created, _, err := hs.apply(t, handlers.State{}, jane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A state whose snapshot lost IsActive (written by an older build, or
+	// cleared by hand), then a change that does not mention it.
+	st := created.State
+	st.Snapshot.IsActive = events.Field[bool]{}
+	u := events.User{ID: jane.ID, Email: events.Val("jane@new.example"), SystemModstamp: events.Val(events.Time{Time: t0.Add(time.Minute)})}
+	res, _, err := hs.apply(t, st, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := hs.sb.User(st.VCCUserID); !got.User.Active || got.User.Email != "jane@new.example" || res.Outcome != handlers.OutcomeUpdated {
+		t.Errorf("outcome %q, active %v, email %q: want updated, still active", res.Outcome, got.User.Active, got.User.Email)
+	}
+}
