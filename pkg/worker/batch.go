@@ -89,6 +89,8 @@ func (w *Worker[S]) process(ctx context.Context, msgs []jetstream.Msg) {
 	var records []Record[S]
 	for _, it := range items {
 		switch {
+		case it.done && it.outcome == "duplicate":
+			// Already recorded with its real outcome: nothing to write.
 		case it.done:
 			records = append(records, Record[S]{EventID: it.ev.ID, UserKey: it.ev.UserKey, Type: it.ev.Type,
 				Outcome: it.outcome, Detail: it.detail, At: time.Now(), State: it.state, HasState: it.hasState})
@@ -103,8 +105,11 @@ func (w *Worker[S]) process(ctx context.Context, msgs []jetstream.Msg) {
 		// handlers converge and write nothing new.
 		w.log.Error("commit failed; redelivering the batch", zap.Int("messages", len(items)), zap.Error(err))
 		for _, it := range items {
-			if it.done {
+			switch {
+			case it.done:
 				_ = it.msg.NakWithDelay(w.cfg.RetryInitial)
+			case it.retryErr != nil:
+				_ = it.msg.NakWithDelay(it.retry)
 			}
 		}
 		return
@@ -156,6 +161,12 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 			w.m.HandlerDuration.WithLabelValues(it.ev.Type).Observe(time.Since(hstart).Seconds())
 		}
 		if err != nil {
+			if ctx.Err() != nil {
+				// Cut off by shutdown: not the event's fault, so no attempt is
+				// used up; it comes back (and holds the user) as any retry.
+				w.hold(key, it, fmt.Errorf("stopped while applying: %w", err), w.cfg.RetryInitial)
+				continue
+			}
 			transient, after := classify(err)
 			if !transient {
 				it.dlqClass, it.dlqErr = events.ClassPermanent, err
@@ -196,6 +207,15 @@ func (w *Worker[S]) fail(key string, it *item[S], err error, retryAfter time.Dur
 	}
 	it.retry, it.retryErr = max(w.retryDelay(n), retryAfter), err
 	w.holds[key] = hold{seq: seq, until: time.Now().Add(it.retry)}
+}
+
+// hold retries the item after delay and holds back the user's later
+// events meanwhile, without counting an attempt.
+func (w *Worker[S]) hold(key string, it *item[S], err error, delay time.Duration) {
+	w.holdMu.Lock()
+	defer w.holdMu.Unlock()
+	it.retry, it.retryErr = delay, err
+	w.holds[key] = hold{seq: it.seq(), until: time.Now().Add(delay)}
 }
 
 // heldBack reports whether the event with stream sequence seq must wait

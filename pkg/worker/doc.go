@@ -21,8 +21,9 @@
 //
 // A message is never acked before its effect is applied and committed, and
 // never dropped: the DLQ publish waits for its PubAck before the original is
-// acked. While a batch is being worked on, every message in it is kept
-// alive with InProgress.
+// acked. The worker pulls a batch only when it is ready for it (one waiting
+// pull for the first message, then what the consumer has ready), so every
+// message it holds is in the batch at hand and kept alive with InProgress.
 //
 // The worker knows the handler's state type only as a type parameter, and
 // the store and handler only through the interfaces declared here.

@@ -80,7 +80,6 @@ type Config struct {
 	RetryMax      time.Duration // longest retry delay, default 5m
 	AckWait       time.Duration // the consumer's AckWait, for InProgress, default 30s
 	ShutdownGrace time.Duration // time to finish in-flight work on stop, default 15s
-	Linger        time.Duration // how long to wait for more messages to fill a batch, default 5ms
 	// Observe, when set, is called for every message once its fate is
 	// decided (after the commit for applied ones).
 	Observe func(Outcome)
@@ -104,7 +103,6 @@ func (c *Config) defaults() {
 	defd(&c.RetryMax, 5*time.Minute)
 	defd(&c.AckWait, 30*time.Second)
 	defd(&c.ShutdownGrace, 15*time.Second)
-	defd(&c.Linger, 5*time.Millisecond)
 }
 
 // Worker consumes and applies events.
@@ -162,27 +160,27 @@ func (w *Worker[S]) setRunning(r bool) {
 }
 
 // Run consumes until ctx is cancelled. On cancellation it stops fetching,
-// finishes the batch in hand (cancelling handlers after ShutdownGrace and
-// naking what did not finish), naks messages fetched but not started, and
-// returns nil.
+// finishes the batch in hand (cancelling handlers after ShutdownGrace; what
+// did not finish is naked) and returns nil. If the consumer goes away
+// (deleted, or the connection closed for good) Run returns an error.
+//
+// Messages are pulled a batch at a time and only when the worker is ready
+// for them, so every message the worker holds is one it keeps alive with
+// InProgress: none sits in a client buffer while its AckWait runs out.
 func (w *Worker[S]) Run(ctx context.Context) error {
-	it, err := w.cons.Messages(jetstream.PullMaxMessages(2 * w.cfg.BatchSize))
-	if err != nil {
-		return fmt.Errorf("worker: start consuming: %w", err)
+	if _, err := w.cons.Info(ctx); err != nil {
+		return fmt.Errorf("worker: consumer: %w", err)
 	}
 	w.setRunning(true)
 	defer w.setRunning(false)
 	// Work continues past ctx for a grace period so in-flight work finishes.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	stop := context.AfterFunc(ctx, func() {
-		it.Drain()
-		time.AfterFunc(w.cfg.ShutdownGrace, cancelWork)
-	})
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.ShutdownGrace, cancelWork) })
 	defer stop()
 
 	for {
-		batch, err := w.next(ctx, it)
+		batch, err := w.next(ctx)
 		if len(batch) > 0 {
 			if ctx.Err() != nil {
 				w.nakAll(batch, "shutting down")
@@ -190,10 +188,12 @@ func (w *Worker[S]) Run(ctx context.Context) error {
 				w.process(work, batch)
 			}
 		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
-				it.Stop()
-				return nil
+			if isGone(err) {
+				return fmt.Errorf("worker: consumer stopped delivering: %w", err)
 			}
 			w.log.Warn("fetch failed; retrying", zap.Error(err))
 			select {
@@ -204,33 +204,55 @@ func (w *Worker[S]) Run(ctx context.Context) error {
 	}
 }
 
-// next blocks for one message, then takes whatever else arrives within
-// Linger, up to BatchSize.
-func (w *Worker[S]) next(ctx context.Context, it jetstream.MessagesContext) ([]jetstream.Msg, error) {
-	first, err := it.Next(jetstream.NextContext(ctx))
+// fetchWait is how long one pull request waits for the first message of a
+// batch before the worker checks its consumer and asks again.
+const fetchWait = 10 * time.Second
+
+// next waits for one message, then takes whatever else the consumer has
+// ready right now, up to BatchSize.
+func (w *Worker[S]) next(ctx context.Context) ([]jetstream.Msg, error) {
+	// FetchContext withdraws the request on a stop (its inbox is
+	// unsubscribed), so no message is handed to a worker that has gone.
+	// Its deadline is the request's expiry.
+	fctx, cancel := context.WithTimeout(ctx, fetchWait)
+	defer cancel()
+	first, err := w.cons.Fetch(1, jetstream.FetchContext(fctx))
 	if err != nil {
-		if ctx.Err() != nil {
-			// Drain: take what the client still holds, to nak it now.
-			var rest []jetstream.Msg
-			for {
-				m, err := it.Next(jetstream.NextMaxWait(w.cfg.Linger))
-				if err != nil {
-					return rest, jetstream.ErrMsgIteratorClosed
-				}
-				rest = append(rest, m)
-			}
-		}
 		return nil, err
 	}
-	batch := []jetstream.Msg{first}
-	for len(batch) < w.cfg.BatchSize {
-		m, err := it.Next(jetstream.NextMaxWait(w.cfg.Linger))
-		if err != nil {
-			break
-		}
+	var batch []jetstream.Msg
+	for m := range first.Messages() {
 		batch = append(batch, m)
 	}
+	if ctx.Err() != nil {
+		return batch, ctx.Err()
+	}
+	if len(batch) == 0 {
+		if err := first.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, err
+		}
+		// Nothing arrived: make sure the consumer still exists.
+		if _, err := w.cons.Info(ctx); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	if w.cfg.BatchSize > 1 {
+		rest, err := w.cons.FetchNoWait(w.cfg.BatchSize - 1)
+		if err != nil {
+			return batch, nil // the first message is worth working on; the error recurs on the next fetch
+		}
+		for m := range rest.Messages() {
+			batch = append(batch, m)
+		}
+	}
 	return batch, nil
+}
+
+// isGone reports errors after which fetching again cannot succeed.
+func isGone(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionClosed)
 }
 
 func (w *Worker[S]) nakAll(batch []jetstream.Msg, why string) {

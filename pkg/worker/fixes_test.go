@@ -1,0 +1,75 @@
+package worker_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vccsync/vccsync/pkg/events"
+	"github.com/vccsync/vccsync/pkg/metrics"
+)
+
+// A handler cut off by a stop does not use up an attempt: with
+// MaxAttempts 2, one real failure and one stop, the event is applied by
+// the next worker instead of being dead-lettered as exhausted.
+func TestStopDoesNotUseUpAttempts(t *testing.T) {
+	a := userID(t, "0055e000001Aaaa")
+	h := newHarness(t, 2*time.Second)
+	h.h.on("e1", fail(transient("VCC 503")), blockUntilCancelled())
+	h.publish(t, a, "e1")
+	cfg := h.config()
+	cfg.MaxAttempts = 2
+	cfg.ShutdownGrace = 200 * time.Millisecond
+	first := h.run(t, cfg, nil)
+	waitFor(t, waitLong, "the second attempt to block", func() bool { return len(h.h.callsFor("e1")) == 2 })
+	if err := first.stop(5 * time.Second); err != nil {
+		t.Fatalf("Run after the stop: %v", err)
+	}
+	if n := h.obs.count(deadLettered(events.UserChangedSubject(a))); n != 0 {
+		t.Fatalf("the event was dead-lettered %d times because of the stop", n)
+	}
+	h.run(t, cfg, nil)
+	waitApplied(t, h, "e1")
+	if n := h.streamMsgs(t, events.DLQStream); n != 0 {
+		t.Errorf("%s holds %d messages, want 0", events.DLQStream, n)
+	}
+}
+
+// Messages waiting behind a slow batch are not redelivered: the worker
+// pulls a batch only when it is ready for it, so nothing it holds goes
+// without InProgress.
+func TestNoRedeliveryBehindASlowBatch(t *testing.T) {
+	h := newHarness(t, time.Second)
+	var ids []string
+	for i := range 6 {
+		id := "e" + strconv.Itoa(i)
+		ids = append(ids, id)
+		h.publish(t, nthUser(t, i), id)
+	}
+	h.h.on("e0", sleep(2500*time.Millisecond))
+	cfg := h.config()
+	cfg.BatchSize = 2
+	h.run(t, cfg, nil)
+	waitApplied(t, h, ids...)
+	for _, id := range ids {
+		if n := h.obs.count(outcome(id, metrics.OutcomeDuplicate)); n != 0 {
+			t.Errorf("%s was delivered again %d times while an earlier batch was slow", id, n)
+		}
+	}
+}
+
+// A duplicate leaves the ledger entry of the applied event as it was.
+func TestDuplicateKeepsLedgerOutcome(t *testing.T) {
+	a := userID(t, "0055e000001Aaaa")
+	h := newHarness(t, 30*time.Second)
+	h.publishWithID(t, a, "e1", "msg-1")
+	h.run(t, h.config(), nil)
+	waitApplied(t, h, "e1")
+	before, _, _ := h.db.Seen("e1")
+	h.publishWithID(t, a, "e1", "msg-2")
+	waitFor(t, waitLong, "the duplicate", func() bool { return h.obs.count(outcome("e1", metrics.OutcomeDuplicate)) == 1 })
+	after, ok, err := h.db.Seen("e1")
+	if err != nil || !ok || after.Outcome != before.Outcome || !after.At.Equal(before.At) {
+		t.Errorf("ledger entry %+v after the duplicate, want it unchanged: %+v", after, before)
+	}
+}
