@@ -44,7 +44,7 @@ type Command struct {
 	Action      string          `json:"-"`
 	RequestedBy string          `json:"requestedBy"`
 	Reason      string          `json:"reason,omitempty"`
-	Params      json.RawMessage `json:"-"`
+	Data        json.RawMessage `json:"-"` // the whole data; Params decodes the action's parameters
 }
 
 // NewUserChanged builds the envelope of a salesforce.user.changed event.
@@ -169,7 +169,9 @@ func decode(subject string, body []byte) (*Event, error) {
 		if c.RequestedBy == "" {
 			return nil, errors.New("data.requestedBy: missing")
 		}
-		c.Action, c.Params = action, env.Data
+		// The action's parameters are checked by Params: a command with a
+		// bad parameter is a refusal (permanent), not an unreadable message.
+		c.Action, c.Data = action, env.Data
 		ev.Command = &c
 	default:
 		return nil, fmt.Errorf("type: unknown event type %q (want %q or %s<action>)", env.Type, TypeUserChanged, CommandTypePrefix)

@@ -199,3 +199,70 @@ func TestNewUserChangedRoundTrip(t *testing.T) {
 		t.Errorf("round trip lost field states: %+v", ev.User)
 	}
 }
+
+func TestCommandParams(t *testing.T) {
+	yes, no := true, false
+	pct := func(n int) *int { return &n }
+	for _, tc := range []struct {
+		action string
+		p      CommandParams
+		want   string // "" = valid
+	}{
+		{ActionArchive, CommandParams{}, ""},
+		{ActionArchive, CommandParams{Confirm: true}, "data.confirm: not a parameter of archive"},
+		{ActionDelete, CommandParams{}, "delete needs confirm: true"},
+		{ActionDelete, CommandParams{Confirm: true}, ""},
+		{ActionSetTelephonyRegion, CommandParams{Region: "11"}, ""},
+		{ActionSetTelephonyRegion, CommandParams{Region: "emea - primary"}, ""},
+		{ActionSetTelephonyRegion, CommandParams{Region: "default"}, ""},
+		{ActionSetTelephonyRegion, CommandParams{Region: "Mars"}, `"Mars" is not a telephony region; valid: EMEA - Primary (11), EMEA - Secondary (8), NAM EAST (Default), NAM WEST (16), Singapore (14), Sydney (12)`},
+		{ActionSetCallbackNumbers, CommandParams{All: true}, ""},
+		{ActionSetCallbackNumbers, CommandParams{All: true, Clear: true}, "exactly one of callbackNumbers, all or clear"},
+		{ActionSetWebRTC, CommandParams{}, "set-webrtc needs enabled"},
+		{ActionSetWebRTC, CommandParams{Enabled: &yes, PhoneNumber: "+442079460001"}, ""},
+		{ActionSetWebRTC, CommandParams{Enabled: &yes, PhoneNumber: "call me"}, `"call me" is not a phone number`},
+		{ActionSetWebRTC, CommandParams{Enabled: &no, WebRTCOnly: true}, "a phone number is set only when enabling WebRTC"},
+		{ActionSetInteractionCapacity, CommandParams{Default: true}, ""},
+		{ActionSetInteractionCapacity, CommandParams{Live: pct(50), NonLive: pct(40), SemiLive: pct(101)}, "data.semiLive: 101%, want 0 to 100"},
+		{ActionSetInteractionCapacity, CommandParams{Live: pct(50)}, "data.nonLive: missing"},
+		{ActionSetSkillLevel, CommandParams{Skill: "s1", Level: 11}, "data.level: 11, want 1 to 10"},
+		{ActionSetSkillLevel, CommandParams{Skill: "s1", Level: 6}, ""},
+		{ActionAllowActAsAgent, CommandParams{Enabled: &yes, AgentID: "x1"}, `"x1" is not a numeric agent ID`},
+		{"teleport", CommandParams{}, `unknown action "teleport"`},
+	} {
+		err := ValidateCommand(tc.action, tc.p)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s %+v: %v, want valid", tc.action, tc.p, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s %+v: error %v, want %q", tc.action, tc.p, err, tc.want)
+		}
+	}
+}
+
+func TestCommandRoundTrip(t *testing.T) {
+	yes := true
+	env, err := NewCommand("cmd-1", "0055e000001AbCdAAK", ActionSetWebRTC, "alice", "new softphone", CommandParams{Enabled: &yes, WebRTCOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := env.Marshal()
+	subj, _ := env.NATSSubject()
+	ev, err := Decode(subj, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ev.Command.Params()
+	if err != nil || p.Enabled == nil || !*p.Enabled || !p.WebRTCOnly || ev.Command.RequestedBy != "alice" || ev.Command.Reason != "new softphone" {
+		t.Errorf("round trip: %+v %+v %v", ev.Command, p, err)
+	}
+	// An unknown parameter is refused by Params, not by Decode.
+	bad := strings.Replace(string(body), `"webrtcOnly":true`, `"webrtcOnly":true,"colour":"blue"`, 1)
+	ev, err = Decode(subj, []byte(bad))
+	if err != nil {
+		t.Fatalf("Decode refused a command with a bad parameter: %v", err)
+	}
+	if _, err := ev.Command.Params(); err == nil || !strings.Contains(err.Error(), `unknown parameter "colour"`) {
+		t.Errorf("Params: %v, want the unknown parameter named", err)
+	}
+}
