@@ -8,10 +8,15 @@ import (
 )
 
 // Batch is what one Commit records: the ledger entries of the processed
-// messages and the resulting user states.
+// messages, the resulting user states and the lines they add to the users'
+// histories.
 type Batch struct {
 	Ledger []LedgerEntry
 	Users  []UserState
+	// History maps a user key (the Salesforce user ID, as in UserState.Key)
+	// to the entries to append to that user's history, oldest first. Users
+	// are written in key order; a user's entries in slice order.
+	History map[string][]HistoryEntry
 }
 
 // Pruning bounds per Commit: twice the batch's ledger entries, at least
@@ -22,15 +27,17 @@ const (
 	maxCommitPrune = 4096
 )
 
-// Commit records a batch in one write transaction: every ledger entry and
-// user state, or none of them. Entries and states are written in order, so
-// a later state of the same user wins. A zero LedgerEntry.At or
-// UserState.UpdatedAt is set to the commit time. The same transaction
+// Commit records a batch in one write transaction: every ledger entry,
+// user state and history entry, or none of them. Entries and states are
+// written in order, so a later state of the same user wins. History entries
+// are appended to each user's history, which then keeps only the newest
+// Options.HistoryLimit entries. A zero LedgerEntry.At, UserState.UpdatedAt
+// or HistoryEntry.At is set to the commit time. The same transaction
 // deletes a bounded number of ledger entries older than the retention,
 // oldest first, so that pruning never makes one commit slow. An empty
 // batch does nothing.
 func (db *DB) Commit(b Batch) error {
-	if len(b.Ledger) == 0 && len(b.Users) == 0 {
+	if len(b.Ledger) == 0 && len(b.Users) == 0 && !hasHistory(b.History) {
 		return nil
 	}
 	now := db.now()
@@ -66,9 +73,13 @@ func (db *DB) Commit(b Batch) error {
 		}
 		users[i], userVals[i] = u, v
 	}
+	history, err := encodeHistory(b.History, now)
+	if err != nil {
+		return fmt.Errorf("commit batch: %w", err)
+	}
 
 	prune := min(max(2*len(b.Ledger), minCommitPrune), maxCommitPrune)
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
 		for i, e := range ledger {
 			if err := putLedger(tx, e, ledgerVals[i]); err != nil {
 				return fmt.Errorf("ledger entry %s: %w", e.EventID, err)
@@ -77,6 +88,11 @@ func (db *DB) Commit(b Batch) error {
 		for i, u := range users {
 			if err := putUser(tx, u, userVals[i]); err != nil {
 				return fmt.Errorf("user %s: %w", u.Key, err)
+			}
+		}
+		for _, uh := range history {
+			if err := appendHistory(tx, uh, db.opts.HistoryLimit); err != nil {
+				return fmt.Errorf("history of %s: %w", uh.key, err)
 			}
 		}
 		if _, err := pruneLedger(tx, now.Add(-db.opts.LedgerRetention), prune); err != nil {
@@ -88,4 +104,13 @@ func (db *DB) Commit(b Batch) error {
 		return fmt.Errorf("commit batch: %w", err)
 	}
 	return nil
+}
+
+func hasHistory(h map[string][]HistoryEntry) bool {
+	for _, entries := range h {
+		if len(entries) > 0 {
+			return true
+		}
+	}
+	return false
 }

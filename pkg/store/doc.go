@@ -1,10 +1,13 @@
 // Package store is vccsync's durable state in one bbolt file: the ledger of
 // processed event ids, each Salesforce user's checkpoint, last snapshot and
-// link to its VCC user, and agent-ID reservations.
+// link to its VCC user, each user's history, and agent-ID reservations.
 //
 // The worker applies a batch of messages, records the whole batch with one
 // [DB.Commit] (one write transaction, one fsync), and only then acks the
-// messages. A redelivered event finds its id with [DB.Seen].
+// messages. A redelivered event finds its id with [DB.Seen]. What each
+// event or command did to a user (outcome, fields old → new, who asked and
+// why) is appended to that user's history in the same Commit, and read back
+// newest first with [DB.History] for operators' status and history views.
 //
 // # Buckets
 //
@@ -31,14 +34,17 @@
 //	                   remove from contact center → change alias → add back)
 //	                   written in its own transaction before the step's call,
 //	                   so a restart resumes at that step
+//	history            Salesforce user ID → nested bucket of that user's
+//	                   history: 8-byte big-endian sequence (the nested
+//	                   bucket's NextSequence, so keys sort oldest first) →
+//	                   HistoryEntry. Appended by Commit in the batch's
+//	                   transaction; at most Options.HistoryLimit entries per
+//	                   user, the oldest deleted in that same transaction
 //
 // Room is left for what comes next, each in its own top-level bucket,
 // written in the same Commit transaction as the ledger entries they belong
 // to:
 //
-//	history            per-user nested bucket: 8-byte big-endian sequence →
-//	                   change (field, old → new, event id, time); bounded by
-//	                   deleting the oldest keys, for status views
 //	commands           command event id → outcome of an operator command, and
 //	                   the intent of non-convergent effects recorded before the
 //	                   call ("outcome unknown" after a crash)
@@ -46,7 +52,11 @@
 // A layout change that an older build would misread or silently ignore
 // raises SchemaVersion; Open refuses a file with a newer version than it
 // knows ([ErrSchemaTooNew]) and upgrades older ones in place (version 1 is
-// the first).
+// the first). Adding a top-level bucket that nothing else depends on does
+// not: Open creates every missing bucket, so a file written before the
+// history bucket existed gains it on its next Open, and SchemaVersion stays
+// 1. An older build opening a newer file leaves the history bucket
+// untouched; the histories just lack what that build applied.
 //
 // # Caveats
 //
@@ -67,6 +77,11 @@
 //     reuses the ID. The search resumes at a remembered floor instead of
 //     the configured start: an ID reported in use once is not offered again,
 //     while released reservations are.
+//   - History is bounded by count, not by age: each user keeps the newest
+//     Options.HistoryLimit entries. The bound is applied when Commit appends
+//     to a user's history, so after lowering the limit a user keeps older
+//     entries until their next one. Entries are not removed with the ledger
+//     or the user state.
 //   - Read transactions (ForEachUser) must not write to the store from
 //     inside their callback, and long ones keep bbolt from reusing pages.
 //   - The file uses bbolt's hash-map freelist, which is not written to disk

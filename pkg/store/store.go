@@ -58,6 +58,11 @@ type Options struct {
 	// 30 days.
 	LedgerRetention time.Duration
 
+	// HistoryLimit is how many history entries are kept per user; Commit
+	// deletes the oldest beyond it when it appends to a user's history.
+	// Zero or negative means DefaultHistoryLimit (100).
+	HistoryLimit int
+
 	// NoSync skips fsync on commit. For benchmarks only: a crash can lose
 	// or corrupt committed data.
 	NoSync bool
@@ -69,6 +74,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.LedgerRetention <= 0 {
 		o.LedgerRetention = DefaultLedgerRetention
+	}
+	if o.HistoryLimit <= 0 {
+		o.HistoryLimit = DefaultHistoryLimit
 	}
 	return o
 }
@@ -85,10 +93,12 @@ var (
 	bucketAgentFloor   = []byte("agent_id_floor")
 	bucketAgentFree    = []byte("agent_ids_released")
 	bucketSagas        = []byte("sagas")
+	bucketHistory      = []byte("history")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketLedger, bucketLedgerByTime, bucketUsers, bucketUsersByVCC,
 		bucketAgentIDs, bucketAgentByUser, bucketAgentFloor, bucketAgentFree, bucketSagas,
+		bucketHistory,
 	}
 
 	keySchemaVersion = []byte("schema_version")

@@ -49,6 +49,9 @@ const (
 	RouteUserGroups          = "/users/{userId}/groups"
 	RouteUserCallbackNumbers = "/users/{userId}/callbackNumbers"
 	RouteCallbackNumbers     = "/callbackNumbers"
+	RouteTelephonyRegions    = "/telephonyRegions"
+	RouteUserPasswordReset   = "/users/{userId}/passwordReset"
+	RouteUserCredentials     = "/users/{userId}/credentials"
 )
 
 // RequestObserver is told about every HTTP request the client makes,

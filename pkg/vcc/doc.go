@@ -1,7 +1,9 @@
 // Package vcc is a client of the Vonage Contact Center (VCC) User Admin API
 // v4: users (get, get by username, list, create, patch, archive, revert,
 // unlock, delete), their skills, groups and callback numbers, and the
-// account's callback numbers.
+// account's callback numbers; and, through endpoints VCC does not document
+// (marked [I] below), telephony regions, password resets and a user's API
+// credentials.
 //
 // A Client fetches OAuth client-credentials tokens from the token endpoint,
 // caches them and refreshes them shortly before they expire (concurrent
@@ -28,6 +30,21 @@
 //
 // The client secret and access tokens never appear in errors.
 //
+// VCC does not document every endpoint vccsync needs. The project fixes
+// the ones below, marked [I] (inferred, not documented); each is behind one
+// method, so the real mechanism can replace it without touching the
+// callers. A 404 from any of them matches ErrNotFound and other non-2xx
+// replies are *Errors classified like the rest (a 409 is permanent and
+// carries VCC's message).
+//   - [I] ListTelephonyRegions: GET /telephonyRegions →
+//     {"telephonyRegions":[{"telephonyRegionId":…,"name":"EMEA - Primary (11)"}]};
+//     the IDs are what telephonyAddress.outboundTelephonyRegion holds.
+//   - [I] ResetPassword: POST /users/{userId}/passwordReset with no body,
+//     202 (any 2xx is accepted). Sends the user an email: not idempotent.
+//   - [I] ListUserCredentials: GET /users/{userId}/credentials →
+//     {"credentials":[{"clientId":…}]}.
+//   - [I] UnlockUser: PATCH /users/{userId} with {"locked":false}.
+//
 // Caveats:
 //   - VCC has no idempotency keys and no ETags. A CreateUser that failed
 //     without a reply (timeout, broken connection) may have created the user:
@@ -46,6 +63,10 @@
 //     as 400 or 409; a missing scope as 403; bad credentials as 400 or 401
 //     with invalid_client. All of these are permanent *Errors carrying VCC's
 //     message, whatever the status: match on the class, not the code.
+//   - ResetPassword is not idempotent: each call sends an email, and a
+//     call that failed without an *Error may have sent it. Callers record
+//     their intent before calling and report "outcome unknown" after a
+//     crash instead of calling again.
 //   - agentDisplayId can be set only once; VCC refuses a later change.
 //   - Replies are decoded tolerantly: unknown keys are ignored, key case
 //     does not matter, the user list may come under "users" or "items", and

@@ -182,3 +182,16 @@ func Bool(b bool) *bool { return &b }
 
 // String returns a pointer to s, for PATCH bodies.
 func String(s string) *string { return &s }
+
+// TelephonyRegion is one of the account's telephony regions: the ID that
+// telephonyAddress.outboundTelephonyRegion holds, and its name (e.g.
+// "EMEA - Primary (11)").
+type TelephonyRegion struct {
+	TelephonyRegionID string `json:"telephonyRegionId"`
+	Name              string `json:"name"`
+}
+
+// UserCredential is an API credential (OAuth client) that belongs to a user.
+type UserCredential struct {
+	ClientID string `json:"clientId"`
+}
