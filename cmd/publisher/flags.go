@@ -67,12 +67,14 @@ func warnLogger(w io.Writer) *zap.Logger {
 
 // parseArgs parses flags given anywhere on the command line (before, between
 // or after the positional arguments; "--" ends the flags) and returns the
-// positional arguments. "-" is a positional argument (stdin).
+// positional arguments. "-" is a positional argument (stdin). On an error it
+// also returns the positional arguments read before it (so that "cmd ACTION
+// -h" knows the action).
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			return pos, err
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {

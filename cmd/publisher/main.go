@@ -7,6 +7,9 @@
 //	                               ▼
 //	                         one line per event on stdout, summary on stderr
 //
+//	publisher cmd ACTION --user ID [parameters] ─▶ events.NewCommand ─▶ checks ─▶ bus.Publish
+//	                                                 (as syncworker decodes it)   id printed, --id retries
+//
 // Every subcommand lives in its own file and is listed in commands. Only
 // main calls os.Exit; run returns the exit status.
 package main
@@ -37,6 +40,7 @@ type command struct {
 // commands lists the subcommands in the order usage shows them.
 var commands = []command{
 	{name: "publish", summary: "publish events from a JSON Lines file (or stdin) to JetStream", run: runPublish},
+	{name: "cmd", summary: "publish one admin command for a user (archive, delete, set-webrtc, …)", run: runCmd},
 }
 
 func main() {

@@ -1,0 +1,764 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/user"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/vccsync/vccsync/pkg/bus"
+	"github.com/vccsync/vccsync/pkg/events"
+)
+
+// cmdOptions are the flags of cmd: the common ones and the parameters of
+// every action (each action takes some of them and refuses the others).
+type cmdOptions struct {
+	nats    natsFlags
+	timeout time.Duration
+	user    string
+	reason  string
+	as      string
+	id      string
+
+	confirm                 bool
+	region                  string
+	numbers                 stringList
+	all, clear              bool
+	enable, disable         bool
+	phoneNumber             string
+	webrtcOnly              bool
+	live, nonLive, semiLive int
+	useDefault              bool
+	skill                   string
+	level                   int
+	allow, deny             bool
+	agentID                 string
+
+	// given holds the names of the flags on the command line.
+	given map[string]bool
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// registerCommon registers the flags every action takes.
+func (o *cmdOptions) registerCommon(fs *flag.FlagSet) {
+	fs.StringVar(&o.user, "user", "", "the Salesforce user `ID` the command is for (005…, 15 or 18 characters); required")
+	fs.StringVar(&o.reason, "reason", "", "why, in free `TEXT`: recorded in the command (data.reason) for the user's history")
+	fs.StringVar(&o.as, "as", "", "who asks: recorded as requestedBy and source operator/`WHO` (default: the OS user name, else $USER)")
+	fs.StringVar(&o.id, "id", "", "the command `ID` (default: a new one, cmd-<time-sortable random>); give the printed id again to retry a publish safely")
+	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the stream's acknowledgement")
+	o.nats.register(fs)
+}
+
+// registerParams registers the parameter flags of every action.
+func (o *cmdOptions) registerParams(fs *flag.FlagSet) {
+	fs.BoolVar(&o.confirm, "confirm", false, "")
+	fs.StringVar(&o.region, "region", "", "")
+	fs.Var(&o.numbers, "number", "")
+	fs.BoolVar(&o.all, "all", false, "")
+	fs.BoolVar(&o.clear, "clear", false, "")
+	fs.BoolVar(&o.enable, "enable", false, "")
+	fs.BoolVar(&o.disable, "disable", false, "")
+	fs.StringVar(&o.phoneNumber, "phone-number", "", "")
+	fs.BoolVar(&o.webrtcOnly, "webrtc-only", false, "")
+	fs.IntVar(&o.live, "live", 0, "")
+	fs.IntVar(&o.nonLive, "non-live", 0, "")
+	fs.IntVar(&o.semiLive, "semi-live", 0, "")
+	fs.BoolVar(&o.useDefault, "default", false, "")
+	fs.StringVar(&o.skill, "skill", "", "")
+	fs.IntVar(&o.level, "level", 0, "")
+	fs.BoolVar(&o.allow, "allow", false, "")
+	fs.BoolVar(&o.deny, "deny", false, "")
+	fs.StringVar(&o.agentID, "agent-id", "", "")
+}
+
+// flagDoc documents one parameter flag of an action.
+type flagDoc struct {
+	name, arg, doc string
+}
+
+func (f flagDoc) String() string {
+	if f.arg == "" {
+		return "--" + f.name
+	}
+	return "--" + f.name + " " + f.arg
+}
+
+// actionSpec is one action of cmd: what it does in VCC, its flags, and how
+// they become the command's parameters.
+type actionSpec struct {
+	name     string
+	synopsis string // the parameters, as usage shows them
+	does     string // what the command does in VCC
+	flags    []flagDoc
+	// params maps the flags onto the command's parameters; problems are
+	// the mistakes the contract would report in its own words (or not at
+	// all), said in terms of flags.
+	params func(o *cmdOptions) (p events.CommandParams, problems []string)
+	// paramFlags names the flag of each parameter, for the contract's
+	// messages (data.<parameter>: …).
+	paramFlags map[string]string
+}
+
+var (
+	enableDisable = []flagDoc{
+		{"enable", "", "switch it on"},
+		{"disable", "", "switch it off"},
+	}
+	enableDisableFlags = map[string]string{"enabled": "--enable/--disable"}
+)
+
+// actions lists the actions of cmd in the order of events.Actions.
+var actions = []actionSpec{
+	{
+		name:   events.ActionArchive,
+		does:   "Archives the VCC user: they can no longer log in to VCC or ContactPad (a ContactPad user is logged out, after the interaction in hand) or use their user-level API credentials, and they leave the Dashboards. reactivate reverts it.",
+		params: noParams,
+	},
+	{
+		name:   events.ActionReactivate,
+		does:   "Reverts an archived VCC user to active: they can log in to VCC and ContactPad again.",
+		params: noParams,
+	},
+	{
+		name:     events.ActionDelete,
+		synopsis: "--confirm",
+		does:     "Deletes the VCC user for good. Only an archived user can be deleted (archive first), never one that has user-level API credentials in any account, and it cannot be undone.",
+		flags:    []flagDoc{{"confirm", "", "required: deleting a VCC user cannot be undone"}},
+		params: func(o *cmdOptions) (events.CommandParams, []string) {
+			if !o.confirm {
+				return events.CommandParams{}, []string{"delete needs --confirm: deleting a VCC user cannot be undone, and VCC deletes only archived users (archive the user first: publisher cmd archive --user ID)"}
+			}
+			return events.CommandParams{Confirm: true}, nil
+		},
+		paramFlags: map[string]string{"confirm": "--confirm"},
+	},
+	{
+		name:     events.ActionSetTelephonyRegion,
+		synopsis: "--region NAME|NUMBER",
+		does:     "Sets the agent's telephony region: the Vonage Contact Center infrastructure that delivers their outbound calls (Global Voice Assurance). An agent using WebRTC must then log out of ContactPad and wait 10 seconds before logging back in.",
+		flags:    []flagDoc{{"region", "NAME|NUMBER", "the region's name, number or both, e.g. 11, \"EMEA - Primary\", Default; one of: " + regionNames()}},
+		params: func(o *cmdOptions) (events.CommandParams, []string) {
+			if !o.given["region"] {
+				return events.CommandParams{}, []string{"set-telephony-region needs --region NAME|NUMBER; valid: " + regionNames()}
+			}
+			r, err := events.LookupTelephonyRegion(o.region)
+			if err != nil {
+				return events.CommandParams{}, []string{"--region: " + err.Error()}
+			}
+			return events.CommandParams{Region: r.Name}, nil
+		},
+		paramFlags: map[string]string{"region": "--region"},
+	},
+	{
+		name:     events.ActionSetCallbackNumbers,
+		synopsis: "--number ID [--number ID …] | --all | --clear",
+		does:     "Restricts the callback numbers (outbound CLIDs) the agent can present from ContactPad to the ones given, or to all the numbers available to them, or clears them.",
+		flags: []flagDoc{
+			{"number", "ID", "a callback number's ID or CLID; repeat it for several"},
+			{"all", "", "every callback number available to the agent"},
+			{"clear", "", "remove all the agent's callback numbers"},
+		},
+		params: func(o *cmdOptions) (events.CommandParams, []string) {
+			var problems []string
+			n := 0
+			for _, b := range []bool{len(o.numbers) > 0, o.all, o.clear} {
+				if b {
+					n++
+				}
+			}
+			if n != 1 {
+				problems = append(problems, "set-callback-numbers needs exactly one of --number ID (repeatable), --all or --clear")
+			}
+			var numbers []string
+			for _, s := range o.numbers {
+				s = strings.TrimSpace(s)
+				if s == "" {
+					problems = append(problems, "--number: empty, want a callback number's ID or CLID")
+				}
+				if !slices.Contains(numbers, s) {
+					numbers = append(numbers, s)
+				}
+			}
+			return events.CommandParams{CallbackNumbers: numbers, All: o.all, Clear: o.clear}, problems
+		},
+		paramFlags: map[string]string{"callbackNumbers": "--number", "all": "--all", "clear": "--clear"},
+	},
+	{
+		name:     events.ActionSetWebRTC,
+		synopsis: "--enable [--phone-number NUMBER | --webrtc-only] | --disable",
+		does:     "Lets the agent use ContactPad with WebRTC, or not. VCC routes the agent's calls to their phone number (unique in the account) when WebRTC is unavailable; an agent who only uses WebRTC gets their agent ID as that number.",
+		flags: []flagDoc{
+			{"enable", "", "switch WebRTC on"},
+			{"disable", "", "switch WebRTC off"},
+			{"phone-number", "NUMBER", "with --enable: the agent's phone number (digits, optionally a leading +); without it or --webrtc-only the agent keeps their current number, and the command is refused if they have none"},
+			{"webrtc-only", "", "with --enable: the agent only uses WebRTC; their agent ID becomes their phone number"},
+		},
+		params: func(o *cmdOptions) (events.CommandParams, []string) {
+			enabled, problems := onOff(o.enable, o.disable, "set-webrtc", "--enable", "--disable")
+			if o.phoneNumber != "" && o.webrtcOnly {
+				problems = append(problems, "give --phone-number or --webrtc-only, not both")
+			}
+			if o.disable && (o.given["phone-number"] || o.webrtcOnly) {
+				problems = append(problems, "--phone-number and --webrtc-only go with --enable: a phone number is set only when enabling WebRTC")
+			}
+			if o.given["phone-number"] && o.phoneNumber == "" {
+				problems = append(problems, `--phone-number: "" is not a phone number (digits, optionally a leading +)`)
+			}
+			return events.CommandParams{Enabled: enabled, PhoneNumber: o.phoneNumber, WebRTCOnly: o.webrtcOnly}, problems
+		},
+		paramFlags: map[string]string{"enabled": "--enable/--disable", "phoneNumber": "--phone-number", "webrtcOnly": "--webrtc-only"},
+	},
+	toggle(events.ActionSetEnforcedDispositionCodes, "Switches the enforced disposition codes feature on or off for the agent (when the account has it and allows it per agent)."),
+	toggle(events.ActionSetCallRecordingControl, "Lets the agent stop (pause) and start (resume) call recordings in ContactPad, or not (when the account has call recording control)."),
+	toggle(events.ActionSetScreenRecording, "Lets the agent record their screen with the Vonage CC Screen Recording application, or not (when the account has screen recording)."),
+	{
+		name:     events.ActionSetInteractionCapacity,
+		synopsis: "--live N --non-live N --semi-live N | --default",
+		does:     "Sets the agent's own interaction capacity: the percentage of capacity for each interaction type, which takes precedence over the account's settings; --default reverts to the account's settings (System Settings).",
+		flags: []flagDoc{
+			{"live", "N", "percentage of capacity for live interactions, 0 to 100"},
+			{"non-live", "N", "percentage of capacity for non-live interactions, 0 to 100"},
+			{"semi-live", "N", "percentage of capacity for semi-live interactions, 0 to 100"},
+			{"default", "", "use the account's interaction capacity settings"},
+		},
+		params: func(o *cmdOptions) (events.CommandParams, []string) {
+			var p events.CommandParams
+			for _, f := range []struct {
+				name string
+				v    int
+				dst  **int
+			}{{"live", o.live, &p.Live}, {"non-live", o.nonLive, &p.NonLive}, {"semi-live", o.semiLive, &p.SemiLive}} {
+				if o.given[f.name] {
+					v := f.v
+					*f.dst = &v
+				}
+			}
+			p.Default = o.useDefault
+			custom := p.Live != nil || p.NonLive != nil || p.SemiLive != nil
+			switch {
+			case custom && p.Default:
+				return p, []string{"give --live, --non-live and --semi-live, or --default, not both"}
+			case !custom && !p.Default:
+				return p, []string{"set-interaction-capacity needs --live N --non-live N --semi-live N (percentages, 0 to 100), or --default"}
+			}
+			return p, nil
+		},
+		paramFlags: map[string]string{"live": "--live", "nonLive": "--non-live", "semiLive": "--semi-live", "default": "--default"},
+	},
+	{
+		name:     events.ActionSetSkillLevel,
+		synopsis: "--skill SKILL_ID --level N",
+		does:     fmt.Sprintf("Sets how proficient the agent is in a skill (level %d to %d), adding the skill if the agent lacks it; of two otherwise identical agents available at the same time, the one with the higher level in a mandatory or unexpired skill gets the interaction.", events.MinSkillLevel, events.MaxSkillLevel),
+		flags: []flagDoc{
+			{"skill", "SKILL_ID", "the skill's VCC ID"},
+			{"level", "N", fmt.Sprintf("the level, %d (lowest) to %d (highest)", events.MinSkillLevel, events.MaxSkillLevel)},
+		},
+		params: func(o *cmdOptions) (events.CommandParams, []string) {
+			var problems []string
+			if !o.given["level"] {
+				problems = append(problems, fmt.Sprintf("--level: missing: the skill level, %d to %d", events.MinSkillLevel, events.MaxSkillLevel))
+			}
+			return events.CommandParams{Skill: strings.TrimSpace(o.skill), Level: o.level}, problems
+		},
+		paramFlags: map[string]string{"skill": "--skill", "level": "--level"},
+	},
+	{
+		name:     events.ActionAllowActAsAgent,
+		synopsis: "--allow [--agent-id N] | --deny",
+		does:     "Allows or denies a supervisor, admin or wallboard user to act as agent and handle interactions. Agent access, once granted, cannot be revoked in VCC (only denied); agent users always act as agents.",
+		flags: []flagDoc{
+			{"allow", "", "allow the user to act as agent"},
+			{"deny", "", "deny it"},
+			{"agent-id", "N", "with --allow: the agent ID for the first grant (default: the user's NVM Agent Id in Salesforce, else the next free ID)"},
+		},
+		params: func(o *cmdOptions) (events.CommandParams, []string) {
+			enabled, problems := onOff(o.allow, o.deny, "allow-act-as-agent", "--allow", "--deny")
+			if o.deny && o.given["agent-id"] {
+				problems = append(problems, "--agent-id goes with --allow: it is the agent ID of the first grant")
+			}
+			if o.given["agent-id"] && o.agentID == "" {
+				problems = append(problems, `--agent-id: "" is not a numeric agent ID`)
+			}
+			return events.CommandParams{Enabled: enabled, AgentID: o.agentID}, problems
+		},
+		paramFlags: map[string]string{"enabled": "--allow/--deny", "agentId": "--agent-id"},
+	},
+	{
+		name:   events.ActionUnlock,
+		does:   "Unlocks a user account that VCC locked after five or more incorrect attempts to log in to the VCC Portal or ContactPad.",
+		params: noParams,
+	},
+	{
+		name:   events.ActionResetPassword,
+		does:   "Sends the user an email with a password reset link (at most once per command id: after a crash in between, syncworker reports \"outcome unknown\" rather than send it twice).",
+		params: noParams,
+	},
+	{
+		name:   events.ActionResync,
+		does:   "Brings the VCC user in step with the Salesforce user as it is now (create, update or archive, and contact-center membership), as if the user had just changed.",
+		params: noParams,
+	},
+}
+
+func noParams(*cmdOptions) (events.CommandParams, []string) { return events.CommandParams{}, nil }
+
+// toggle is an action that switches an agent setting on or off.
+func toggle(name, does string) actionSpec {
+	return actionSpec{
+		name: name, synopsis: "--enable | --disable", does: does, flags: enableDisable,
+		params: func(o *cmdOptions) (events.CommandParams, []string) {
+			enabled, problems := onOff(o.enable, o.disable, name, "--enable", "--disable")
+			return events.CommandParams{Enabled: enabled}, problems
+		},
+		paramFlags: enableDisableFlags,
+	}
+}
+
+// onOff maps a pair of exclusive switches onto Enabled.
+func onOff(on, off bool, action, onFlag, offFlag string) (*bool, []string) {
+	switch {
+	case on && off:
+		return nil, []string{fmt.Sprintf("give %s or %s, not both", onFlag, offFlag)}
+	case !on && !off:
+		return nil, []string{fmt.Sprintf("%s needs %s or %s", action, onFlag, offFlag)}
+	}
+	return &on, nil
+}
+
+func regionNames() string {
+	names := make([]string, len(events.TelephonyRegions))
+	for i, r := range events.TelephonyRegions {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+func lookupAction(name string) (actionSpec, bool) {
+	for _, a := range actions {
+		if a.name == name {
+			return a, true
+		}
+	}
+	return actionSpec{}, false
+}
+
+// flagList is how a refusal names the flags an action takes.
+func (a actionSpec) flagList() string {
+	const common = "the common flags --user, --reason, --as, --id, --timeout and --nats-*"
+	if len(a.flags) == 0 {
+		return a.name + " takes no parameters, only " + common
+	}
+	docs := make([]string, len(a.flags))
+	for i, f := range a.flags {
+		docs[i] = f.String()
+	}
+	return a.name + " takes " + strings.Join(docs, ", ") + ", and " + common
+}
+
+// checkFlags refuses the parameter flags that are not the action's.
+func (a actionSpec) checkFlags(given map[string]bool, common *flag.FlagSet) []string {
+	var problems []string
+	for _, name := range slices.Sorted(maps.Keys(given)) {
+		if common.Lookup(name) != nil || slices.ContainsFunc(a.flags, func(f flagDoc) bool { return f.name == name }) {
+			continue
+		}
+		problems = append(problems, fmt.Sprintf("--%s is not a flag of %s; %s", name, a.name, a.flagList()))
+	}
+	return problems
+}
+
+// contractProblems says the contract's objections to p in terms of flags:
+// data.level becomes --level.
+func (a actionSpec) contractProblems(p events.CommandParams) []string {
+	err := events.ValidateCommand(a.name, p)
+	if err == nil {
+		return nil
+	}
+	pairs := make([]string, 0, 2*len(a.paramFlags))
+	for param, fl := range a.paramFlags {
+		pairs = append(pairs, "data."+param, fl)
+	}
+	r := strings.NewReplacer(pairs...)
+	return strings.Split(r.Replace(err.Error()), "; ")
+}
+
+func cmdUsage(w io.Writer, common func(io.Writer)) {
+	fmt.Fprintln(w, `usage: publisher cmd ACTION --user ID [parameters] [--reason TEXT] [--as WHO] [--id ID] [flags]
+
+Publishes one admin command for a Salesforce user to the VCCSYNC stream:
+type vccsync.command.ACTION, source operator/WHO, on the subject
+vccsync.user.<18-character user ID>.cmd.ACTION, with Nats-Msg-Id = the
+command id, and waits for the stream's acknowledgement. syncworker applies it
+to the user's VCC user, in order with the user's other events.
+
+Everything is checked before publisher connects: the action, its flags and
+their values (the rules of the command contract), the user ID, and the command
+as syncworker will decode it. A refused command is not published.
+
+actions:`)
+	for _, a := range actions {
+		a.usage(w)
+	}
+	fmt.Fprintln(w, `
+common flags:`)
+	common(w)
+	fmt.Fprintln(w, `
+One line on stdout:
+  published id=ID action=ACTION user=USER subject=SUBJECT seq=N
+  duplicate id=ID action=ACTION user=USER subject=SUBJECT seq=N   (seq of the stored copy)
+
+Retrying safely: every run without --id is a new command with a new id,
+printed on that line. To retry a publish that failed or timed out (its outcome
+unknown), run the same command again with --id and that id: the same command
+id is a duplicate, not a second command. Within the stream's duplicate window
+(2 minutes by default) the stream stores it once and publisher reports
+duplicate; later, syncworker recognises the id and does nothing. A command
+given the id of an earlier one with other parameters is still that earlier
+command.
+
+Exit status: 0 published (or a duplicate of the same --id), 1 not published
+(NATS or the stream unusable, no acknowledgement), 2 usage error or refused
+parameters (nothing published).
+
+The stream must exist: syncworker creates it; publisher never does.`)
+}
+
+// usage writes the action's entry of cmd's usage.
+func (a actionSpec) usage(w io.Writer) {
+	line := "  " + a.name
+	if a.synopsis != "" {
+		line += " " + a.synopsis
+	}
+	fmt.Fprintln(w, line)
+	for _, l := range wrap(a.does, 72) {
+		fmt.Fprintln(w, "      "+l)
+	}
+	for _, f := range a.flags {
+		fmt.Fprintln(w, "      "+f.String())
+		for _, l := range wrap(f.doc, 68) {
+			fmt.Fprintln(w, "          "+l)
+		}
+	}
+}
+
+// actionUsage is the usage of one action (cmd ACTION -h, and after a
+// refusal).
+func actionUsage(w io.Writer, a actionSpec, common func(io.Writer)) {
+	syn := ""
+	switch {
+	case strings.Contains(a.synopsis, " | "):
+		syn = " (" + a.synopsis + ")"
+	case a.synopsis != "":
+		syn = " " + a.synopsis
+	}
+	fmt.Fprintf(w, "usage: publisher cmd %s --user ID%s [--reason TEXT] [--as WHO] [--id ID] [flags]\n\n", a.name, syn)
+	a.usage(w)
+	fmt.Fprintln(w, "\ncommon flags:")
+	common(w)
+	fmt.Fprintln(w, "\nRun 'publisher help cmd' for every action, the output and how to retry with --id.")
+}
+
+// wrap splits s into lines of at most width bytes, at spaces.
+func wrap(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case utf8.RuneCountInString(line)+1+utf8.RuneCountInString(word) > width:
+			lines = append(lines, line)
+			line = word
+		default:
+			line += " " + word
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+	o := cmdOptions{given: map[string]bool{}}
+	fs := newFlagSet("cmd")
+	o.registerCommon(fs)
+	o.registerParams(fs)
+	commonFS := newFlagSet("cmd")
+	new(cmdOptions).registerCommon(commonFS)
+	common := func(w io.Writer) { printDefaults(w, commonFS) }
+	printUsage := func(w io.Writer) { cmdUsage(w, common) }
+
+	pos, err := parseArgs(fs, args)
+	var spec actionSpec
+	known := false
+	if len(pos) > 0 {
+		spec, known = lookupAction(pos[0])
+	} else if err != nil {
+		spec, known = guessAction(args)
+	}
+	if known {
+		printUsage = func(w io.Writer) { actionUsage(w, spec, common) }
+	}
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout)
+		return exitOK
+	case err != nil:
+		msg := err.Error()
+		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok && known {
+			msg = fmt.Sprintf("unknown flag --%s; %s", name, spec.flagList())
+		}
+		return cmdUsageError(stderr, spec.name, []string{msg}, printUsage)
+	case len(pos) == 0:
+		return cmdUsageError(stderr, "", []string{"missing ACTION; actions: " + strings.Join(events.Actions, ", ")}, printUsage)
+	case !known:
+		msg := fmt.Sprintf("unknown action %q; actions: %s", pos[0], strings.Join(events.Actions, ", "))
+		if err := events.ValidateCommand(pos[0], events.CommandParams{}); err != nil {
+			msg = strings.TrimPrefix(err.Error(), "type: ")
+		}
+		return cmdUsageError(stderr, "", []string{msg}, printUsage)
+	case len(pos) > 1:
+		return cmdUsageError(stderr, spec.name, []string{fmt.Sprintf("one ACTION expected, got %d arguments: %q", len(pos), pos)}, printUsage)
+	}
+	fs.Visit(func(f *flag.Flag) { o.given[f.Name] = true })
+
+	cmd, problems := o.build(spec, commonFS, time.Now())
+	if len(problems) > 0 {
+		return cmdUsageError(stderr, spec.name, problems, printUsage)
+	}
+
+	nc, err := o.nats.connect(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "publisher cmd %s: %v\n", spec.name, err)
+		return exitFail
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		fmt.Fprintf(stderr, "publisher cmd %s: jetstream: %v\n", spec.name, err)
+		return exitFail
+	}
+	if err := checkStream(ctx, js, o.timeout); err != nil {
+		fmt.Fprintf(stderr, "publisher cmd %s: %v\n", spec.name, err)
+		return exitFail
+	}
+
+	pctx, cancel := context.WithTimeout(ctx, o.timeout)
+	res, err := bus.Publish(pctx, js, cmd.env)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(stderr, "publisher cmd %s: %v\n", spec.name, err)
+		fmt.Fprintf(stderr, "publisher cmd %s: the command may or may not be stored; to retry, run the same command with --id %s (a duplicate of it is not a second command)\n", spec.name, cmd.env.ID)
+		return exitFail
+	}
+	status := "published"
+	if res.Duplicate {
+		status = "duplicate"
+	}
+	fmt.Fprintf(stdout, "%s id=%s action=%s user=%s subject=%s seq=%d\n", status, value(cmd.env.ID), spec.name, cmd.env.Subject, value(cmd.subject), res.Sequence)
+	return exitOK
+}
+
+// guessAction finds the action of a command line whose flags could not be
+// parsed, to name its flags in the refusal.
+func guessAction(args []string) (actionSpec, bool) {
+	for _, a := range args {
+		if s, ok := lookupAction(a); ok {
+			return s, true
+		}
+	}
+	return actionSpec{}, false
+}
+
+// cmdUsageError reports refusals, one per line, with the usage.
+func cmdUsageError(stderr io.Writer, action string, problems []string, printUsage func(io.Writer)) int {
+	prefix := "publisher cmd"
+	if action != "" {
+		prefix += " " + action
+	}
+	for _, p := range problems {
+		fmt.Fprintf(stderr, "%s: %s\n", prefix, p)
+	}
+	fmt.Fprintln(stderr)
+	printUsage(stderr)
+	return exitUsage
+}
+
+// builtCommand is a command checked and ready to publish.
+type builtCommand struct {
+	env     events.Envelope
+	subject string
+}
+
+// build checks the command line and builds the command; it returns every
+// problem found, or none.
+func (o *cmdOptions) build(spec actionSpec, common *flag.FlagSet, now time.Time) (builtCommand, []string) {
+	problems := spec.checkFlags(o.given, common)
+	if len(problems) > 0 {
+		return builtCommand{}, problems
+	}
+
+	var key string
+	switch k, err := events.UserKey(o.user); {
+	case !o.given["user"]:
+		problems = append(problems, "--user is required: the Salesforce user ID (005…, 15 or 18 characters) the command is for")
+	case err != nil:
+		problems = append(problems, "--user: "+err.Error())
+	default:
+		key = k
+	}
+	who, err := operatorName(o.as, o.given["as"], user.Current, os.Getenv)
+	if err != nil {
+		problems = append(problems, err.Error())
+	}
+	id := o.id
+	if o.given["id"] {
+		if err := checkCommandID(id); err != nil {
+			problems = append(problems, "--id: "+err.Error())
+		}
+	} else {
+		id = newCommandID(now)
+	}
+	if o.timeout <= 0 {
+		problems = append(problems, fmt.Sprintf("--timeout %s: must be positive", o.timeout))
+	}
+	p, pp := spec.params(o)
+	if len(pp) == 0 {
+		pp = spec.contractProblems(p)
+	}
+	problems = append(problems, pp...)
+	if len(problems) > 0 {
+		return builtCommand{}, problems
+	}
+
+	env, err := events.NewCommand(id, key, spec.name, who, o.reason, p)
+	if err != nil {
+		return builtCommand{}, []string{err.Error()}
+	}
+	t := now.UTC().Truncate(time.Millisecond)
+	env.Time = &t
+	subject, err := checkAsReceived(env)
+	if err != nil {
+		return builtCommand{}, []string{err.Error()}
+	}
+	return builtCommand{env: env, subject: subject}, nil
+}
+
+// checkAsReceived checks the command as publisher's other input is checked
+// (events.Parse) and as syncworker will receive it on its subject
+// (events.Decode, then the action's parameters), and returns the subject.
+func checkAsReceived(env events.Envelope) (string, error) {
+	body, err := env.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("encode: %w", err)
+	}
+	if _, err := events.Parse(body); err != nil {
+		return "", err
+	}
+	subject, err := env.NATSSubject()
+	if err != nil {
+		return "", err
+	}
+	ev, err := events.Decode(subject, body)
+	if err != nil {
+		return "", err
+	}
+	if ev.Command == nil {
+		return "", fmt.Errorf("type: %q does not decode as a command", env.Type)
+	}
+	if _, err := ev.Command.Params(); err != nil {
+		return "", err
+	}
+	return subject, nil
+}
+
+// operatorName is who asks for the command: --as, else the OS user name,
+// else $USER.
+func operatorName(as string, given bool, current func() (*user.User, error), getenv func(string) string) (string, error) {
+	if given {
+		if err := checkWho(as); err != nil {
+			return "", fmt.Errorf("--as: %w", err)
+		}
+		return as, nil
+	}
+	name := ""
+	if u, err := current(); err == nil && u != nil {
+		name = u.Username
+	}
+	if name == "" {
+		name = getenv("USER")
+	}
+	if name == "" {
+		return "", errors.New("cannot tell who asks (no OS user name, $USER unset): give --as WHO")
+	}
+	if err := checkWho(name); err != nil {
+		return "", fmt.Errorf("the OS user name cannot be used: %w; give --as WHO", err)
+	}
+	return name, nil
+}
+
+// checkWho checks a requester's name: it becomes source operator/<who>.
+func checkWho(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty, want who asks (a user name)")
+	case len(s) > 128:
+		return fmt.Errorf("%d characters, at most 128", len(s))
+	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '/' }):
+		return fmt.Errorf("%q: want a name without spaces, '/' or control characters", s)
+	}
+	return nil
+}
+
+// checkCommandID checks an operator's command id: it is the envelope id and
+// the Nats-Msg-Id header.
+func checkCommandID(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty, want the command id to publish (e.g. the id a failed run printed)")
+	case len(s) > 256:
+		return fmt.Errorf("%d characters, at most 256", len(s))
+	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }):
+		return fmt.Errorf("%q: want no spaces or control characters", s)
+	}
+	return nil
+}
+
+// crockford is the base-32 alphabet of command ids (no I, L, O, U).
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// newCommandID returns "cmd-" and 26 characters: the time in milliseconds
+// (48 bits) then 80 random bits, in Crockford base 32, so that ids sort by
+// time.
+func newCommandID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	var out [26]byte
+	for i := 25; i >= 0; i-- {
+		out[i] = crockford[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return "cmd-" + string(out[:])
+}
