@@ -26,6 +26,7 @@ func run(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8090", "address to listen on")
 	seedDemo := fs.Bool("seed-demo", true, "seed the demo account (client, callback numbers, template users)")
 	tokenLifetime := fs.Duration("token-lifetime", 2*time.Hour, "access token lifetime")
+	demoPassword := fs.String("demo-password", "", "password of every demo user at "+sandbox.VCCLoginPath+" (empty: none, every login fails)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -35,6 +36,13 @@ func run(args []string) error {
 		if err := vcc.SeedDemo(); err != nil {
 			return err
 		}
+		if *demoPassword != "" {
+			for _, u := range vcc.Users() {
+				if err := vcc.SetPassword(u.User.UserID, *demoPassword); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	url, stop, err := vcc.Start(*listen)
 	if err != nil {
@@ -43,6 +51,8 @@ func run(args []string) error {
 	fmt.Printf("VCC sandbox listening on %s\n", url)
 	fmt.Printf("  token endpoint: %s%s\n", url, sandbox.VCCTokenPath)
 	fmt.Printf("  API root:       %s%s (Accept: %s)\n", url, sandbox.VCCAPIRoot, sandbox.VCCAcceptV4)
+	fmt.Printf("  login:          POST %s%s {\"username\":...,\"password\":...} (locks after %d failures)\n",
+		url, sandbox.VCCLoginPath, sandbox.VCCLockAfterFailedLogins)
 	if *seedDemo {
 		fmt.Printf("  demo client:    id %s, secret %s, scopes %s %s\n",
 			sandbox.DemoClientID, sandbox.DemoClientSecret, sandbox.VCCScopeRead, sandbox.VCCScopeWrite)

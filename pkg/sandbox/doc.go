@@ -18,22 +18,82 @@
 // {"statusCode":400,"error":"Bad Request","message":...} for the Accept
 // header and {"message":...} for everything else.
 //
-// Rules enforced: required username, name, email and role; usernames unique
-// case-insensitively; agentDisplayId required when acting as agent, unique
-// among active and archived users and immutable once set; an Agent always
-// acts as agent; agentConfiguration shown only while actAsAgent is true (it
-// is kept, with its agent ID, when actAsAgent is turned off); only archived
-// users can be deleted, and only by an admin client; skill levels 1 to
-// [VCCOptions.MaxSkillLevel]; callback numbers must be the account's.
+// Endpoints VCC's documentation does not describe are marked [I]: their
+// shape is the project's choice, with one client method each on the other
+// side.
+//   - [I] GET /useradmin/telephonyRegions (users:read):
+//     {"telephonyRegions":[{"telephonyRegionId":"…","name":"EMEA - Primary (11)"},…]},
+//     the account's regions ([VCC.AddTelephonyRegion]; [VCC.SeedDemo] adds
+//     the six VCC documents, see [DemoTelephonyRegions]).
+//   - [I] POST /useradmin/users/{userId}/passwordReset (users:write, no
+//     body): 202 with no body, and a [PasswordReset] email in the outbox
+//     ([VCC.PasswordResets]); 404 for an unknown user, 409 for an archived
+//     one. It counts as a POST write of the user.
+//   - [I] GET /useradmin/users/{userId}/credentials (users:read):
+//     {"credentials":[{"clientId":"…"}]}, the user's user-level API
+//     credentials ([VCC.AddUserCredential], [VCC.RemoveUserCredential]).
+//   - [I] Unlock is PATCH /useradmin/users/{userId} with {"locked":false}.
+//   - POST /sandbox/login ([VCCLoginPath]) is the sandbox's own, not VCC's:
+//     it stands in for logging in to the VCC portal or ContactPad so that
+//     locking can be exercised. JSON {"username":"…","password":"…"}, no
+//     token, no Accept header. 200 {"userId","username","lastLoginTime"};
+//     401 {"message":"Invalid username or password"} (unknown user too);
+//     423 {"message":"account locked"}; 403 {"message":"account archived"}
+//     (right password, archived user); 400 for a missing field. Passwords
+//     are set through Go ([VCC.SetPassword]); a user without one cannot log
+//     in.
+//
+// Rules enforced (seed 003, VCC User Admin, and the API reference):
+//   - Required username, name, email and role; usernames unique
+//     case-insensitively.
+//   - agentDisplayId required when acting as agent, unique among active and
+//     archived users and immutable once set. Acting as agent: actAsAgent is
+//     the allow/deny switch; a Supervisor, Admin or Wallboard allowed for
+//     the first time must be given an agentDisplayId in the same request.
+//     Once granted (actAsAgent true with an agentDisplayId) agent access
+//     cannot be revoked: the agent ID cannot be cleared or changed, even
+//     while acting as agent is denied, and the agent settings are kept,
+//     hidden, while denied (agentConfiguration is shown only while
+//     actAsAgent is true) and shown again when allowed again. An Agent
+//     always acts as agent.
+//   - outboundTelephonyRegion must be one of the account's telephony
+//     regions (400 naming the valid ones); a region already stored is not
+//     checked again.
+//   - An agent with webrtc true must have a telephoneAddress (VCC routes
+//     calls to it when WebRTC is unavailable); telephone addresses are
+//     unique in the account (compared as given), among active and archived
+//     users. A user already breaking the WebRTC rule (seeded through Go) is
+//     not refused for other changes.
+//   - Five consecutive failed logins ([VCCLockAfterFailedLogins]) lock a
+//     user ("locked":true in the API); a locked user cannot log in even with
+//     the right password; a correct login resets the count. {"locked":false}
+//     unlocks and resets the count; "locked" cannot be set to true through
+//     the API. A password reset does not unlock.
+//   - Only archived users can be deleted, only by an admin client, and only
+//     when they have no user-level API credentials (409 naming them). While
+//     its user is archived, a user-level credential registered as an API
+//     client ([VCC.AddClient] with the same ID) gets no token
+//     (invalid_client).
+//   - Capacity: isAgentLevel false is the account's default, true the
+//     agent's own live, nonLive and semiLive percentages, each 0 to 100.
+//     enforcedDispositionCodes, callRecordingControls, screenRecording and
+//     the other agent switches deep-merge like every PATCH field.
+//   - Skill levels 1 to [VCCOptions.MaxSkillLevel] (default 10); callback
+//     numbers must be the account's.
+//
 // Request JSON is decoded leniently: keys match case-insensitively and
 // unknown keys are ignored.
 //
 // State lives in memory and is seeded through Go ([VCC.AddClient],
-// [VCC.AddCallbackNumber], [VCC.AddUser], [VCC.SeedDemo]). Tests observe it
-// with [VCC.User], [VCC.UserByUsername], [VCC.Users] and [VCC.Stats] (writes
-// per user and method), and disturb it with [VCC.SetFaults] (latency,
-// 429/5xx with an optional Retry-After, an outage), [VCC.RevokeTokens] and
-// [VCC.ModifyUser].
+// [VCC.AddCallbackNumber], [VCC.AddTelephonyRegion], [VCC.AddUser],
+// [VCC.SetPassword], [VCC.AddUserCredential], [VCC.SeedDemo]). Tests
+// observe it with [VCC.User], [VCC.UserByUsername], [VCC.Users],
+// [VCC.FailedLogins], [VCC.UserCredentials], [VCC.PasswordResets],
+// [VCC.Stats] and [VCC.WriteCount] (writes per user and method),
+// [VCC.NoopWriteCount] (writes that changed nothing) and [VCC.WriteLog] /
+// [VCC.WritesTo] (each write with its path and body), and disturb it with
+// [VCC.SetFaults] (latency, 429/5xx with an optional Retry-After, an
+// outage), [VCC.RevokeTokens] and [VCC.ModifyUser].
 //
 // Caveats:
 //   - Where VCC's documentation is silent the behaviour is a choice, and the
@@ -43,17 +103,18 @@
 //     (DeleteActiveStatus); bad client credentials 401 (InvalidClientStatus);
 //     a missing scope or a non-admin delete 403 (ForbiddenStatus); a licence
 //     overage 400 (OverageStatus, only with AgentLicences set); whether an
-//     agent needs an agentDisplayId (AgentDisplayIDOptional).
+//     agent needs an agentDisplayId (AgentDisplayIDOptional) and whether
+//     WebRTC needs a telephone number (WebRTCPhoneOptional).
 //   - Also chosen: sub-resource PUTs answer 200 with the new list; GET
 //     skills shows the level as a string ("6") as VCC does, and PUT accepts
-//     a number or a numeric string; "locked" can be cleared by PATCH but not
-//     set; capacity percentages must be 0 to 100; a telephone address must
-//     be unique (VCC's help says so for agents); a wrong method on a known
-//     path answers 405.
+//     a number or a numeric string; capacity percentages must be 0 to 100; a
+//     wrong method on a known path answers 405; deleting a user with
+//     credentials and resetting an archived user's password answer 409.
 //   - Writes are counted only when they succeed; a PATCH that changes
-//     nothing still counts, so tests can assert that a client writes only
-//     what differs.
+//     nothing still counts (and also counts as a no-op), so tests can assert
+//     that a client writes only what differs.
 //   - Not modelled: group permissions and licence endpoints, the account's
 //     skills and groups catalogue (any ID is accepted), a numeric rate
-//     limit (inject 429s instead), logins and password resets.
+//     limit (inject 429s instead), the password-reset link itself, the
+//     Global Voice Assurance switch, linked accounts.
 package sandbox

@@ -1,10 +1,12 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	mrand "math/rand/v2"
@@ -25,6 +27,13 @@ const (
 	VCCScopeRead   = "users:read"
 	VCCScopeWrite  = "users:write"
 	vccMaxBodySize = 1 << 20
+
+	// VCCLoginPath is the sandbox's own login endpoint (not part of VCC's
+	// API): POST {"username":...,"password":...}, no token.
+	VCCLoginPath = "/sandbox/login"
+	// VCCLockAfterFailedLogins is the number of consecutive failed logins
+	// that locks a user.
+	VCCLockAfterFailedLogins = 5
 )
 
 // VCCOptions configures a VCC sandbox. Zero values take the defaults; the
@@ -41,6 +50,12 @@ type VCCOptions struct {
 	AgentLicences int
 	// AgentDisplayIDOptional lets a user act as agent without an agentDisplayId.
 	AgentDisplayIDOptional bool
+	// WebRTCPhoneOptional lets an agent use WebRTC without a telephone
+	// number (VCC requires one to route calls to when WebRTC is unavailable).
+	WebRTCPhoneOptional bool
+	// WriteLogLimit is how many of the latest writes [VCC.WriteLog] keeps
+	// (default 10000; negative keeps none).
+	WriteLogLimit int
 
 	CreateStatus        int // POST /users success (default 201)
 	ConflictStatus      int // duplicate username, agentDisplayId or telephoneAddress (default 409)
@@ -63,6 +78,7 @@ func (o VCCOptions) withDefaults() VCCOptions {
 		o.Now = time.Now
 	}
 	def(&o.MaxSkillLevel, 10)
+	def(&o.WriteLogLimit, 10000)
 	def(&o.CreateStatus, http.StatusCreated)
 	def(&o.ConflictStatus, http.StatusConflict)
 	def(&o.DeleteActiveStatus, http.StatusConflict)
@@ -105,6 +121,19 @@ type VCCStats struct {
 	WritesByUser   map[string]map[string]int // VCC userId → HTTP method → successful writes; a create counts for the new user
 }
 
+// VCCWrite is one successful write, as [VCC.WriteLog] records it.
+type VCCWrite struct {
+	Method string // POST, PATCH, PUT or DELETE
+	Path   string // the request URI, query included
+	UserID string // the user written to (the new user for a create)
+	Body   []byte // the request body as sent; nil when empty
+	// Changed reports whether the write changed the stored state; a PATCH or
+	// PUT that sets what is already there is false. A create, a delete and a
+	// password reset (an email goes out) are always true.
+	Changed bool
+	At      time.Time // by VCCOptions.Now
+}
+
 // VCC is an in-process VCC User Admin API v4. It implements http.Handler and
 // is safe for concurrent use.
 type VCC struct {
@@ -119,16 +148,24 @@ type VCC struct {
 	byUsername map[string]string     // lower-case username → userId
 	byAgentID  map[string]string     // agentDisplayId → userId
 	byPhone    map[string]string     // telephoneAddress → userId
+	regions    []VCCTelephonyRegion
+	credOwner  map[string]string // user-level API credential clientId → userId
+	resets     []PasswordReset
 	seq        int
 	stats      VCCStats
+	noops      map[string]int // userId → successful writes that changed nothing
+	writeLog   []VCCWrite
 
 	fmu    sync.Mutex
 	faults VCCFaults
 }
 
 type userEntry struct {
-	seq int
-	rec VCCUserRecord
+	seq          int
+	rec          VCCUserRecord
+	password     string   // "" = none set: every login fails
+	failedLogins int      // consecutive
+	credentials  []string // user-level API credential clientIds
 }
 
 type tokenInfo struct {
@@ -150,6 +187,8 @@ func NewVCC(opts VCCOptions) *VCC {
 		byUsername: map[string]string{},
 		byAgentID:  map[string]string{},
 		byPhone:    map[string]string{},
+		credOwner:  map[string]string{},
+		noops:      map[string]int{},
 	}
 	v.stats = newStats()
 	routes := []struct {
@@ -169,6 +208,9 @@ func NewVCC(opts VCCOptions) *VCC {
 		{"GET /useradmin/users/{userId}/callbackNumbers", v.getUserCallbackNumbers},
 		{"PUT /useradmin/users/{userId}/callbackNumbers", v.putUserCallbackNumbers},
 		{"GET /useradmin/callbackNumbers", v.listCallbackNumbers},
+		{"GET /useradmin/telephonyRegions", v.listTelephonyRegions},
+		{"POST /useradmin/users/{userId}/passwordReset", v.passwordReset},
+		{"GET /useradmin/users/{userId}/credentials", v.getCredentials},
 	}
 	for _, rt := range routes {
 		v.mux.Handle(rt.pattern, v.authorize(rt.h))
@@ -185,7 +227,8 @@ func newStats() VCCStats {
 	}
 }
 
-// ServeHTTP serves the token endpoint and the User Admin API.
+// ServeHTTP serves the token endpoint, the User Admin API and the
+// sandbox's login endpoint.
 func (v *VCC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	isToken := strings.EqualFold(r.URL.Path, VCCTokenPath)
 	v.mu.Lock()
@@ -201,6 +244,8 @@ func (v *VCC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case isToken:
 		v.token(w, r)
+	case r.URL.Path == VCCLoginPath:
+		v.login(w, r)
 	case strings.HasPrefix(r.URL.Path, VCCAPIRoot+"/"):
 		v.api(w, r)
 	default:
@@ -243,6 +288,8 @@ func (v *VCC) api(w http.ResponseWriter, r *http.Request) {
 
 type tokenKey struct{}
 
+type bodyKey struct{}
+
 var acceptVersion = regexp.MustCompile(`(?i)^application/vnd\.newvoicemedia\.v([^+]*)\+json$`)
 
 // checkAccept returns VCC's message for a missing or wrong API version, or "".
@@ -269,6 +316,7 @@ func checkAccept(values []string) string {
 
 // authorize checks the scope a route needs (users:read for GET, users:write
 // otherwise, plus an admin client for DELETE) and writes the handler's reply.
+// The body of a write is kept for the write log.
 func (v *VCC) authorize(h func(*http.Request) (int, any)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := r.Context().Value(tokenKey{}).(tokenInfo)
@@ -283,6 +331,15 @@ func (v *VCC) authorize(h func(*http.Request) (int, any)) http.Handler {
 		if r.Method == http.MethodDelete && !info.client.Admin {
 			writeJSON(w, v.opts.ForbiddenStatus, message("Forbidden: only an admin may delete users"))
 			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			b, err := io.ReadAll(io.LimitReader(r.Body, vccMaxBodySize+1))
+			if err != nil {
+				writeJSON(w, http.StatusBadRequest, message("Invalid request body: %v", err))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(b))
+			r = r.WithContext(context.WithValue(r.Context(), bodyKey{}, b))
 		}
 		status, body := h(r)
 		writeJSON(w, status, body)
@@ -398,6 +455,49 @@ func (v *VCC) Stats() VCCStats {
 	return s
 }
 
+// NoopWriteCount is the number of successful writes to one user, or to any
+// user when userID is "", that left the stored state as it was: a PATCH or
+// PUT of what was already there. Such writes count in [VCCStats] too.
+func (v *VCC) NoopWriteCount(userID string) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if userID != "" {
+		return v.noops[userID]
+	}
+	n := 0
+	for _, c := range v.noops {
+		n += c
+	}
+	return n
+}
+
+// WriteLog returns copies of the latest successful writes, oldest first
+// (at most VCCOptions.WriteLogLimit of them).
+func (v *VCC) WriteLog() []VCCWrite {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	log, limit := v.writeLog, max(v.opts.WriteLogLimit, 0)
+	if len(log) > limit {
+		log = log[len(log)-limit:]
+	}
+	out := slices.Clone(log)
+	for i := range out {
+		out[i].Body = bytes.Clone(out[i].Body)
+	}
+	return out
+}
+
+// WritesTo returns copies of the logged writes to one user, oldest first.
+func (v *VCC) WritesTo(userID string) []VCCWrite {
+	var out []VCCWrite
+	for _, w := range v.WriteLog() {
+		if w.UserID == userID {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
 // WriteCount is the number of successful writes to one user with method, or
 // with any method when method is "".
 func (v *VCC) WriteCount(userID, method string) int {
@@ -413,15 +513,20 @@ func (v *VCC) WriteCount(userID, method string) int {
 	return n
 }
 
-// ResetStats zeroes the counters.
+// ResetStats zeroes the counters and empties the write log. The password
+// reset outbox is kept.
 func (v *VCC) ResetStats() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.stats = newStats()
+	v.noops = map[string]int{}
+	v.writeLog = nil
 }
 
-// countWrite records a successful write; the caller holds v.mu.
-func (v *VCC) countWrite(method, userID string) {
+// countWrite records a successful write of r to a user, and whether it
+// changed the stored state; the caller holds v.mu.
+func (v *VCC) countWrite(r *http.Request, userID string, changed bool) {
+	method := r.Method
 	v.stats.Writes++
 	v.stats.WritesByMethod[method]++
 	m := v.stats.WritesByUser[userID]
@@ -430,6 +535,24 @@ func (v *VCC) countWrite(method, userID string) {
 		v.stats.WritesByUser[userID] = m
 	}
 	m[method]++
+	if !changed {
+		v.noops[userID]++
+	}
+	limit := v.opts.WriteLogLimit
+	if limit <= 0 {
+		return
+	}
+	var body []byte
+	if b, _ := r.Context().Value(bodyKey{}).([]byte); len(b) > 0 {
+		body = bytes.Clone(b)
+	}
+	if len(v.writeLog) >= 2*limit {
+		// Drop the oldest half at once: amortised O(1) per write.
+		v.writeLog = slices.Clone(v.writeLog[len(v.writeLog)-limit:])
+	}
+	v.writeLog = append(v.writeLog, VCCWrite{
+		Method: method, Path: r.URL.RequestURI(), UserID: userID, Body: body, Changed: changed, At: v.opts.Now(),
+	})
 }
 
 // apiError is a refusal with VCC's {"message": ...} body.

@@ -92,6 +92,13 @@ type VCCCallbackNumber struct {
 	CLID string `json:"callbackNumberClid"`
 }
 
+// VCCTelephonyRegion is one of the account's telephony regions, the values
+// of agentConfiguration.telephonyAddress.outboundTelephonyRegion.
+type VCCTelephonyRegion struct {
+	ID   string `json:"telephonyRegionId"`
+	Name string `json:"name"`
+}
+
 // VCCUserRecord is a user with its sub-resources: skills, group IDs and
 // callback number IDs.
 type VCCUserRecord struct {
@@ -138,6 +145,20 @@ func (u VCCUser) phone() string {
 		return ""
 	}
 	return u.Config.Agent.TelephonyAddress.TelephoneAddress
+}
+
+func (u VCCUser) region() string {
+	if u.Config.Agent == nil {
+		return ""
+	}
+	return u.Config.Agent.TelephonyAddress.OutboundTelephonyRegion
+}
+
+// webrtcWithoutPhone reports whether the user acts as agent with WebRTC on
+// but no telephone number to fall back on.
+func (u VCCUser) webrtcWithoutPhone() bool {
+	return u.Config.ActAsAgent && u.Config.Agent != nil && u.Config.Agent.WebRTC &&
+		strings.TrimSpace(u.Config.Agent.TelephonyAddress.TelephoneAddress) == ""
 }
 
 // usesLicence reports whether the user takes an agent licence.
@@ -203,7 +224,9 @@ func set[T any](dst *T, src *T) {
 }
 
 // applyTo deep-merges the body into u. agentConfiguration is taken only when
-// the user acts as agent afterwards; an Agent always acts as agent.
+// the user acts as agent afterwards; an Agent always acts as agent. While
+// acting as agent is denied the agent settings are kept as they are, and an
+// attempt to change the agent ID of a user who has one is refused.
 func (b *userBody) applyTo(u *VCCUser) *apiError {
 	set(&u.Username, b.Username)
 	set(&u.Name, b.Name)
@@ -237,6 +260,9 @@ func (b *userBody) applyTo(u *VCCUser) *apiError {
 		u.Config.ActAsAgent = true
 	}
 	if !u.Config.ActAsAgent {
+		if id := u.agentID(); id != "" && c.Agent != nil && c.Agent.AgentDisplayID != nil && *c.Agent.AgentDisplayID != id {
+			return apiErrorf(400, "agentDisplayId cannot be changed once set (it is %s)", id)
+		}
 		return nil
 	}
 	if u.Config.Agent == nil {

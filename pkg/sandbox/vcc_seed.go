@@ -24,9 +24,26 @@ const (
 	DemoCallbackSydney     = "5c1f3f0e-8a51-4a3e-9b1e-0d2a6c1e0a04" // +61 2 5550 0100
 
 	// Telephony region IDs (outboundTelephonyRegion).
-	DemoRegionEMEAPrimary = "b4c6e398-0011-4c1e-9d6e-3e1f00000011" // EMEA - Primary (11)
-	DemoRegionNAMEast     = "b4c6e398-0000-4c1e-9d6e-3e1f00000000" // NAM EAST (Default)
+	DemoRegionEMEAPrimary   = "b4c6e398-0011-4c1e-9d6e-3e1f00000011" // EMEA - Primary (11)
+	DemoRegionEMEASecondary = "b4c6e398-0008-4c1e-9d6e-3e1f00000008" // EMEA - Secondary (8)
+	DemoRegionNAMEast       = "b4c6e398-0000-4c1e-9d6e-3e1f00000000" // NAM EAST (Default)
+	DemoRegionNAMWest       = "b4c6e398-0016-4c1e-9d6e-3e1f00000016" // NAM WEST (16)
+	DemoRegionSingapore     = "b4c6e398-0014-4c1e-9d6e-3e1f00000014" // Singapore (14)
+	DemoRegionSydney        = "b4c6e398-0012-4c1e-9d6e-3e1f00000012" // Sydney (12)
 )
+
+// DemoTelephonyRegions are the six telephony regions VCC documents, with
+// the demo account's IDs.
+func DemoTelephonyRegions() []VCCTelephonyRegion {
+	return []VCCTelephonyRegion{
+		{ID: DemoRegionEMEAPrimary, Name: "EMEA - Primary (11)"},
+		{ID: DemoRegionEMEASecondary, Name: "EMEA - Secondary (8)"},
+		{ID: DemoRegionNAMEast, Name: "NAM EAST (Default)"},
+		{ID: DemoRegionNAMWest, Name: "NAM WEST (16)"},
+		{ID: DemoRegionSingapore, Name: "Singapore (14)"},
+		{ID: DemoRegionSydney, Name: "Sydney (12)"},
+	}
+}
 
 // AddClient registers an API client of the account.
 func (v *VCC) AddClient(c VCCClient) error {
@@ -66,9 +83,32 @@ func (v *VCC) CallbackNumbers() []VCCCallbackNumber {
 	return slices.Clone(v.numbers)
 }
 
+// AddTelephonyRegion adds a telephony region to the account. Only the
+// account's regions are accepted as outboundTelephonyRegion.
+func (v *VCC) AddTelephonyRegion(t VCCTelephonyRegion) error {
+	if t.ID == "" || t.Name == "" {
+		return errors.New("add telephony region: id and name are required")
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if _, ok := v.telephonyRegion(t.ID); ok {
+		return fmt.Errorf("add telephony region %s: already exists", t.ID)
+	}
+	v.regions = append(v.regions, t)
+	return nil
+}
+
+// TelephonyRegions returns the account's telephony regions.
+func (v *VCC) TelephonyRegions() []VCCTelephonyRegion {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return slices.Clone(v.regions)
+}
+
 // AddUser stores a user under the same rules as the API (required fields,
 // role, unique username, agentDisplayId and telephoneAddress, known callback
-// numbers, skill levels), without counting a write or checking licences.
+// numbers and telephony region, a telephone number with WebRTC, skill
+// levels), without counting a write or checking licences.
 // An empty UserID gets a new one. User.Active is taken as given: false
 // stores an archived user.
 func (v *VCC) AddUser(rec VCCUserRecord) (VCCUserRecord, error) {
@@ -110,6 +150,7 @@ func (v *VCC) AddUser(rec VCCUserRecord) (VCCUserRecord, error) {
 
 // ModifyUser changes a stored user outside the API, as an administrator in
 // the VCC portal would (the rules are not applied; the userId is kept).
+// Clearing Locked resets the count of failed logins.
 func (v *VCC) ModifyUser(userID string, fn func(*VCCUserRecord)) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -120,6 +161,9 @@ func (v *VCC) ModifyUser(userID string, fn func(*VCCUserRecord)) error {
 	rec := e.rec.clone()
 	fn(&rec)
 	rec.User.UserID = userID
+	if e.rec.User.Locked && !rec.User.Locked {
+		e.failedLogins = 0
+	}
 	v.put(rec)
 	return nil
 }
@@ -161,13 +205,20 @@ func (v *VCC) Users() []VCCUserRecord {
 }
 
 // SeedDemo fills the account with the demo data: the admin client
-// DemoClientID/DemoClientSecret (users:read users:write), four callback
-// numbers, an agent template, a supervisor template, an active agent with
-// agentDisplayId 1001, an archived agent with 1003 and an admin who does not
-// act as agent.
+// DemoClientID/DemoClientSecret (users:read users:write), the six telephony
+// regions of [DemoTelephonyRegions], four callback numbers, an agent
+// template, a supervisor template, an active agent with agentDisplayId 1001,
+// an archived agent with 1003 and an admin who does not act as agent. The
+// agents use WebRTC with their agent ID as telephone number, as VCC advises
+// for WebRTC-only agents. No user has a password.
 func (v *VCC) SeedDemo() error {
 	if err := v.AddClient(VCCClient{ID: DemoClientID, Secret: DemoClientSecret, Scopes: []string{VCCScopeRead, VCCScopeWrite}, Admin: true}); err != nil {
 		return fmt.Errorf("seed demo: %w", err)
+	}
+	for _, t := range DemoTelephonyRegions() {
+		if err := v.AddTelephonyRegion(t); err != nil {
+			return fmt.Errorf("seed demo: %w", err)
+		}
 	}
 	for _, n := range []VCCCallbackNumber{
 		{ID: DemoCallbackLondon, Name: "London Support", CLID: "+442079460000"},
@@ -185,6 +236,7 @@ func (v *VCC) SeedDemo() error {
 			EnforcedDispositionCodes: true, CallRecordingControls: true, TranscribeCalls: true, CallParking: true,
 			Location: location,
 			TelephonyAddress: VCCTelephonyAddress{
+				TelephoneAddress:        id,
 				OutboundTelephonyRegion: region, PreventAutoCallbackNumber: true, SelectedCallbackNumberID: callback,
 			},
 			Capacity: capacity,

@@ -47,9 +47,14 @@ func (v *VCC) token(w http.ResponseWriter, r *http.Request) {
 
 	v.mu.Lock()
 	client, ok := v.clients[id]
+	archived := v.archivedCredential(id)
 	v.mu.Unlock()
 	if !ok || id == "" || subtle.ConstantTimeCompare([]byte(client.Secret), []byte(secret)) != 1 {
 		oauthErr(v.opts.InvalidClientStatus, "invalid_client", "")
+		return
+	}
+	if archived {
+		oauthErr(v.opts.InvalidClientStatus, "invalid_client", "The user who owns these API credentials is archived")
 		return
 	}
 	if form.Get("grant_type") != "client_credentials" {

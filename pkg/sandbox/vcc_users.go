@@ -1,8 +1,10 @@
 package sandbox
 
 import (
+	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,12 +129,13 @@ func (v *VCC) createUser(r *http.Request) (int, any) {
 		return aerr.reply()
 	}
 	v.put(VCCUserRecord{User: u})
-	v.countWrite(http.MethodPost, u.UserID)
+	v.countWrite(r, u.UserID, true)
 	return v.opts.CreateStatus, u.view()
 }
 
 // patchUser is PATCH /users/{userId}: a deep merge of the body into the
-// user. {"active":false} archives, {"active":true} reverts.
+// user. {"active":false} archives, {"active":true} reverts, {"locked":false}
+// unlocks and resets the count of failed logins.
 func (v *VCC) patchUser(r *http.Request) (int, any) {
 	overages, aerr := boolParam(r, "allowOverages")
 	if aerr == nil {
@@ -163,11 +166,17 @@ func (v *VCC) patchUser(r *http.Request) (int, any) {
 	rec := e.rec.clone()
 	rec.User = u
 	v.put(rec)
-	v.countWrite(http.MethodPatch, u.UserID)
+	changed := !reflect.DeepEqual(old, u)
+	if body.Locked != nil && !*body.Locked && e.failedLogins > 0 {
+		e.failedLogins = 0
+		changed = true
+	}
+	v.countWrite(r, u.UserID, changed)
 	return http.StatusOK, u.view()
 }
 
-// deleteUser is DELETE /users/{userId}; the user must be archived first.
+// deleteUser is DELETE /users/{userId}; the user must be archived first
+// and have no user-level API credentials.
 func (v *VCC) deleteUser(r *http.Request) (int, any) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -178,9 +187,13 @@ func (v *VCC) deleteUser(r *http.Request) (int, any) {
 	if e.rec.User.Active {
 		return apiErrorf(v.opts.DeleteActiveStatus, "User must be archived before it can be deleted").reply()
 	}
+	if len(e.credentials) > 0 {
+		return apiErrorf(http.StatusConflict, "User %s has user-level API credentials (%s): delete them first",
+			e.rec.User.UserID, strings.Join(e.credentials, ", ")).reply()
+	}
 	v.unindex(e.rec.User)
 	delete(v.users, e.rec.User.UserID)
-	v.countWrite(http.MethodDelete, e.rec.User.UserID)
+	v.countWrite(r, e.rec.User.UserID, true)
 	return http.StatusNoContent, nil
 }
 
@@ -216,9 +229,10 @@ func (v *VCC) putSkills(r *http.Request) (int, any) {
 		}
 		skills = append(skills, VCCSkill{SkillID: s.SkillID, Level: int(s.Level)})
 	}
-	return v.replace(r, func(rec *VCCUserRecord) any {
+	return v.replace(r, func(rec *VCCUserRecord) (any, bool) {
+		changed := !slices.Equal(rec.Skills, skills)
 		rec.Skills = skills
-		return skillsView(skills)
+		return skillsView(skills), changed
 	})
 }
 
@@ -259,9 +273,10 @@ func (v *VCC) putGroups(r *http.Request) (int, any) {
 		}
 		groups = append(groups, g.GroupID)
 	}
-	return v.replace(r, func(rec *VCCUserRecord) any {
+	return v.replace(r, func(rec *VCCUserRecord) (any, bool) {
+		changed := !slices.Equal(rec.Groups, groups)
 		rec.Groups = groups
-		return groupsView(groups)
+		return groupsView(groups), changed
 	})
 }
 
@@ -308,9 +323,10 @@ func (v *VCC) putUserCallbackNumbers(r *http.Request) (int, any) {
 		}
 	}
 	v.mu.Unlock()
-	return v.replace(r, func(rec *VCCUserRecord) any {
+	return v.replace(r, func(rec *VCCUserRecord) (any, bool) {
+		changed := !slices.Equal(rec.CallbackNumbers, ids)
 		rec.CallbackNumbers = ids
-		return v.callbackNumbersView(ids)
+		return v.callbackNumbersView(ids), changed
 	})
 }
 
@@ -340,17 +356,48 @@ func (v *VCC) callbackNumber(id string) (VCCCallbackNumber, bool) {
 	return VCCCallbackNumber{ID: id}, false
 }
 
-// replace applies a sub-resource PUT to the user named in the path.
-func (v *VCC) replace(r *http.Request, fn func(*VCCUserRecord) any) (int, any) {
+// replace applies a sub-resource PUT to the user named in the path; fn
+// returns the reply and whether the list changed.
+func (v *VCC) replace(r *http.Request, fn func(*VCCUserRecord) (any, bool)) (int, any) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	e := v.users[r.PathValue("userId")]
 	if e == nil {
 		return errUserNotFound.reply()
 	}
-	body := fn(&e.rec)
-	v.countWrite(http.MethodPut, e.rec.User.UserID)
+	body, changed := fn(&e.rec)
+	v.countWrite(r, e.rec.User.UserID, changed)
 	return http.StatusOK, body
+}
+
+// listTelephonyRegions is GET /telephonyRegions: the account's telephony
+// regions, in the order they were added.
+func (v *VCC) listTelephonyRegions(*http.Request) (int, any) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return http.StatusOK, map[string]any{"telephonyRegions": append([]VCCTelephonyRegion{}, v.regions...)}
+}
+
+func (v *VCC) telephonyRegion(id string) (VCCTelephonyRegion, bool) {
+	for _, t := range v.regions {
+		if t.ID == id {
+			return t, true
+		}
+	}
+	return VCCTelephonyRegion{}, false
+}
+
+// regionChoices lists the account's regions for an error message; the
+// caller holds v.mu.
+func (v *VCC) regionChoices() string {
+	if len(v.regions) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(v.regions))
+	for i, t := range v.regions {
+		parts[i] = fmt.Sprintf("%s [%s]", t.Name, t.ID)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // check applies the account rules to u, the proposed state of a user whose
@@ -394,6 +441,16 @@ func (v *VCC) check(u VCCUser, old *VCCUser, allowOverages bool) *apiError {
 			if _, ok := v.callbackNumber(s); !ok {
 				return apiErrorf(400, "userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId: unknown callbackNumberId %q", s)
 			}
+		}
+		// A region already stored is not checked again: only the change is.
+		if t := a.TelephonyAddress.OutboundTelephonyRegion; t != "" && (old == nil || old.region() != t) {
+			if _, ok := v.telephonyRegion(t); !ok {
+				return apiErrorf(400, "outboundTelephonyRegion %q is not a telephony region of this account; valid: %s", t, v.regionChoices())
+			}
+		}
+		// Likewise a user already in breach is not refused for other changes.
+		if u.webrtcWithoutPhone() && (old == nil || !old.webrtcWithoutPhone()) && !v.opts.WebRTCPhoneOptional {
+			return apiErrorf(400, "userAccountConfiguration.agentConfiguration.telephonyAddress.telephoneAddress is required when webrtc is true: VCC routes the agent's calls to this number when WebRTC is unavailable")
 		}
 	}
 	if id := v.byAgentID[u.agentID()]; u.agentID() != "" && id != "" && id != u.UserID {
