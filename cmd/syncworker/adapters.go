@@ -44,6 +44,12 @@ func (s stateStore) Commit(recs []worker.Record[handlers.State]) error {
 		if r.Err == "" && r.EventID != "" {
 			b.Ledger = append(b.Ledger, store.LedgerEntry{EventID: r.EventID, UserKey: r.UserKey, Outcome: r.Outcome, At: r.At})
 		}
+		if e, ok := historyEntry(r); ok {
+			if b.History == nil {
+				b.History = map[string][]store.HistoryEntry{}
+			}
+			b.History[r.UserKey] = append(b.History[r.UserKey], e)
+		}
 		if !r.HasState {
 			continue
 		}
@@ -72,6 +78,22 @@ func (s stateStore) Commit(recs []worker.Record[handlers.State]) error {
 		}
 	}
 	return s.db.Commit(b)
+}
+
+// historyEntry is what the user's history keeps of a record: every
+// command (even one that found its effect in place) and every Salesforce
+// event that did something or failed; not the unchanged ones, which would
+// push the rest out of the bounded history.
+func historyEntry(r worker.Record[handlers.State]) (store.HistoryEntry, bool) {
+	if r.EventID == "" || (r.Action == "" && r.Err == "" && r.Outcome == handlers.OutcomeUnchanged) {
+		return store.HistoryEntry{}, false
+	}
+	e := store.HistoryEntry{At: r.At, EventID: r.EventID, Type: r.Type, Action: r.Action, RequestedBy: r.RequestedBy,
+		Reason: r.Reason, Outcome: r.Outcome, Error: r.Err}
+	for _, c := range r.Changes {
+		e.Changes = append(e.Changes, store.FieldChange{Field: c.Field, Old: c.Old, New: c.New})
+	}
+	return e, true
 }
 
 // agentIDs gives the handlers the store's agent-ID reservations (with the
@@ -110,15 +132,22 @@ type eventHandler struct{ users *handlers.Handler }
 func (h eventHandler) Handle(ctx context.Context, ev *events.Event, prev handlers.State) (worker.Result[handlers.State], error) {
 	switch {
 	case ev.User != nil:
-		r, err := h.users.HandleUser(ctx, ev.UserKey, prev, *ev.User)
-		if err != nil {
-			return worker.Result[handlers.State]{}, err
-		}
-		return worker.Result[handlers.State]{State: r.State, Outcome: r.Outcome, Detail: describe(r)}, nil
+		return result(h.users.HandleUser(ctx, ev.UserKey, prev, *ev.User))
 	case ev.Command != nil:
-		return worker.Result[handlers.State]{}, &handlers.PermanentError{Msg: fmt.Sprintf("command %q: this version of syncworker applies no admin commands", ev.Command.Action)}
+		return result(h.users.HandleCommand(ctx, ev.UserKey, ev.ID, prev, *ev.Command))
 	}
 	return worker.Result[handlers.State]{}, &handlers.PermanentError{Msg: fmt.Sprintf("type %q: no handler", ev.Type)}
+}
+
+func result(r handlers.Result, err error) (worker.Result[handlers.State], error) {
+	if err != nil {
+		return worker.Result[handlers.State]{}, err
+	}
+	out := worker.Result[handlers.State]{State: r.State, Outcome: r.Outcome, Detail: describe(r)}
+	for _, c := range r.Changes {
+		out.Changes = append(out.Changes, worker.Change{Field: c.Field, Old: c.Old, New: c.New})
+	}
+	return out, nil
 }
 
 // describe renders a result's changes and note for logs and the results table.

@@ -84,7 +84,8 @@ func startWorker(t *testing.T, dataDir, vccURL string, log *zap.Logger) *running
 	if err != nil {
 		t.Fatal(err)
 	}
-	mapping := &handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername, AgentIDStart: 1000}
+	mapping := &handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername, AgentIDStart: 1000,
+		Templates: map[string]string{demoSupervisorProfile: sandbox.DemoSupervisorTemplateUsername}}
 	obs := &outcomes{}
 	sys, err := newSystem(o, mapping, log, obs.observe)
 	if err != nil {

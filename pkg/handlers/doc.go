@@ -11,6 +11,9 @@
 //     username, name, email and ssoExternalId (= FederationIdentifier) come
 //     from Salesforce; agentDisplayId is the NVM Agent Id when Salesforce has
 //     one, else the next free ID from the starting ID, skipping IDs in use.
+//     A template with WebRTC on gives the new agent its agent ID as phone
+//     number (VCC needs one, unique in the account; seed 003's rule for
+//     WebRTC-only agents).
 //   - An active user with a VCC user gets only what differs written, and is
 //     reverted to active if archived. A VCC user with the same username that
 //     vccsync did not create is linked, never duplicated.

@@ -74,6 +74,7 @@ const (
 	fActive      = "active"
 	fAgentID     = "agentDisplayId"
 	fProvisioned = "provisioned" // template sub-resources applied (template username)
+	fDeleted     = "deleted"     // the VCC user (username) was deleted by a command
 )
 
 // State is what the handlers keep per Salesforce user between events.
@@ -117,9 +118,11 @@ func permanent(format string, a ...any) error { return &PermanentError{Msg: fmt.
 // use by different users; the worker serialises events of one user.
 type Handler struct {
 	vcc   VCC
+	admin Admin
 	ids   AgentIDs
 	sagas Sagas
 	m     Mapping
+	cmd   commandState
 
 	tmplMu    sync.Mutex
 	templates map[string]*template
@@ -138,13 +141,19 @@ type template struct {
 	loaded    time.Time
 }
 
+// Client is the whole VCC API the handlers use.
+type Client interface {
+	VCC
+	Admin
+}
+
 // New returns a Handler for the mapping.
-func New(v VCC, ids AgentIDs, sagas Sagas, m Mapping) (*Handler, error) {
+func New(v Client, ids AgentIDs, sagas Sagas, m Mapping) (*Handler, error) {
 	nm, err := m.normalized()
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{vcc: v, ids: ids, sagas: sagas, m: nm, templates: map[string]*template{}, tmplTTL: 5 * time.Minute}, nil
+	return &Handler{vcc: v, admin: v, ids: ids, sagas: sagas, m: nm, templates: map[string]*template{}, tmplTTL: 5 * time.Minute}, nil
 }
 
 // HandleUser applies a salesforce.user.changed snapshot for the user whose
@@ -303,6 +312,14 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 			return Result{}, err
 		}
 		nu.Config.Agent.AgentDisplayID = agentID
+		if a := nu.Config.Agent; a.WebRTC != nil && *a.WebRTC && agentID != "" {
+			// WebRTC needs a phone number unique in the account; seed 003's
+			// rule for WebRTC-only agents is the agent ID.
+			if a.TelephonyAddress == nil {
+				a.TelephonyAddress = &vcc.TelephonyAddress{}
+			}
+			a.TelephonyAddress.TelephoneAddress = agentID
+		}
 	}
 	// The create and the copy of the template's sub-resources are two
 	// calls or more: record the step first, so a retry after a failure in

@@ -27,6 +27,7 @@ type item[S any] struct {
 	dlqErr   error
 	outcome  string
 	detail   string
+	changes  []Change
 	state    S
 	hasState bool
 }
@@ -92,11 +93,13 @@ func (w *Worker[S]) process(ctx context.Context, msgs []jetstream.Msg) {
 		case it.done && it.outcome == "duplicate":
 			// Already recorded with its real outcome: nothing to write.
 		case it.done:
-			records = append(records, Record[S]{EventID: it.ev.ID, UserKey: it.ev.UserKey, Type: it.ev.Type,
-				Outcome: it.outcome, Detail: it.detail, At: time.Now(), State: it.state, HasState: it.hasState})
+			r := it.record()
+			r.EventID, r.Outcome, r.Detail, r.Changes, r.State, r.HasState = it.ev.ID, it.outcome, it.detail, it.changes, it.state, it.hasState
+			records = append(records, r)
 		case it.dlqErr != nil && it.ev != nil && it.hasState:
-			records = append(records, Record[S]{UserKey: it.ev.UserKey, Type: it.ev.Type, Outcome: "dead_lettered",
-				Err: it.dlqErr.Error(), At: time.Now(), State: it.state, HasState: true})
+			r := it.record()
+			r.EventID, r.Outcome, r.Err, r.State, r.HasState = it.ev.ID, "dead_lettered", it.dlqErr.Error(), it.state, true
+			records = append(records, r)
 		}
 	}
 	commitStart := time.Now()
@@ -183,7 +186,7 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 		w.release(key, it.seq())
 		seen[it.ev.ID] = true
 		state = res.State
-		it.done, it.outcome, it.detail = true, res.Outcome, res.Detail
+		it.done, it.outcome, it.detail, it.changes = true, res.Outcome, res.Detail, res.Changes
 		it.state, it.hasState = state, true
 	}
 }
@@ -250,6 +253,15 @@ type heldError struct{ seq uint64 }
 
 func (e *heldError) Error() string {
 	return fmt.Sprintf("held back until the user's earlier event (stream sequence %d) is applied", e.seq)
+}
+
+// record is the item's Record with what the event says of itself.
+func (it *item[S]) record() Record[S] {
+	r := Record[S]{UserKey: it.ev.UserKey, Type: it.ev.Type, At: time.Now()}
+	if c := it.ev.Command; c != nil {
+		r.Action, r.RequestedBy, r.Reason = c.Action, c.RequestedBy, c.Reason
+	}
+	return r
 }
 
 func (it *item[S]) seq() uint64 {

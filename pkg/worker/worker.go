@@ -23,8 +23,14 @@ type Handler[S any] interface {
 // Result is what a Handler did.
 type Result[S any] struct {
 	State   S
-	Outcome string // e.g. created, updated, unchanged, stale
-	Detail  string // human-readable changes or note
+	Outcome string   // e.g. created, updated, unchanged, stale
+	Detail  string   // human-readable changes or note
+	Changes []Change // what was written, old → new
+}
+
+// Change is one field a handler changed, old → new.
+type Change struct {
+	Field, Old, New string
 }
 
 // Store is the worker's view of the state store.
@@ -47,7 +53,10 @@ type Record[S any] struct {
 	// Err is set for a dead-lettered event: it is not written to the
 	// ledger (so a replay applies it), but the user's last error is.
 	Err string
-	At  time.Time
+	// Action, RequestedBy and Reason are set for admin commands.
+	Action, RequestedBy, Reason string
+	Changes                     []Change
+	At                          time.Time
 	// State is the user's state after the message; written when HasState.
 	State    S
 	HasState bool
