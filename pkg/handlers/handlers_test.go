@@ -26,6 +26,7 @@ const (
 // harness is the handlers against the VCC sandbox over HTTP, through the
 // real client, with agent IDs reserved in bbolt.
 type harness struct {
+	url string
 	sb  *sandbox.VCC
 	db  *store.DB
 	h   *handlers.Handler
@@ -84,7 +85,7 @@ func newHarness(t *testing.T, m *handlers.Mapping) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{sb: sb, db: db, h: h, ctx: context.Background()}
+	return &harness{url: url, sb: sb, db: db, h: h, ctx: context.Background()}
 }
 
 func key(id15 string) string { k, _ := events.NormalizeID(id15); return k }
@@ -451,5 +452,43 @@ func TestUnknownIsActiveNeverArchives(t *testing.T) {
 	}
 	if got, _ := hs.sb.User(st.VCCUserID); !got.User.Active || got.User.Email != "jane@new.example" || res.Outcome != handlers.OutcomeUpdated {
 		t.Errorf("outcome %q, active %v, email %q: want updated, still active", res.Outcome, got.User.Active, got.User.Email)
+	}
+}
+
+// VCC lets only an admin API client delete users: a non-admin client's
+// delete is refused with VCC's own message, and nothing is deleted.
+func TestDeleteNeedsAdminClient(t *testing.T) {
+	hs := newHarness(t, nil)
+	if err := hs.sb.AddClient(sandbox.VCCClient{ID: "supervisor-client", Secret: "s3cret",
+		Scopes: []string{"users:read", "users:write"}, Admin: false}); err != nil {
+		t.Fatal(err)
+	}
+	archived, _ := hs.sb.UserByUsername(sandbox.DemoArchivedUsername)
+	url := strings.TrimSuffix(hs.url, "/")
+	client, err := vcc.New(vcc.Config{BaseURL: url + "/useradmin", TokenURL: url + "/Auth/connect/token",
+		ClientID: "supervisor-client", ClientSecret: "s3cret", RatePerMinute: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := handlers.New(client, ids{hs.db}, ids{hs.db}, handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := events.NewCommand("c1", key("0055e000001Bobb"), events.ActionDelete, "alice", "", events.CommandParams{Confirm: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := cmd.Marshal()
+	ev, err := events.Parse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.HandleCommand(context.Background(), ev.UserKey, ev.ID, handlers.State{VCCUserID: archived.User.UserID}, *ev.Command)
+	var perm *handlers.PermanentError
+	if !errors.As(err, &perm) || !strings.Contains(err.Error(), "delete refused by VCC") || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("error %v: want a permanent refusal carrying VCC's 403", err)
+	}
+	if _, ok := hs.sb.User(archived.User.UserID); !ok {
+		t.Error("the user was deleted by a non-admin client")
 	}
 }
