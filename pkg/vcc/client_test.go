@@ -541,13 +541,8 @@ func TestErrorMapping(t *testing.T) {
 
 func TestTransportErrors(t *testing.T) {
 	t.Run("connection refused", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		f := newFake(t)
+		f := newFake(t) // first: a server started after the close could be given the closed port
+		addr := closedAddr(t)
 		var observed []int
 		c := f.client(func(cfg *Config) {
 			cfg.BaseURL = "http://" + addr + "/useradmin"
@@ -557,7 +552,7 @@ func TestTransportErrors(t *testing.T) {
 				}
 			})
 		})
-		_, err = c.GetUserByUsername(context.Background(), "jane.smith@acme.example")
+		_, err := c.GetUserByUsername(context.Background(), "jane.smith@acme.example")
 		var te *TransportError
 		if !errors.As(err, &te) {
 			t.Fatalf("err = %T %v, want *TransportError", err, err)
@@ -576,15 +571,10 @@ func TestTransportErrors(t *testing.T) {
 		}
 	})
 	t.Run("token endpoint refused", func(t *testing.T) {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
 		f := newFake(t)
+		addr := closedAddr(t)
 		c := f.client(func(cfg *Config) { cfg.TokenURL = "http://" + addr + "/Auth/connect/token" })
-		_, err = c.GetUser(context.Background(), "u1")
+		_, err := c.GetUser(context.Background(), "u1")
 		var te *TransportError
 		if !errors.As(err, &te) || te.Route != RouteToken || !te.Temporary() {
 			t.Fatalf("err = %T %v, want a *TransportError of the token endpoint", err, err)
@@ -710,4 +700,17 @@ func TestObserver(t *testing.T) {
 			t.Errorf("observation %d = %v, want %v", i, got[i], want[i])
 		}
 	}
+}
+
+// closedAddr returns a loopback address nothing listens on: a port that
+// was just bound and released.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
 }
