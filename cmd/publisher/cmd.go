@@ -46,6 +46,7 @@ type cmdOptions struct {
 	level                   int
 	allow, deny             bool
 	agentID                 string
+	alias                   string
 
 	// given holds the names of the flags on the command line.
 	given map[string]bool
@@ -83,6 +84,7 @@ func (o *cmdOptions) registerParams(fs *flag.FlagSet) {
 	fs.IntVar(&o.semiLive, "semi-live", 0, "")
 	fs.BoolVar(&o.useDefault, "default", false, "")
 	fs.StringVar(&o.skill, "skill", "", "")
+	fs.StringVar(&o.alias, "alias", "", "")
 	fs.IntVar(&o.level, "level", 0, "")
 	fs.BoolVar(&o.allow, "allow", false, "")
 	fs.BoolVar(&o.deny, "deny", false, "")
@@ -310,6 +312,22 @@ var actions = []actionSpec{
 		name:   events.ActionResetPassword,
 		does:   "Sends the user an email with a password reset link (at most once per command id: after a crash in between, syncworker reports \"outcome unknown\" rather than send it twice).",
 		params: noParams,
+	},
+	{
+		name:     events.ActionChangeAlias,
+		synopsis: "--alias ALIAS",
+		does:     "Changes the user's Salesforce alias without breaking single sign-on: a contact-center member is removed from the contact center, the alias changed, and the user added back so the telephony username follows the alias (each step recorded; an interrupted change resumes).",
+		flags: []flagDoc{
+			{"alias", "ALIAS", "the new alias: 1 to 8 of A-Z, a-z, 0-9, '_', '.' and '-'"},
+		},
+		params: func(o *cmdOptions) (events.CommandParams, []string) {
+			var problems []string
+			if !o.given["alias"] {
+				problems = append(problems, "--alias: missing: the new alias")
+			}
+			return events.CommandParams{Alias: o.alias}, problems
+		},
+		paramFlags: map[string]string{"alias": "--alias"},
 	},
 	{
 		name:   events.ActionResync,

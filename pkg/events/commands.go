@@ -28,13 +28,15 @@ const (
 	ActionUnlock                      = "unlock"
 	ActionResetPassword               = "reset-password"
 	ActionResync                      = "resync"
+	ActionChangeAlias                 = "change-alias"
 )
 
 // Actions lists every admin command action.
 var Actions = []string{
 	ActionArchive, ActionReactivate, ActionDelete, ActionSetTelephonyRegion, ActionSetCallbackNumbers,
 	ActionSetWebRTC, ActionSetEnforcedDispositionCodes, ActionSetCallRecordingControl, ActionSetScreenRecording,
-	ActionSetInteractionCapacity, ActionSetSkillLevel, ActionAllowActAsAgent, ActionUnlock, ActionResetPassword, ActionResync,
+	ActionSetInteractionCapacity, ActionSetSkillLevel, ActionAllowActAsAgent, ActionUnlock, ActionResetPassword,
+	ActionChangeAlias, ActionResync,
 }
 
 // MinSkillLevel and MaxSkillLevel bound a skill level (VCC's slider).
@@ -75,6 +77,8 @@ type CommandParams struct {
 	// allow-act-as-agent: the agent ID for the first grant (else Salesforce's
 	// NVM Agent Id, else the next free one).
 	AgentID string `json:"agentId,omitempty"`
+	// change-alias: the new Salesforce alias (1-8 of A-Z a-z 0-9 _ . -).
+	Alias string `json:"alias,omitempty"`
 }
 
 // commandData is a command's data: who, why and the parameters.
@@ -120,6 +124,7 @@ var used = map[string][]string{
 	ActionSetInteractionCapacity:      {"live", "nonLive", "semiLive", "default"},
 	ActionSetSkillLevel:               {"skill", "level"},
 	ActionAllowActAsAgent:             {"enabled", "agentId"},
+	ActionChangeAlias:                 {"alias"},
 }
 
 // set returns the names of the parameters p sets.
@@ -145,6 +150,7 @@ func (p CommandParams) set() []string {
 	add("skill", p.Skill != "")
 	add("level", p.Level != 0)
 	add("agentId", p.AgentID != "")
+	add("alias", p.Alias != "")
 	return s
 }
 
@@ -229,6 +235,10 @@ func ValidateCommand(action string, p CommandParams) error {
 				}
 			}
 		}
+	case ActionChangeAlias:
+		if err := CheckAlias(p.Alias); err != nil {
+			errs.add("data.alias", err.Error())
+		}
 	case ActionSetSkillLevel:
 		if strings.TrimSpace(p.Skill) == "" {
 			errs.add("data.skill", "missing: the skill ID")
@@ -297,4 +307,18 @@ func NewCommand(id, userID, action, requestedBy, reason string, p CommandParams)
 	}
 	return Envelope{SpecVersion: SpecVersion, ID: id, Source: "operator/" + requestedBy, Type: CommandTypePrefix + action,
 		Subject: userID, DataContentType: "application/json", Data: data}, nil
+}
+
+// CheckAlias checks a Salesforce alias as contact centers need it: 1 to 8
+// characters of A-Z, a-z, 0-9, '_', '.' and '-'.
+func CheckAlias(alias string) error {
+	if alias == "" || len(alias) > 8 {
+		return fmt.Errorf("%q has %d characters, want 1 to 8", alias, len(alias))
+	}
+	for _, c := range alias {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return fmt.Errorf("%q has %q: contact centers allow only A-Z, a-z, 0-9, '_', '.' and '-'", alias, c)
+		}
+	}
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,13 +58,12 @@ func (h *Handler) HandleCommand(ctx context.Context, key, eventID string, prev S
 	if err != nil {
 		return Result{}, permanent("%s refused: %v", c.Action, err)
 	}
-	next := prev
-	next.Synced = maps.Clone(prev.Synced)
-	if next.Synced == nil {
-		next.Synced = map[string]string{}
-	}
-	if c.Action == events.ActionResync {
+	next := prev.clone()
+	switch c.Action {
+	case events.ActionResync:
 		return h.resync(ctx, key, prev)
+	case events.ActionChangeAlias:
+		return h.changeAlias(ctx, key, prev, p.Alias)
 	}
 	cur, err := h.find(ctx, prev.VCCUserID, h.m.username(prev.Snapshot), prev.Synced[fUsername])
 	if err != nil {

@@ -86,6 +86,15 @@ type State struct {
 	AgentID    string
 }
 
+// clone returns a copy of the state whose Synced map can be written.
+func (s State) clone() State {
+	s.Synced = maps.Clone(s.Synced)
+	if s.Synced == nil {
+		s.Synced = map[string]string{}
+	}
+	return s
+}
+
 // Change is one field written to VCC, old → new.
 type Change struct {
 	Field string `json:"field"`
@@ -124,6 +133,9 @@ type Handler struct {
 	m     Mapping
 	cmd   commandState
 
+	cc      ContactCenters // nil: membership is not managed
+	members *memberBatcher
+
 	tmplMu    sync.Mutex
 	templates map[string]*template
 	tmplTTL   time.Duration
@@ -159,11 +171,7 @@ func New(v Client, ids AgentIDs, sagas Sagas, m Mapping) (*Handler, error) {
 // HandleUser applies a salesforce.user.changed snapshot for the user whose
 // previous state is prev.
 func (h *Handler) HandleUser(ctx context.Context, key string, prev State, u events.User) (Result, error) {
-	next := prev
-	next.Synced = maps.Clone(prev.Synced)
-	if next.Synced == nil {
-		next.Synced = map[string]string{}
-	}
+	next := prev.clone()
 	ts := u.Modstamp()
 	if !ts.IsZero() && ts.Before(prev.Checkpoint) {
 		return Result{State: prev, Outcome: OutcomeStale,
@@ -190,6 +198,21 @@ func (h *Handler) HandleUser(ctx context.Context, key string, prev State, u even
 		snap.IsActive = events.Val(active)
 	}
 
+	res, err := h.applyVCC(ctx, key, prev, next, tmplName, active)
+	if err != nil {
+		return Result{}, err
+	}
+	if h.cc != nil {
+		if err := h.syncContactCenter(ctx, key, &res, active, u.ChangedFields); err != nil {
+			return Result{}, err
+		}
+	}
+	return res, nil
+}
+
+// applyVCC brings the VCC user in line with the snapshot in next.
+func (h *Handler) applyVCC(ctx context.Context, key string, prev, next State, tmplName string, active bool) (Result, error) {
+	snap := next.Snapshot
 	want := h.desired(snap)
 	if prev.VCCUserID != "" && syncedEqual(prev.Synced, want) {
 		return Result{State: next, Outcome: OutcomeUnchanged}, nil

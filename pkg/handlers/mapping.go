@@ -31,6 +31,11 @@ type Mapping struct {
 	// AgentIDStart is the first agent ID handed out when Salesforce has no
 	// NVM Agent Id for a user (default 1, as in VCC's own tool).
 	AgentIDStart int `yaml:"agentIdStart"`
+	// ContactCenters maps a Salesforce ProfileId to the Salesforce contact
+	// center (04v…) its active users belong to; DefaultContactCenter is for
+	// the other profiles. Both empty: vccsync leaves membership alone.
+	ContactCenters       map[string]string `yaml:"contactCenters"`
+	DefaultContactCenter string            `yaml:"defaultContactCenter"`
 }
 
 // normalized checks the mapping and returns it with defaults applied and
@@ -69,10 +74,57 @@ func (m Mapping) normalized() (Mapping, error) {
 		}
 		out.Templates[id] = strings.TrimSpace(tmpl)
 	}
+	out.ContactCenters = make(map[string]string, len(m.ContactCenters))
+	for profile, cc := range m.ContactCenters {
+		id, err := events.NormalizeID(profile)
+		if err != nil || !strings.HasPrefix(profile, "00e") {
+			errs = append(errs, fmt.Errorf("mapping.contactCenters: key %q is not a Salesforce profile ID (00e…, 15 or 18 characters)", profile))
+			continue
+		}
+		ccID, err := contactCenterID(cc)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mapping.contactCenters[%s]: %w", profile, err))
+			continue
+		}
+		out.ContactCenters[id] = ccID
+	}
+	if m.DefaultContactCenter != "" {
+		ccID, err := contactCenterID(m.DefaultContactCenter)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mapping.defaultContactCenter: %w", err))
+		}
+		out.DefaultContactCenter = ccID
+	}
 	if out.DefaultTemplate == "" && len(out.Templates) == 0 {
 		errs = append(errs, errors.New("mapping: no template users: set defaultTemplate or templates"))
 	}
 	return out, errors.Join(errs...)
+}
+
+// contactCenterID checks a contact center ID and returns its 18-character form.
+func contactCenterID(s string) (string, error) {
+	id, err := events.NormalizeID(strings.TrimSpace(s))
+	if err != nil || !strings.HasPrefix(id, "04v") {
+		return "", fmt.Errorf("%q is not a Salesforce contact center ID (04v…, 15 or 18 characters)", s)
+	}
+	return id, nil
+}
+
+// managesContactCenters reports whether the mapping names any contact center.
+func (m Mapping) managesContactCenters() bool {
+	return m.DefaultContactCenter != "" || len(m.ContactCenters) > 0
+}
+
+// contactCenter returns the contact center for the user, "" for none.
+func (m Mapping) contactCenter(u events.User) string {
+	if u.ProfileID.Known() {
+		if id, err := events.NormalizeID(u.ProfileID.Value); err == nil {
+			if cc, ok := m.ContactCenters[id]; ok {
+				return cc
+			}
+		}
+	}
+	return m.DefaultContactCenter
 }
 
 // template returns the template username for the user, or "" when the user
