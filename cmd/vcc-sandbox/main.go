@@ -1,9 +1,12 @@
 // Command vcc-sandbox runs the in-process VCC User Admin API v4 stand-in of
 // package sandbox on its own, for trying the sync worker or a client by hand.
+// With -salesforce-listen it also runs the Salesforce stand-in, and with
+// -outbound-url that org sends outbound messages for its user changes.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -27,6 +30,8 @@ func run(args []string) error {
 	seedDemo := fs.Bool("seed-demo", true, "seed the demo account (client, callback numbers, template users)")
 	tokenLifetime := fs.Duration("token-lifetime", 2*time.Hour, "access token lifetime")
 	demoPassword := fs.String("demo-password", "", "password of every demo user at "+sandbox.VCCLoginPath+" (empty: none, every login fails)")
+	sfListen := fs.String("salesforce-listen", "", "address of the Salesforce sandbox (empty: not started)")
+	outboundURL := fs.String("outbound-url", "", "listener the Salesforce sandbox sends outbound messages to (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,7 +66,43 @@ func run(args []string) error {
 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
+
+	stopSF := func() error { return nil }
+	outboundDone := make(chan error, 1)
+	outboundDone <- nil
+	if *sfListen != "" {
+		sf := sandbox.NewSalesforce(sandbox.SalesforceOptions{})
+		if *seedDemo {
+			if err := sf.SeedDemo(); err != nil {
+				return err
+			}
+		}
+		sfURL, stop, err := sf.Start(*sfListen)
+		if err != nil {
+			return err
+		}
+		stopSF = stop
+		fmt.Printf("Salesforce sandbox listening on %s (org %s)\n", sfURL, sf.OrgID())
+		fmt.Printf("  token endpoint: %s%s\n", sfURL, sandbox.SFTokenPath)
+		fmt.Printf("  SSO check:      POST %s%s {\"userId\":...}\n", sfURL, sandbox.SFSSOCheckPath)
+		if *seedDemo {
+			fmt.Printf("  demo client:    id %s, secret %s (client credentials, runs as %s)\n",
+				sandbox.DemoSFClientID, sandbox.DemoSFClientSecret, sandbox.DemoSFUsername)
+		}
+		if *outboundURL != "" {
+			sender, err := sandbox.NewOutboundSender(sf, sandbox.OutboundOptions{URL: *outboundURL})
+			if err != nil {
+				_ = stopSF()
+				return err
+			}
+			<-outboundDone
+			go func() { outboundDone <- sender.Run(ctx) }()
+			fmt.Printf("  outbound:       user changes are sent to %s\n", *outboundURL)
+		}
+	}
+
 	<-ctx.Done()
 	fmt.Println("vcc-sandbox: shutting down")
-	return stop()
+	<-outboundDone
+	return errors.Join(stopSF(), stop())
 }

@@ -1,5 +1,6 @@
 // Package sandbox holds in-process stand-ins for the external services
-// vccsync talks to, speaking their real HTTP APIs with their rules. They are
+// vccsync talks to (Vonage Contact Center and Salesforce), speaking their
+// real HTTP APIs with their rules. They are
 // written from the vendors' API documentation, not from vccsync's clients,
 // so each side checks the other. The package uses the standard library only.
 //
@@ -117,4 +118,137 @@
 //     skills and groups catalogue (any ID is accepted), a numeric rate
 //     limit (inject 429s instead), the password-reset link itself, the
 //     Global Voice Assurance switch, linked accounts.
+//
+// # Salesforce
+//
+// [Salesforce] is a Salesforce org (organization ID
+// [SalesforceOptions].OrgID, default [DemoSFOrgID]) with the parts of the
+// platform vccsync uses:
+//   - POST /services/oauth2/token ([SFTokenPath]), form body: the client
+//     credentials flow (client_id, client_secret; the connected app's run-as
+//     user, [SFClient].Username, is required: "no client credentials user
+//     enabled") and the JWT bearer flow (grant_type
+//     urn:ietf:params:oauth:grant-type:jwt-bearer, assertion = an RS256 JWT
+//     verified with crypto/rsa against the connected app's public key or
+//     certificate; iss = client ID, sub = the app's user or an active user
+//     of the org, aud = https://login.salesforce.com,
+//     https://test.salesforce.com or the instance URL, exp in the future and
+//     at most three minutes ahead). 200 {"access_token","instance_url","id",
+//     "token_type":"Bearer","issued_at","scope"}; 400
+//     {"error":"invalid_client"|"invalid_grant"|"unsupported_grant_type",
+//     "error_description":…}.
+//   - Every /services/data and /services/apexrest call needs
+//     Authorization: Bearer (or OAuth) with a live token, else 401
+//     [{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}].
+//     Errors are JSON arrays [{"message","errorCode","fields"}]. Every reply
+//     carries Sforce-Limit-Info: api-usage=N/M; beyond
+//     [SalesforceOptions].APIRequestLimit calls answer 403
+//     REQUEST_LIMIT_EXCEEDED "TotalRequests Limit exceeded.".
+//   - GET and PATCH /services/data/vXX.X/sobjects/User/{id} (15- or
+//     18-character ID; GET takes ?fields=): the record with API field names
+//     ([SFUserFields]), "attributes" first, null for a field with no value,
+//     datetimes as 2024-04-26T18:25:03.000+0000. PATCH answers 204 with no
+//     body; field names match case-insensitively.
+//   - GET /services/data/vXX.X/query?q=SOQL, the subset SELECT <User
+//     fields> FROM User [WHERE Id = '…' | WHERE Id IN ('…', …)] [ORDER BY Id
+//     [ASC|DESC]]; pages of [SalesforceOptions].PageSize (default 2000)
+//     records, the next one at nextRecordsUrl
+//     (/services/data/vXX.X/query/01g…-<offset>, valid 15 minutes).
+//     Anything else is 400 MALFORMED_QUERY, INVALID_FIELD, INVALID_TYPE or
+//     INVALID_QUERY_FILTER_OPERATOR.
+//   - [I] The contact-center membership resource, an Apex REST class the
+//     org deploys (Salesforce has no public REST resource for it: Setup and
+//     the Bulk API add members): GET and POST
+//     /services/apexrest/vccsync/contactcenters/{ccId}/members ([SFMembersPath])
+//     and DELETE …/members/{userId}. GET answers {"members":[{"userId",
+//     "telephonyUsername"}]}; POST {"userIds":[…]} answers 200
+//     {"results":[{"userId","success","errors":[{"errorCode","message"}]}]}
+//     in request order; DELETE answers 204, also for a non-member; an
+//     unknown contact center is 404 NOT_FOUND.
+//   - POST /sandbox/sso/check ([SFSSOCheckPath]) is the sandbox's own: it
+//     stands in for a telephony single sign-on. {"userId":"005…"} → 200
+//     {"ok":true,"telephonyUsername":…} or 401 {"ok":false,"reason":…}; no
+//     token; never disturbed by injected faults.
+//
+// Rules enforced (reference §3–§5 and seed 004):
+//   - IDs are 15 or 18 characters; the 18-character form carries the
+//     case-checksum suffix ([SalesforceID18]) and is what the org returns.
+//     Users are 005…, profiles 00e…, contact centers 04v…, outbound
+//     notifications 04l…, the outbound action 04k….
+//   - Users: required Username (email form, unique case-insensitively),
+//     LastName, Alias, Email and ProfileId (one of the org's profiles once
+//     it has any); length limits (Alias 8, FirstName 40, LastName 80,
+//     Username 80, Email 128, FederationIdentifier 512); FederationIdentifier
+//     unique; Id, CallCenterId, LastModifiedDate and SystemModstamp are
+//     read-only (INVALID_FIELD_FOR_INSERT_UPDATE). Through the API the
+//     alias must be 1 to 8 characters of [A-Za-z0-9_.-] (400
+//     FIELD_INTEGRITY_EXCEPTION, fields ["Alias"]); a user created or edited
+//     in Setup ([Salesforce.AddUser], [Salesforce.ModifyUser]) may have any
+//     alias. Users are deactivated, never deleted.
+//   - Every change of a user (create, PATCH, membership add or remove,
+//     ModifyUser) bumps LastModifiedDate and SystemModstamp to now at
+//     millisecond precision, strictly increasing per user; a PATCH that
+//     changes nothing still bumps them, as in Salesforce. Assigning a
+//     permission set is not a change of the User record.
+//   - Contact centers: one per user; at most [SFMaxMembersPerAdd] users
+//     per add (400 LIMIT_EXCEEDED "At most 100 users can be added at a
+//     time"); only active users holding the Contact Center Agent or Contact
+//     Center Admin permission set ([SFPermissionSetAgent],
+//     [SFPermissionSetAdmin] or their Partner Telephony variants;
+//     PermissionsIsContactCenterAgent/Admin) can be added. Per-user refusals:
+//     NO_CONTACT_CENTER_PERMISSION, ALREADY_IN_CONTACT_CENTER, INACTIVE_USER,
+//     INVALID_ALIAS, NOT_FOUND, INVALID_ID_FIELD. Adding sets CallCenterId
+//     and fixes the telephony username [TelephonyUsername]
+//     (Alias@UserId@OrgId, both IDs of 18 characters); re-adding a member of
+//     the same contact center succeeds and changes nothing; removing clears
+//     both. Changing a member's alias is allowed but the SSO check fails
+//     until the user is removed and added back; deactivating a member keeps
+//     the membership (and fails the SSO check).
+//
+// State lives in memory and is seeded through Go ([Salesforce.AddClient],
+// [Salesforce.AddProfile], [Salesforce.AddUser],
+// [Salesforce.AssignPermissionSet], [Salesforce.AddContactCenter],
+// [Salesforce.AddMember], [Salesforce.SeedDemo]). Tests observe it with
+// [Salesforce.User], [Salesforce.Users], [Salesforce.Members],
+// [Salesforce.Member], [Salesforce.CheckSSO], [Salesforce.Stats] (requests by
+// method and route template, writes per user and method),
+// [Salesforce.WriteCount], [Salesforce.NoopWriteCount] and
+// [Salesforce.APIUsage], and disturb it with [Salesforce.SetFaults] (latency,
+// 429/5xx with an optional Retry-After, 403 REQUEST_LIMIT_EXCEEDED, an
+// outage), [Salesforce.SetAPIUsage], [Salesforce.RevokeTokens] and
+// [Salesforce.ModifyUser].
+//
+// # Outbound messages
+//
+// An [OutboundSender] sends Salesforce outbound messages for an org's User
+// changes to a listener URL: SOAP 1.1 POSTs with SOAPAction: "" and
+// Content-Type: text/xml; charset=utf-8, a notifications element in
+// [SFOutboundNS] with OrganizationId, ActionId, SessionId xsi:nil="true",
+// EnterpriseUrl, PartnerUrl and 1 to 100 Notifications, each an Id (04l…)
+// and an sObject xsi:type="sf:User" whose fields are in
+// [SFEnterpriseSObjectNS]: Id, then the selected fields in alphabetical
+// order, a field with no value left out. Each change queues one
+// notification; a message carries the records' data at the time it is
+// sent. Only HTTP 200 with a SOAP body whose notificationsResponse has
+// Ack true is an acknowledgement; anything else (another status, a SOAP
+// Fault, Ack false, no answer within the timeout) leaves the whole message
+// for a retry after the next delay of the backoff schedule, until
+// [OutboundOptions].MaxAge, when it is dropped. Duplicates after an ack
+// ([OutboundOptions].DuplicateRate, [OutboundSender.DuplicateNext]) and
+// out-of-order delivery of older data ([OutboundSender.DelayNext]) can be
+// injected; [OutboundSender.Stats] and [OutboundSender.Deliveries] show the
+// attempts, acknowledgements and what is pending.
+//
+// Caveats of the Salesforce stand-in:
+//   - [I] The membership resource's paths and bodies are the project's
+//     choice; the rules behind them are Salesforce's (Setup, reference §4).
+//   - Chosen where the documentation is silent: the error codes of a too
+//     long alias (FIELD_INTEGRITY_EXCEPTION, as for invalid characters), of
+//     a bad username (FIELD_INTEGRITY_EXCEPTION) and of an empty add
+//     request (400 INVALID_INPUT); injected 429s carry REQUEST_LIMIT_EXCEEDED;
+//     the run-as user of the client credentials flow need not be a user
+//     of the org (its ID is then [DemoSFIntegrationUserID]).
+//   - Not modelled: other sobjects, composite and Bulk API, SOQL beyond the
+//     subset, describe calls, Change Data Capture, the refresh token and
+//     web-server flows, per-user API limits, field-level security.
 package sandbox
