@@ -23,6 +23,9 @@ import (
 // supervisor template; every other profile gets the agent template.
 const demoSupervisorProfile = "00e5e000000SupV"
 
+// demoAliceID is the demo story's user who exists in VCC already.
+const demoAliceID = "0055e000001AlicAAC"
+
 // demoRun publishes the demo story and prints the per-user results once
 // the worker has handled every message.
 type demoRun struct {

@@ -74,18 +74,26 @@ type running struct {
 
 func startWorker(t *testing.T, dataDir, vccURL string, log *zap.Logger) *running {
 	t.Helper()
+	return startWorkerWith(t, dataDir, vccURL, log, nil, nil)
+}
+
+// startWorkerWith starts a worker with more flags and a mapping of its own.
+func startWorkerWith(t *testing.T, dataDir, vccURL string, log *zap.Logger, extra []string, mapping *handlers.Mapping) *running {
+	t.Helper()
 	secret := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secret, []byte(sandbox.DemoClientSecret+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	o, _, err := parseFlags([]string{"--data-dir", dataDir, "--nats-listen", "127.0.0.1:-1", "--http-listen", "127.0.0.1:0",
+	o, _, err := parseFlags(append([]string{"--data-dir", dataDir, "--nats-listen", "127.0.0.1:-1", "--http-listen", "127.0.0.1:0",
 		"--vcc-url", vccURL + "/useradmin", "--vcc-token-url", vccURL + "/Auth/connect/token", "--vcc-client-id", sandbox.DemoClientID,
-		"--vcc-client-secret-file", secret, "--vcc-rate", "0", "--batch-size", "64", "--retry-initial", "20ms", "--retry-max", "200ms", "--ack-wait", "5s"})
+		"--vcc-client-secret-file", secret, "--vcc-rate", "0", "--batch-size", "64", "--retry-initial", "20ms", "--retry-max", "200ms", "--ack-wait", "5s"}, extra...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mapping := &handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername, AgentIDStart: 1000,
-		Templates: map[string]string{demoSupervisorProfile: sandbox.DemoSupervisorTemplateUsername}}
+	if mapping == nil {
+		mapping = &handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername, AgentIDStart: 1000,
+			Templates: map[string]string{demoSupervisorProfile: sandbox.DemoSupervisorTemplateUsername}}
+	}
 	obs := &outcomes{}
 	sys, err := newSystem(o, mapping, log, obs.observe)
 	if err != nil {

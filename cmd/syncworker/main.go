@@ -36,6 +36,7 @@ import (
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/handlers"
 	"github.com/vccsync/vccsync/pkg/metrics"
+	"github.com/vccsync/vccsync/pkg/salesforce"
 	"github.com/vccsync/vccsync/pkg/sandbox"
 	"github.com/vccsync/vccsync/pkg/store"
 	"github.com/vccsync/vccsync/pkg/vcc"
@@ -60,6 +61,9 @@ type options struct {
 	vccClientID, vccSecretFile       string
 	vccRate                          int
 	sandboxListen                    string
+	sfURL, sfTokenURL, sfClientID    string
+	sfSecretFile, sfUsername         string
+	sfKeyFile                        string
 	concurrency, batchSize, attempts int
 	ackWait, dupWindow, retryMax     time.Duration
 	retryInitial                     time.Duration
@@ -86,6 +90,12 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.StringVar(&o.vccClientID, "vcc-client-id", "", "VCC API client id")
 	fs.StringVar(&o.vccSecretFile, "vcc-client-secret-file", "", "file holding the VCC API client secret (else env VCCSYNC_VCC_CLIENT_SECRET)")
 	fs.IntVar(&o.vccRate, "vcc-rate", 160, "VCC requests per minute, shared by the account (Vonage's own figure; the sandbox default is 6000); 0 or less: unlimited")
+	fs.StringVar(&o.sfURL, "sf-url", "", "Salesforce instance URL (e.g. https://acme.my.salesforce.com), for contact-center membership and aliases")
+	fs.StringVar(&o.sfTokenURL, "sf-token-url", "", "Salesforce OAuth token endpoint (default <sf-url>/services/oauth2/token)")
+	fs.StringVar(&o.sfClientID, "sf-client-id", "", "Salesforce connected app consumer key")
+	fs.StringVar(&o.sfSecretFile, "sf-client-secret-file", "", "file holding the connected app's secret (else env VCCSYNC_SF_CLIENT_SECRET)")
+	fs.StringVar(&o.sfUsername, "sf-username", "", "Salesforce integration user, for the JWT bearer flow")
+	fs.StringVar(&o.sfKeyFile, "sf-private-key-file", "", "PEM RSA key of the connected app's certificate: use the JWT bearer flow")
 	fs.StringVar(&o.sandboxListen, "sandbox-listen", "127.0.0.1:0", "address of the in-process VCC sandbox (when no VCC endpoint is configured)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "users applied in parallel")
 	fs.IntVar(&o.batchSize, "batch-size", 256, "messages per batch and per bbolt commit")
@@ -168,6 +178,7 @@ func runMain(args []string) error {
 // system is every part of a running syncworker, wired.
 type system struct {
 	db      *store.DB
+	natsURL string
 	js      jetstream.JetStream
 	worker  *worker.Worker[handlers.State]
 	http    *http.Server
@@ -229,6 +240,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 		return nil, err
 	}
 	sys.closers = append(sys.closers, nc.Close)
+	sys.natsURL = natsURL
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
@@ -260,11 +272,27 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 			return nil, errors.New("config: no mapping: the configuration file must say which template VCC users to create users from (see README, Configuration)")
 		}
 		mapping = &handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername,
-			Templates: map[string]string{demoSupervisorProfile: sandbox.DemoSupervisorTemplateUsername}, AgentIDStart: 1000}
+			Templates: map[string]string{demoSupervisorProfile: sandbox.DemoSupervisorTemplateUsername}, AgentIDStart: 1000,
+			ContactCenters:       map[string]string{demoSupervisorProfile: sandbox.DemoSFContactCenterNewYork},
+			DefaultContactCenter: sandbox.DemoSFContactCenterLondon}
 	}
 	h, err := handlers.New(client, agentIDs{db}, agentIDs{db}, *mapping)
 	if err != nil {
 		return nil, err
+	}
+	if mapping.ManagesContactCenters() {
+		sfCfg, closeSF, err := sfClientConfig(o, log)
+		if err != nil {
+			return nil, err
+		}
+		sys.closers = append(sys.closers, closeSF)
+		sf, err := salesforce.NewClient(sfCfg)
+		if err != nil {
+			return nil, fmt.Errorf("salesforce client: %w", err)
+		}
+		if err := h.EnableContactCenters(sfContactCenters{sf}); err != nil {
+			return nil, err
+		}
 	}
 
 	wcfg := worker.Config{BatchSize: o.batchSize, Concurrency: o.concurrency, MaxAttempts: o.attempts,

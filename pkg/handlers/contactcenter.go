@@ -35,7 +35,7 @@ var aliasSteps = []string{stepRemove, stepSetAlias, stepAddBack}
 // their profile, inactive ones removed, and the remove-and-re-add of seed
 // 004 when a member's alias changes.
 func (h *Handler) EnableContactCenters(cc ContactCenters) error {
-	if !h.m.managesContactCenters() {
+	if !h.m.ManagesContactCenters() {
 		return fmt.Errorf("mapping: contact-center sync needs contactCenters or defaultContactCenter")
 	}
 	h.cc = cc
@@ -97,8 +97,7 @@ func (h *Handler) syncContactCenter(ctx context.Context, key string, res *Result
 }
 
 func markUpdated(res *Result) {
-	switch res.Outcome {
-	case OutcomeUnchanged, OutcomeLinked:
+	if res.Outcome == OutcomeUnchanged {
 		res.Outcome = OutcomeUpdated
 	}
 }

@@ -110,8 +110,9 @@ func contactCenterID(s string) (string, error) {
 	return id, nil
 }
 
-// managesContactCenters reports whether the mapping names any contact center.
-func (m Mapping) managesContactCenters() bool {
+// ManagesContactCenters reports whether the mapping names any contact
+// center (and so needs a Salesforce connection).
+func (m Mapping) ManagesContactCenters() bool {
 	return m.DefaultContactCenter != "" || len(m.ContactCenters) > 0
 }
 
