@@ -169,7 +169,7 @@ func (a *apply) agent() *vcc.AgentConfiguration {
 // does not act as agent.
 func (a *apply) curAgent(what string) *vcc.AgentConfiguration {
 	if a.cur.Config == nil || a.cur.Config.Agent == nil || a.cur.Config.ActAsAgent == nil || !*a.cur.Config.ActAsAgent {
-		a.err = permanent("%s refused: VCC user %s does not act as agent (allow-act-as-agent first)", what, a.cur.Username)
+		a.err = permanent("%s refused: VCC user %s does not act as agent (allow-act-as-agent first)", what, a.cur.UserID)
 		return nil
 	}
 	return a.cur.Config.Agent
@@ -411,7 +411,7 @@ func (a *apply) actAsAgent(key string, allow bool, agentID, sfAgentID string) {
 		return
 	}
 	if !allow && cfg.Role == vcc.RoleAgent {
-		a.err = permanent("allow-act-as-agent refused: %s has the Agent role, which always acts as agent in VCC; only supervisors, admins and wallboard users can be denied", a.cur.Username)
+		a.err = permanent("allow-act-as-agent refused: VCC user %s has the Agent role, which always acts as agent in VCC; only supervisors, admins and wallboard users can be denied", a.cur.UserID)
 		return
 	}
 	a.patch = &vcc.User{Config: &vcc.AccountConfiguration{ActAsAgent: vcc.Bool(allow)}}
@@ -460,7 +460,7 @@ func (a *apply) unlock() {
 // refusal says what to do, the second is VCC's to say.
 func (h *Handler) delete(ctx context.Context, cur *vcc.User, next State) (Result, error) {
 	if cur.IsActive() {
-		return Result{}, permanent("delete refused: VCC user %s is active; VCC deletes only archived users (archive first)", cur.Username)
+		return Result{}, permanent("delete refused: VCC user %s is active; VCC deletes only archived users (archive first)", cur.UserID)
 	}
 	if err := h.admin.DeleteUser(ctx, cur.UserID); err != nil && !errors.Is(err, vcc.ErrNotFound) {
 		return Result{}, refusal("delete", fmt.Errorf("delete VCC user %s: %w", cur.UserID, err))
@@ -484,8 +484,8 @@ func (h *Handler) resetPassword(ctx context.Context, key, eventID string, cur *v
 	case ok && step == stepSent:
 		return Result{State: next, Outcome: OutcomeUnchanged, Note: "the reset email of this command was sent already"}, nil
 	case ok:
-		return Result{}, &PermanentError{Msg: fmt.Sprintf("reset-password: %v: vccsync stopped while asking VCC to send the email to %s; it may or may not have been sent: ask the user, and send a new reset-password command if needed",
-			ErrOutcomeUnknown, cur.Email)}
+		return Result{}, &PermanentError{Msg: fmt.Sprintf("reset-password: %v: vccsync stopped while asking VCC to send the email of VCC user %s; it may or may not have been sent: ask the user, and send a new reset-password command if needed",
+			ErrOutcomeUnknown, cur.UserID)}
 	}
 	if err := h.sagas.SetStep(key, saga, stepCalling, cur.UserID); err != nil {
 		return Result{}, fmt.Errorf("record reset-password intent: %w", err)
@@ -500,7 +500,7 @@ func (h *Handler) resetPassword(ctx context.Context, key, eventID string, cur *v
 	if err := h.sagas.SetStep(key, saga, stepSent, cur.UserID); err != nil {
 		return Result{}, fmt.Errorf("record reset-password sent: %w", err)
 	}
-	return Result{State: next, Outcome: OutcomePasswordReset, Changes: []Change{{Field: "passwordReset", New: "email sent to " + cur.Email}}}, nil
+	return Result{State: next, Outcome: OutcomePasswordReset, Changes: []Change{{Field: "passwordReset", New: "email sent"}}}, nil
 }
 
 // resync re-applies the user's desired state from the last Salesforce

@@ -360,9 +360,9 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 			if rerr := h.ids.ReleaseAgentID(key); rerr != nil {
 				return Result{}, fmt.Errorf("release agent ID %s: %w", agentID, rerr)
 			}
-			return Result{}, &retryError{fmt.Errorf("create VCC user %s with agent ID %s: %w", want[fUsername], agentID, err)}
+			return Result{}, &retryError{fmt.Errorf("create the VCC user of Salesforce user %s with agent ID %s: %w", key, agentID, err)}
 		}
-		return Result{}, fmt.Errorf("create VCC user %s from template %s: %w", want[fUsername], tmplName, err)
+		return Result{}, fmt.Errorf("create the VCC user of Salesforce user %s from template %s: %w", key, tmplName, err)
 	}
 	h.markUsedID(agentID)
 	next.VCCUserID, next.AgentID = created.UserID, agentID
