@@ -1,9 +1,11 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -87,6 +89,9 @@ func (w *Worker[S]) process(ctx context.Context, msgs []jetstream.Msg) {
 		}
 	}
 
+	// Records in stream order, which is the order each user's events were
+	// applied in: the store keeps the last state of each user.
+	slices.SortStableFunc(items, func(a, b *item[S]) int { return cmp.Compare(a.seq(), b.seq()) })
 	var records []Record[S]
 	for _, it := range items {
 		switch {
@@ -138,14 +143,17 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 		}
 		return
 	}
+	// Redeliveries can arrive behind later events: apply in stream order.
+	slices.SortStableFunc(lane, func(a, b *item[S]) int { return cmp.Compare(a.seq(), b.seq()) })
 	seen := map[string]bool{}
 	for _, it := range lane {
 		if delay, blocker, held := w.heldBack(key, it.seq()); held {
-			it.retry, it.retryErr = delay, &heldError{seq: blocker}
+			w.hold(key, it, &heldError{seq: blocker}, delay)
 			continue
 		}
 		if seen[it.ev.ID] {
 			it.done, it.outcome = true, "duplicate"
+			w.release(key, it.seq())
 			continue
 		}
 		dup, err := w.store.Seen(it.ev.ID)
@@ -202,50 +210,75 @@ func (w *Worker[S]) fail(key string, it *item[S], err error, retryAfter time.Dur
 	n := w.failures[seq]
 	if n >= w.cfg.MaxAttempts {
 		delete(w.failures, seq)
-		if h, ok := w.holds[key]; ok && h.seq == seq {
-			delete(w.holds, key)
-		}
+		w.unpend(key, seq)
 		it.dlqClass, it.dlqErr = events.ClassExhausted, fmt.Errorf("gave up after %d attempts: %w", n, err)
 		return
 	}
 	it.retry, it.retryErr = max(w.retryDelay(n), retryAfter), err
-	w.holds[key] = hold{seq: seq, until: time.Now().Add(it.retry)}
+	w.pend(key, seq, it.retry)
 }
 
-// hold retries the item after delay and holds back the user's later
-// events meanwhile, without counting an attempt.
+// hold retries the item after delay, without counting an attempt; the
+// user's later events wait for it meanwhile.
 func (w *Worker[S]) hold(key string, it *item[S], err error, delay time.Duration) {
 	w.holdMu.Lock()
 	defer w.holdMu.Unlock()
 	it.retry, it.retryErr = delay, err
-	w.holds[key] = hold{seq: it.seq(), until: time.Now().Add(delay)}
+	w.pend(key, it.seq(), delay)
+}
+
+// pend records that the user's event seq comes back after delay.
+// holdMu must be held.
+func (w *Worker[S]) pend(key string, seq uint64, delay time.Duration) {
+	if w.pending[key] == nil {
+		w.pending[key] = map[uint64]time.Time{}
+	}
+	w.pending[key][seq] = time.Now().Add(delay)
+}
+
+// unpend forgets the user's event seq. holdMu must be held.
+func (w *Worker[S]) unpend(key string, seq uint64) {
+	delete(w.pending[key], seq)
+	if len(w.pending[key]) == 0 {
+		delete(w.pending, key)
+	}
 }
 
 // heldBack reports whether the event with stream sequence seq must wait
-// for an earlier event of the same user, and for how long.
+// for an earlier pending event of the same user, which one, and for how
+// long: until that event is due, and a little more.
 func (w *Worker[S]) heldBack(key string, seq uint64) (time.Duration, uint64, bool) {
 	w.holdMu.Lock()
 	defer w.holdMu.Unlock()
-	h, ok := w.holds[key]
-	if !ok || seq <= h.seq {
+	var blocker uint64
+	var due time.Time
+	for p, at := range w.pending[key] {
+		if p >= seq {
+			continue
+		}
+		// An event that never came back (purged from the stream) stops
+		// holding the others after a while.
+		if time.Since(at) > 2*w.cfg.AckWait+w.cfg.RetryMax {
+			w.unpend(key, p)
+			continue
+		}
+		if blocker == 0 || p < blocker {
+			blocker, due = p, at
+		}
+	}
+	if blocker == 0 {
 		return 0, 0, false
 	}
-	// A hold whose event never came back (purged from the stream) expires.
-	if time.Since(h.until) > 2*w.cfg.AckWait+w.cfg.RetryMax {
-		delete(w.holds, key)
-		return 0, 0, false
-	}
-	return max(time.Until(h.until), 0) + w.cfg.RetryInitial/4 + time.Millisecond, h.seq, true
+	return max(time.Until(due), 0) + w.cfg.RetryInitial/4 + time.Millisecond, blocker, true
 }
 
-// release ends the hold an event had on its user and forgets its failures.
+// release settles the event: it no longer holds the user's later events,
+// and its failures are forgotten.
 func (w *Worker[S]) release(key string, seq uint64) {
 	w.holdMu.Lock()
 	defer w.holdMu.Unlock()
 	delete(w.failures, seq)
-	if h, ok := w.holds[key]; ok && h.seq == seq {
-		delete(w.holds, key)
-	}
+	w.unpend(key, seq)
 }
 
 // heldError says an event waits for an earlier one of the same user.

@@ -10,8 +10,10 @@
 //   - transient error (Temporary() true, timeouts, network, unclassified):
 //     NakWithDelay with exponential backoff (cenkalti/backoff), at least the
 //     server's Retry-After; the user's later events, in this batch and in
-//     later ones, are held back (naked until the failed event is due) so
-//     each user's events apply in stream order;
+//     later ones, are held back (naked until the earlier event is due): an
+//     event goes ahead only when no earlier event of its user is waiting
+//     for redelivery, so each user's events apply in stream order, and the
+//     batch's records are committed in that order;
 //   - permanent error (Temporary() false): dead-lettered to VCCSYNC_DLQ with
 //     the target's own message, then acked so it leaves the work queue;
 //   - undecodable or invalid message: dead-lettered at once as poison;

@@ -127,19 +127,14 @@ type Worker[S any] struct {
 	mu      sync.Mutex
 	running bool
 
-	// Per-user order across retries: while an event of a user waits for
-	// its retry, later events of that user are held back. failures counts
-	// real handler failures per stream sequence (not deliveries, which
-	// holding back also increases).
+	// Per-user order across retries: every event of a user that was naked
+	// (failed, or held back itself) is pending until it is settled, and an
+	// event goes ahead only when no earlier event of its user is pending.
+	// failures counts real handler failures per stream sequence (not
+	// deliveries, which holding back also increases).
 	holdMu   sync.Mutex
-	holds    map[string]hold
+	pending  map[string]map[uint64]time.Time // user → stream sequence → when it is due again
 	failures map[uint64]int
-}
-
-// hold is a user's event waiting for its retry.
-type hold struct {
-	seq   uint64
-	until time.Time // when it is due again
 }
 
 // New returns a Worker.
@@ -149,7 +144,7 @@ func New[S any](cfg Config, cons jetstream.Consumer, pub Publisher, h Handler[S]
 		log = zap.NewNop()
 	}
 	return &Worker[S]{cfg: cfg, cons: cons, pub: pub, handler: h, store: st, m: m, log: log,
-		holds: map[string]hold{}, failures: map[uint64]int{}}
+		pending: map[string]map[uint64]time.Time{}, failures: map[uint64]int{}}
 }
 
 // Running reports whether Run is consuming.
