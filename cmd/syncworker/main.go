@@ -306,7 +306,16 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	}
 	sys.httpLn = ln
 	sys.closers = append(sys.closers, func() { _ = ln.Close() })
-	sys.http = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: metrics.NewHandler(reg,
+	mux := http.NewServeMux()
+	views := statusView{db: db, w: w}
+	views.routes(mux)
+	svc, err := views.serveNATS(nc)
+	if err != nil {
+		return nil, err
+	}
+	sys.closers = append(sys.closers, func() { _ = svc.Stop() })
+	sys.http = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: mux}
+	mux.Handle("/", metrics.NewHandler(reg,
 		metrics.Check{Name: "nats", Fn: func(ctx context.Context) error {
 			if s := nc.Status(); s != nats.CONNECTED {
 				return fmt.Errorf("connection %s", s)
@@ -321,8 +330,8 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 			}
 			return nil
 		}},
-	)}
-	log.Info("serving /metrics /healthz /readyz", zap.String("addr", ln.Addr().String()))
+	))
+	log.Info("serving /metrics /healthz /readyz and /v1/users/{id}/status|history", zap.String("addr", ln.Addr().String()))
 	return sys, nil
 }
 

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -67,4 +68,22 @@ func (db *DB) ClearSaga(userKey, saga string) error {
 		}
 		return nil
 	})
+}
+
+// SagaSteps returns every saga of the user in progress.
+func (db *DB) SagaSteps(userKey string) ([]SagaStep, error) {
+	var out []SagaStep
+	prefix := []byte(userKey + "\x00")
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketSagas).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			var s SagaStep
+			if err := json.Unmarshal(v, &s); err != nil {
+				return fmt.Errorf("decode saga step %q: %w", k, err)
+			}
+			out = append(out, s)
+		}
+		return nil
+	})
+	return out, err
 }

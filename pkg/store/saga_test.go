@@ -26,6 +26,12 @@ func TestSagaStepSurvivesReopenAndClears(t *testing.T) {
 	if err != nil || !ok || s.Step != "copy-subresources" || s.Data != "template.agent" || s.At.IsZero() {
 		t.Fatalf("after reopen: %+v %v %v", s, ok, err)
 	}
+	if steps, err := db.SagaSteps(key); err != nil || len(steps) != 2 {
+		t.Errorf("SagaSteps = %+v, %v; want the create and alias sagas", steps, err)
+	}
+	if steps, _ := db.SagaSteps(userKey(2)); len(steps) != 0 {
+		t.Errorf("another user's sagas: %+v", steps)
+	}
 	if err := db.ClearSaga(key, "create"); err != nil {
 		t.Fatal(err)
 	}
