@@ -45,6 +45,7 @@ var commands = []command{
 	{name: "status", summary: "what vccsync knows of a user (asks syncworker)", run: runStatus},
 	{name: "history", summary: "what vccsync did for a user, newest first (asks syncworker)", run: runHistory},
 	{name: "cdc", summary: "ingest Salesforce Change Data Capture messages for User (file, stdin or HTTP)", run: runCDC},
+	{name: "dlq", summary: "list, show, replay and purge dead-lettered messages (VCCSYNC_DLQ)", run: runDLQ},
 }
 
 func main() {

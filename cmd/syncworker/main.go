@@ -280,6 +280,12 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	if err != nil {
 		return nil, err
 	}
+	// probe is the cheapest call that proves the targets answer: the
+	// worker's quarantine asks it before pausing and while paused.
+	probe := func(ctx context.Context) error {
+		_, err := client.ListUsers(ctx, vcc.IncludeActive, 1, 1)
+		return err
+	}
 	if mapping.ManagesContactCenters() {
 		sfCfg, closeSF, err := sfClientConfig(o, log)
 		if err != nil {
@@ -293,10 +299,24 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 		if err := h.EnableContactCenters(sfContactCenters{sf}); err != nil {
 			return nil, err
 		}
+		vccProbe, cc := probe, mapping.DefaultContactCenter
+		for _, id := range mapping.ContactCenters {
+			if cc == "" {
+				cc = id
+			}
+		}
+		probe = func(ctx context.Context) error {
+			if err := vccProbe(ctx); err != nil {
+				return err
+			}
+			_, err := sf.Members(ctx, cc)
+			return err
+		}
 	}
 
 	wcfg := worker.Config{BatchSize: o.batchSize, Concurrency: o.concurrency, MaxAttempts: o.attempts,
-		AckWait: o.ackWait, RetryInitial: o.retryInitial, RetryMax: o.retryMax, Observe: observe}
+		AckWait: o.ackWait, RetryInitial: o.retryInitial, RetryMax: o.retryMax, Observe: observe,
+		Probe: probe}
 	w := worker.New[handlers.State](wcfg, cons, js, eventHandler{h}, stateStore{db}, m, log.Named("worker"))
 	sys.worker = w
 
@@ -327,6 +347,9 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 		metrics.Check{Name: "worker", Fn: func(context.Context) error {
 			if !w.Running() {
 				return errors.New("not consuming")
+			}
+			if on, reason, since := w.Quarantined(); on {
+				return fmt.Errorf("quarantined since %s: %s", since.UTC().Format(time.RFC3339), reason)
 			}
 			return nil
 		}},

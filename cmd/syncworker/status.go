@@ -30,6 +30,9 @@ func (v statusView) status(id string) (events.UserStatus, error) {
 		return events.UserStatus{}, err
 	}
 	st := events.UserStatus{UserID: key, Worker: events.WorkerStatus{Consuming: v.w.Running()}}
+	if on, reason, since := v.w.Quarantined(); on {
+		st.Worker.Quarantined, st.Worker.Reason, st.Worker.Since = true, reason, &since
+	}
 	u, ok, err := v.db.User(key)
 	if err != nil {
 		return st, fmt.Errorf("read state of %s: %w", key, err)

@@ -132,7 +132,7 @@ func (h *Handler) HandleCommand(ctx context.Context, key, eventID string, prev S
 func refusal(action string, err error) error {
 	var t interface{ Temporary() bool }
 	if errors.As(err, &t) && !t.Temporary() {
-		return &PermanentError{Msg: fmt.Sprintf("%s refused by VCC: %v", action, err)}
+		return &PermanentError{Msg: fmt.Sprintf("%s refused by VCC: %v", action, err), Err: err}
 	}
 	return err
 }

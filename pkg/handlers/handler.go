@@ -114,9 +114,16 @@ type Result struct {
 
 // PermanentError is a refusal that retrying will not change: a rule or
 // missing data. The worker dead-letters it with this message.
-type PermanentError struct{ Msg string }
+type PermanentError struct {
+	Msg string
+	Err error // the target's error it comes from, if any
+}
 
 func (e *PermanentError) Error() string { return e.Msg }
+
+// Unwrap returns the target's error, so its status stays visible (a 401
+// during a credentials outage is the worker's to recognise).
+func (e *PermanentError) Unwrap() error { return e.Err }
 
 // Temporary is false: retrying will not help.
 func (e *PermanentError) Temporary() bool { return false }

@@ -21,16 +21,26 @@
 //	vccsync_batch_commit_duration_seconds   histogram  -                      time of one store group commit
 //	vccsync_batch_size                      histogram  -                      events in one store group commit
 //	vccsync_ready                           gauge      -                      1 while ready to work, else 0
+//	vccsync_quarantined                     gauge      -                      1 while the worker is quarantined, else 0
+//	vccsync_quarantine_transitions_total    counter    state                  entries into (quarantined) and exits from (resumed) quarantine
 //
 // Label values:
 //
 //	type     the CloudEvents type (salesforce.user.changed, vccsync.command.<action>)
 //	outcome  applied, unchanged, duplicate, stale, out_of_scope, retried, dead_lettered
-//	reason   the transient error class: 429, 5xx, network, timeout, …
+//	reason   the transient error class: 429, 5xx, network, timeout, order
+//	         (held behind an earlier event of the user), quarantine (put back
+//	         while quarantined), shutdown, other
 //	class    poison, permanent, exhausted (started at 0)
 //	method   the HTTP method
 //	route    the route template, e.g. /users/{id}
 //	status   the HTTP status code, or "error"
+//	state    quarantined, resumed (started at 0)
+//
+// vccsync_ready is 1 while the worker's consume loop runs, quarantined or
+// not; vccsync_quarantined says whether it is paused because the target
+// cannot be used (where /readyz reports not ready). SetQuarantined sets the
+// gauge and counts the transition.
 //
 // Metrics implements the VCC client's observer,
 // interface{ ObserveRequest(method, route string, status int, d time.Duration) }.

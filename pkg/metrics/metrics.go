@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,18 +12,27 @@ import (
 
 // Metric names.
 const (
-	EventsReceivedName      = "vccsync_events_received_total"
-	EventsName              = "vccsync_events_total"
-	HandlerDurationName     = "vccsync_handler_duration_seconds"
-	EventLagName            = "vccsync_event_lag_seconds"
-	VCCRequestsName         = "vccsync_vcc_requests_total"
-	VCCRequestDurationName  = "vccsync_vcc_request_duration_seconds"
-	RetriesName             = "vccsync_retries_total"
-	DLQMessagesName         = "vccsync_dlq_messages_total"
-	InflightName            = "vccsync_inflight_messages"
-	BatchCommitDurationName = "vccsync_batch_commit_duration_seconds"
-	BatchSizeName           = "vccsync_batch_size"
-	ReadyName               = "vccsync_ready"
+	EventsReceivedName        = "vccsync_events_received_total"
+	EventsName                = "vccsync_events_total"
+	HandlerDurationName       = "vccsync_handler_duration_seconds"
+	EventLagName              = "vccsync_event_lag_seconds"
+	VCCRequestsName           = "vccsync_vcc_requests_total"
+	VCCRequestDurationName    = "vccsync_vcc_request_duration_seconds"
+	RetriesName               = "vccsync_retries_total"
+	DLQMessagesName           = "vccsync_dlq_messages_total"
+	InflightName              = "vccsync_inflight_messages"
+	BatchCommitDurationName   = "vccsync_batch_commit_duration_seconds"
+	BatchSizeName             = "vccsync_batch_size"
+	ReadyName                 = "vccsync_ready"
+	QuarantinedName           = "vccsync_quarantined"
+	QuarantineTransitionsName = "vccsync_quarantine_transitions_total"
+)
+
+// States of the worker's quarantine, the values of the state label of
+// vccsync_quarantine_transitions_total: the state entered.
+const (
+	StateQuarantined = "quarantined"
+	StateResumed     = "resumed"
 )
 
 // Outcomes of an event, the values of the outcome label of
@@ -82,6 +92,16 @@ type Metrics struct {
 
 	// Ready is 1 while the process is ready to work, else 0.
 	Ready prometheus.Gauge // vccsync_ready
+
+	// Quarantined is 1 while the worker has paused consumption because
+	// the target cannot be used, else 0.
+	Quarantined prometheus.Gauge // vccsync_quarantined
+	// QuarantineTransitions counts entries into quarantine (quarantined)
+	// and exits from it (resumed).
+	QuarantineTransitions *prometheus.CounterVec // vccsync_quarantine_transitions_total{state}
+
+	quarantineMu sync.Mutex
+	quarantined  bool
 }
 
 // New creates the collectors and registers them on reg. Nothing is
@@ -144,11 +164,22 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: ReadyName,
 			Help: "1 while the process is ready to work, else 0.",
 		}),
+		Quarantined: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: QuarantinedName,
+			Help: "1 while the worker has paused consumption because the target (VCC, Salesforce) cannot be used, else 0.",
+		}),
+		QuarantineTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: QuarantineTransitionsName,
+			Help: "Quarantine transitions, by the state entered (quarantined, resumed).",
+		}, []string{"state"}),
 	}
 	// The classes are known in advance: start them at zero so that
 	// rate() and alerts see the series before the first dead letter.
 	for _, c := range []string{ClassPoison, ClassPermanent, ClassExhausted} {
 		m.DLQMessages.WithLabelValues(c)
+	}
+	for _, st := range []string{StateQuarantined, StateResumed} {
+		m.QuarantineTransitions.WithLabelValues(st)
 	}
 	if reg == nil {
 		return m, nil
@@ -199,6 +230,8 @@ func (m *Metrics) collectors() []namedCollector {
 		{BatchCommitDurationName, m.BatchCommitDuration},
 		{BatchSizeName, m.BatchSize},
 		{ReadyName, m.Ready},
+		{QuarantinedName, m.Quarantined},
+		{QuarantineTransitionsName, m.QuarantineTransitions},
 	}
 }
 
@@ -221,4 +254,22 @@ func (m *Metrics) SetReady(ready bool) {
 		return
 	}
 	m.Ready.Set(0)
+}
+
+// SetQuarantined sets vccsync_quarantined to 1 or 0 and, when that changes
+// it, counts the transition in vccsync_quarantine_transitions_total.
+func (m *Metrics) SetQuarantined(on bool) {
+	m.quarantineMu.Lock()
+	defer m.quarantineMu.Unlock()
+	if on == m.quarantined {
+		return
+	}
+	m.quarantined = on
+	if on {
+		m.Quarantined.Set(1)
+		m.QuarantineTransitions.WithLabelValues(StateQuarantined).Inc()
+		return
+	}
+	m.Quarantined.Set(0)
+	m.QuarantineTransitions.WithLabelValues(StateResumed).Inc()
 }

@@ -63,6 +63,8 @@ func TestNames(t *testing.T) {
 		"vccsync_batch_commit_duration_seconds": {dto.MetricType_HISTOGRAM, nil},
 		"vccsync_batch_size":                    {dto.MetricType_HISTOGRAM, nil},
 		"vccsync_ready":                         {dto.MetricType_GAUGE, nil},
+		"vccsync_quarantined":                   {dto.MetricType_GAUGE, nil},
+		"vccsync_quarantine_transitions_total":  {dto.MetricType_COUNTER, []string{"state"}},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -104,9 +106,48 @@ func TestNames(t *testing.T) {
 		metrics.EventLagName, metrics.VCCRequestsName, metrics.VCCRequestDurationName,
 		metrics.RetriesName, metrics.DLQMessagesName, metrics.InflightName,
 		metrics.BatchCommitDurationName, metrics.BatchSizeName, metrics.ReadyName,
+		metrics.QuarantinedName, metrics.QuarantineTransitionsName,
 	} {
 		if _, ok := want[name]; !ok {
 			t.Errorf("constant %q is not a metric", name)
+		}
+	}
+}
+
+// vccsync_quarantined follows SetQuarantined; each change, and only a
+// change, counts one transition by the state entered, and both series
+// exist from the start.
+func TestSetQuarantined(t *testing.T) {
+	m, reg := newMetrics(t)
+	transitions := func() map[string]float64 {
+		got := map[string]float64{}
+		for _, mt := range family(t, reg, metrics.QuarantineTransitionsName).GetMetric() {
+			got[labelValue(mt, "state")] = mt.GetCounter().GetValue()
+		}
+		return got
+	}
+	gauge := func() float64 {
+		return family(t, reg, metrics.QuarantinedName).GetMetric()[0].GetGauge().GetValue()
+	}
+	if got := transitions(); len(got) != 2 || got[metrics.StateQuarantined] != 0 || got[metrics.StateResumed] != 0 {
+		t.Fatalf("transitions at start = %v, want quarantined and resumed at 0", got)
+	}
+	for _, step := range []struct {
+		on                   bool
+		gauge                float64
+		quarantined, resumed float64
+	}{
+		{false, 0, 0, 0},
+		{true, 1, 1, 0},
+		{true, 1, 1, 0},
+		{false, 0, 1, 1},
+		{true, 1, 2, 1},
+	} {
+		m.SetQuarantined(step.on)
+		got := transitions()
+		if g := gauge(); g != step.gauge || got[metrics.StateQuarantined] != step.quarantined || got[metrics.StateResumed] != step.resumed {
+			t.Errorf("after SetQuarantined(%v): gauge %v, transitions %v; want %v, quarantined %v, resumed %v",
+				step.on, g, got, step.gauge, step.quarantined, step.resumed)
 		}
 	}
 }

@@ -254,3 +254,11 @@ func restParseRetryAfter(v string, now time.Time) time.Duration {
 	}
 	return 0
 }
+
+// Unavailable reports whether the error makes Salesforce unusable for
+// every call, not just this one: the token endpoint refused vccsync (it
+// answers invalid_client and invalid_grant with 400) or the session was
+// refused.
+func (e *Error) Unavailable() bool {
+	return e.Route == RouteToken || e.Status == 401
+}

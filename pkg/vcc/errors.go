@@ -170,3 +170,10 @@ const maxRetryAfter = 24 * 60 * 60
 // StatusCode is the HTTP status, for callers that label by it without
 // importing this package.
 func (e *Error) StatusCode() int { return e.Status }
+
+// Unavailable reports whether the error makes VCC unusable for every call,
+// not just this one: the token endpoint refused vccsync (bad or revoked
+// credentials) or answered with a server error.
+func (e *Error) Unavailable() bool {
+	return e.Route == RouteToken || e.Status == 401
+}

@@ -166,6 +166,11 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 			w.release(key, it.seq())
 			continue
 		}
+		if w.quarantined() {
+			// The target cannot be used: do not call it; no attempt is used.
+			w.hold(key, it, &quarantinedError{}, w.cfg.ProbeInitial)
+			continue
+		}
 		hstart := time.Now()
 		res, err := w.handler.Handle(ctx, it.ev, state)
 		if w.m != nil {
@@ -178,7 +183,32 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 				w.hold(key, it, fmt.Errorf("stopped while applying: %w", err), w.cfg.RetryInitial)
 				continue
 			}
+			failedAt := time.Now()
+			kind := QuarantineKind(err)
 			transient, after := classify(err)
+			// A failure that says the target cannot be used is put back,
+			// without using an attempt, once the worker is quarantined.
+			// Before such a failure would dead-letter the message (a refusal
+			// of the credentials, the last attempt) the Probe decides whether
+			// the target is down or the failure is about the message.
+			down := false
+			switch {
+			case kind == "":
+				w.observeTarget(it.seq(), "", err)
+			case !transient:
+				down = w.confirmDown(ctx, failedAt, kind, err)
+				if !down {
+					kind = "" // the target answers: the refusal is about the message
+				}
+				w.observeTarget(it.seq(), kind, err)
+			default:
+				down = w.observeTarget(it.seq(), kind, err) ||
+					(w.lastAttempt(it.seq()) && w.confirmDown(ctx, failedAt, kind, err))
+			}
+			if down {
+				w.hold(key, it, &quarantinedError{cause: err}, max(w.cfg.ProbeInitial, after))
+				continue
+			}
 			if !transient {
 				it.dlqClass, it.dlqErr = events.ClassPermanent, err
 				it.state, it.hasState = state, true
@@ -191,6 +221,7 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 			}
 			continue
 		}
+		w.observeTarget(it.seq(), "", nil)
 		w.release(key, it.seq())
 		seen[it.ev.ID] = true
 		state = res.State
@@ -216,6 +247,14 @@ func (w *Worker[S]) fail(key string, it *item[S], err error, retryAfter time.Dur
 	}
 	it.retry, it.retryErr = max(w.retryDelay(n), retryAfter), err
 	w.pend(key, seq, it.retry)
+}
+
+// lastAttempt reports whether one more failure of the event with stream
+// sequence seq would dead-letter it as exhausted.
+func (w *Worker[S]) lastAttempt(seq uint64) bool {
+	w.holdMu.Lock()
+	defer w.holdMu.Unlock()
+	return w.failures[seq]+1 >= w.cfg.MaxAttempts
 }
 
 // hold retries the item after delay, without counting an attempt; the
@@ -333,6 +372,10 @@ func (w *Worker[S]) settle(it *item[S], start time.Time) {
 		var held *heldError
 		if errors.As(it.retryErr, &held) {
 			break // the log line belongs to the event that failed
+		}
+		var quarantined *quarantinedError
+		if errors.As(it.retryErr, &quarantined) {
+			break // one line when the quarantine begins and ends
 		}
 		w.log.Info("event will be retried", zap.String("subject", o.Subject), zap.String("event_id", o.EventID),
 			zap.Uint64("attempt", o.Attempts), zap.Duration("delay", it.retry), zap.Error(it.retryErr))

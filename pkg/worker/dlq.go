@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,6 +21,10 @@ import (
 // the ack does not store it twice.
 const HeaderOriginalMsgID = "Vccsync-Original-Msg-Id"
 
+// HeaderPreviousError holds, one value each, the class and error of the
+// earlier failures of a message dead-lettered again after a replay.
+const HeaderPreviousError = "Vccsync-Previous-Error"
+
 // deadLetter publishes the message to the DLQ with the reason headers,
 // waits for the PubAck, then acks the original so it leaves the work
 // queue. If the DLQ publish fails, the item turns into a retry so the
@@ -32,7 +37,17 @@ func (w *Worker[S]) deadLetter(ctx context.Context, it *item[S]) {
 	}
 	h := nats.Header{}
 	for k, v := range m.Headers() {
+		// Expectations were for the original stream; in the DLQ they would
+		// make the publish fail every time.
+		if strings.HasPrefix(k, "Nats-Expected-") {
+			continue
+		}
 		h[k] = append([]string(nil), v...)
+	}
+	// A replayed message failing again keeps the errors of its earlier
+	// failures.
+	if prev := h.Get(events.HeaderError); prev != "" {
+		h.Add(HeaderPreviousError, h.Get(events.HeaderErrorClass)+": "+prev)
 	}
 	orig := h.Get(events.HeaderMsgID)
 	if orig != "" {

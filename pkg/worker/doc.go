@@ -19,7 +19,50 @@
 //   - undecodable or invalid message: dead-lettered at once as poison;
 //   - still failing after MaxAttempts attempts: dead-lettered as exhausted
 //     (attempts count handler failures, not deliveries: being held back
-//     behind an earlier event does not use them up).
+//     behind an earlier event, or put back while quarantined, does not use
+//     them up).
+//
+// # Quarantine
+//
+// When the target itself cannot be used (down, overloaded, refusing the
+// worker's credentials) every message would fail the same way and, after
+// its attempts, be dead-lettered. With a Config.Probe the worker
+// quarantines itself instead:
+//
+//   - Detection: QuarantineKind sorts each handler failure, through
+//     interfaces only (Unavailable() bool, StatusCode() int, net.Error,
+//     Temporary() bool), into unavailable (5xx, 429, 408, network,
+//     timeouts), auth (401, 403) or "" (about the message: 409 and other
+//     4xx, unclassified errors). The worker keeps the last outcome of each
+//     of the last QuarantineWindow (20) messages handled within
+//     QuarantineMaxAge (1m); once it holds QuarantineMinSamples (10) and a
+//     share of QuarantineRatio (80%) or more failed with the same kind, the
+//     worker is quarantined. A message retried many times counts once, so
+//     one bad message cannot quarantine the worker.
+//   - Confirmation by the Probe: before a failure of either kind would
+//     dead-letter its message (a refusal that is not Temporary, such as a
+//     401 invalid_client or a 403, or the last of MaxAttempts), the Probe
+//     is asked. If it fails the worker is quarantined and the message put
+//     back; if it succeeds the target answers, the failure is about the
+//     message, and it is dead-lettered as usual (a 403 on one record stays
+//     permanent). Concurrent failures share one probe.
+//   - While quarantined: the handler is not called; messages in hand, and
+//     failures of those kinds, are naked with a delay without using an
+//     attempt, so no message is dead-lettered as exhausted because of the
+//     outage; the worker fetches nothing and pauses its consumer
+//     (PauseConsumer, when the Publisher is a ConsumerPauser) until twice
+//     the next probe interval plus ProbeTimeout, renewed before each wait,
+//     so a worker that dies leaves it paused only briefly. It probes with
+//     exponential backoff from ProbeInitial (1s) to ProbeMax (1m); when a
+//     probe succeeds it resumes the consumer and consumes again, with a
+//     fresh window.
+//   - Observability: Quarantined() gives the state, the reason (with the
+//     last probe error) and since when, for /readyz and the status view;
+//     vccsync_quarantined and vccsync_quarantine_transitions_total{state};
+//     one log line on entering and one on leaving.
+//
+// Permanent business refusals never count. Without a Probe there is no
+// quarantine.
 //
 // A message is never acked before its effect is applied and committed, and
 // never dropped: the DLQ publish waits for its PubAck before the original is
@@ -40,4 +83,13 @@
 //     then stale and skipped by the handler's checkpoint).
 //   - The consumer must be created with MaxDeliver -1: the worker, not
 //     JetStream, decides when retries are exhausted.
+//   - Quarantine is per worker and in memory. Workers sharing a consumer
+//     each detect and probe on their own; the pause stops them all. The
+//     failures that reveal an outage (before the window decides) use an
+//     attempt each. A target that answers the Probe while most calls keep
+//     failing the same way makes the worker enter and leave quarantine in
+//     turn (vccsync_quarantine_transitions_total rises) until those
+//     messages use up their attempts. A worker that stops or dies while
+//     quarantined leaves the consumer paused until the last pauseUntil, at
+//     most 2×ProbeMax+ProbeTimeout (2m10s by default).
 package worker

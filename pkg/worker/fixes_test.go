@@ -5,8 +5,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/metrics"
+	"github.com/vccsync/vccsync/pkg/worker"
 )
 
 // A handler cut off by a stop does not use up an attempt: with
@@ -71,5 +74,42 @@ func TestDuplicateKeepsLedgerOutcome(t *testing.T) {
 	after, ok, err := h.db.Seen("e1")
 	if err != nil || !ok || after.Outcome != before.Outcome || !after.At.Equal(before.At) {
 		t.Errorf("ledger entry %+v after the duplicate, want it unchanged: %+v", after, before)
+	}
+}
+
+// A replayed message that fails again goes back to the DLQ with the error
+// of its earlier failure kept, even when it carries a header that expected
+// the original stream.
+func TestDeadLetteredAgainKeepsHistory(t *testing.T) {
+	a := userID(t, "0055e000001Aaaa")
+	h := newHarness(t, 30*time.Second)
+	h.h.on("e1", fail(permanent("VCC refused again")))
+	env := userChanged(t, a, "e1")
+	body, _ := env.Marshal()
+	msg := nats.NewMsg(events.UserChangedSubject(a))
+	msg.Data = body
+	msg.Header.Set(events.HeaderMsgID, "e1:replay:1")
+	msg.Header.Set(events.HeaderError, "VCC refused")
+	msg.Header.Set(events.HeaderErrorClass, events.ClassPermanent)
+	msg.Header.Set("Vccsync-Replays", "1")
+	// Right for VCCSYNC (empty), wrong for the DLQ, which already holds one.
+	msg.Header.Set("Nats-Expected-Last-Sequence", "0")
+	if _, err := h.js.Publish(testCtx(t), events.DLQSubjectPrefix+"other", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.js.PublishMsg(testCtx(t), msg); err != nil {
+		t.Fatal(err)
+	}
+	h.run(t, h.config(), nil)
+	waitFor(t, waitLong, "the dead letter", func() bool { return h.obs.count(deadLettered(msg.Subject)) == 1 })
+	d := h.dlq(t, msg.Subject)
+	if got := d.Header.Get(events.HeaderError); got != "VCC refused again" {
+		t.Errorf("error %q", got)
+	}
+	if got := d.Header.Values(worker.HeaderPreviousError); len(got) != 1 || got[0] != "permanent: VCC refused" {
+		t.Errorf("previous errors %q", got)
+	}
+	if d.Header.Get("Vccsync-Replays") != "1" || d.Header.Get("Nats-Expected-Last-Sequence") != "" {
+		t.Errorf("headers %v", d.Header)
 	}
 }

@@ -87,6 +87,26 @@ func (f *failFirstCommit) failures() int {
 	return f.failed
 }
 
+// statusError is a reply of the target with an HTTP status that
+// classifies itself as the clients' errors do.
+type statusError struct {
+	msg       string
+	status    int
+	temporary bool
+}
+
+func (e *statusError) Error() string   { return e.msg }
+func (e *statusError) Temporary() bool { return e.temporary }
+func (e *statusError) StatusCode() int { return e.status }
+
+// unauthorized is the target refusing the worker's credentials.
+func unauthorized() error {
+	return &statusError{msg: "vcc: POST /Auth/connect/token: 401 Unauthorized: invalid_client", status: 401}
+}
+
+// refused is a business rule the target will not change its mind about.
+func refused(status int, msg string) error { return &statusError{msg: msg, status: status} }
+
 // tempError is a transient failure, as the VCC client reports a 429 or 5xx.
 type tempError struct {
 	msg    string
@@ -148,6 +168,7 @@ type call struct {
 // call (success once the script runs out), and records every call.
 type scriptedHandler struct {
 	mu        sync.Mutex
+	outage    error // when set, every call fails with it, script or not
 	script    map[string][]act
 	calls     []call
 	active    int
@@ -162,8 +183,23 @@ func (h *scriptedHandler) on(eventID string, acts ...act) {
 	h.script[eventID] = acts
 }
 
+// down makes every call fail with err, as when the target is down or
+// refuses the credentials; down(nil) ends it.
+func (h *scriptedHandler) down(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.outage = err
+}
+
+func (h *scriptedHandler) outageErr() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.outage
+}
+
 func (h *scriptedHandler) Handle(ctx context.Context, ev *events.Event, prev State) (worker.Result[State], error) {
 	h.mu.Lock()
+	outage := h.outage
 	n := 0
 	for _, c := range h.calls {
 		if c.EventID == ev.ID {
@@ -181,6 +217,9 @@ func (h *scriptedHandler) Handle(ctx context.Context, ev *events.Event, prev Sta
 	h.mu.Unlock()
 
 	var err error
+	if outage != nil {
+		a = act{err: outage}
+	}
 	if a.sleep > 0 {
 		t := time.NewTimer(a.sleep)
 		select {
@@ -392,6 +431,53 @@ func (h *harness) config() worker.Config {
 		ShutdownGrace: 5 * time.Second,
 		Observe:       h.obs.observe,
 	}
+}
+
+// prober is the Probe of the tests: it fails with the handler's outage
+// error while there is one, and counts its calls.
+type prober struct {
+	h      *scriptedHandler
+	mu     sync.Mutex
+	calls  int
+	failed int
+}
+
+func (p *prober) probe(ctx context.Context) error {
+	err := p.h.outageErr()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.calls++
+	if err != nil {
+		p.failed++
+	}
+	return err
+}
+
+func (p *prober) counts() (calls, failed int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.calls, p.failed
+}
+
+// quarantineConfig is config with quarantine on: the default window
+// (10 of the last 20 messages), quick probes.
+func (h *harness) quarantineConfig(p *prober) worker.Config {
+	cfg := h.config()
+	cfg.Probe = p.probe
+	cfg.ProbeInitial = 20 * time.Millisecond
+	cfg.ProbeMax = 100 * time.Millisecond
+	cfg.ProbeTimeout = 2 * time.Second
+	return cfg
+}
+
+// consumerInfo is the consumer's state on the server.
+func (h *harness) consumerInfo(t testing.TB) *jetstream.ConsumerInfo {
+	t.Helper()
+	info, err := h.cons.Info(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info
 }
 
 // running is a Worker.Run in a goroutine.

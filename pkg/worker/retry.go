@@ -32,6 +32,8 @@ func retryReason(err error) string {
 	var sc interface{ StatusCode() int }
 	var ne net.Error
 	switch {
+	case errors.As(err, new(*quarantinedError)):
+		return "quarantine"
 	case errors.As(err, &sc) && sc.StatusCode() == 429:
 		return "429"
 	case errors.As(err, &sc) && sc.StatusCode() >= 500:

@@ -92,6 +92,27 @@ type Config struct {
 	// Observe, when set, is called for every message once its fate is
 	// decided (after the commit for applied ones).
 	Observe func(Outcome)
+
+	// Probe, when set, turns quarantine on: it is a cheap call to the
+	// target (VCC, Salesforce) that returns nil when the target answers
+	// and accepts the worker's credentials. See the package documentation.
+	Probe func(ctx context.Context) error
+	// QuarantineWindow is how many of the last handled messages (each
+	// counted once, with its last outcome) the detector looks at, default 20.
+	QuarantineWindow int
+	// QuarantineMinSamples is how many messages the window must hold
+	// before it can decide, default 10 (at most QuarantineWindow).
+	QuarantineMinSamples int
+	// QuarantineRatio is the share of the window that must have failed
+	// the same way, default 0.8.
+	QuarantineRatio float64
+	// QuarantineMaxAge forgets outcomes older than this, default 1m.
+	QuarantineMaxAge time.Duration
+	// ProbeInitial and ProbeMax bound the exponential backoff between
+	// probes while quarantined, default 1s and 1m.
+	ProbeInitial, ProbeMax time.Duration
+	// ProbeTimeout bounds one probe, default 10s.
+	ProbeTimeout time.Duration
 }
 
 func (c *Config) defaults() {
@@ -112,6 +133,17 @@ func (c *Config) defaults() {
 	defd(&c.RetryMax, 5*time.Minute)
 	defd(&c.AckWait, 30*time.Second)
 	defd(&c.ShutdownGrace, 15*time.Second)
+	def(&c.QuarantineWindow, 20)
+	def(&c.QuarantineMinSamples, 10)
+	c.QuarantineMinSamples = min(c.QuarantineMinSamples, c.QuarantineWindow)
+	if c.QuarantineRatio <= 0 || c.QuarantineRatio > 1 {
+		c.QuarantineRatio = 0.8
+	}
+	defd(&c.QuarantineMaxAge, time.Minute)
+	defd(&c.ProbeInitial, time.Second)
+	defd(&c.ProbeMax, time.Minute)
+	c.ProbeMax = max(c.ProbeMax, c.ProbeInitial)
+	defd(&c.ProbeTimeout, 10*time.Second)
 }
 
 // Worker consumes and applies events.
@@ -135,9 +167,12 @@ type Worker[S any] struct {
 	holdMu   sync.Mutex
 	pending  map[string]map[uint64]time.Time // user → stream sequence → when it is due again
 	failures map[uint64]int
+
+	q quarantine
 }
 
-// New returns a Worker.
+// New returns a Worker. If pub is also a ConsumerPauser (a
+// jetstream.JetStream is), quarantine pauses cons on the server.
 func New[S any](cfg Config, cons jetstream.Consumer, pub Publisher, h Handler[S], st Store[S], m *metrics.Metrics, log *zap.Logger) *Worker[S] {
 	cfg.defaults()
 	if log == nil {
@@ -184,6 +219,12 @@ func (w *Worker[S]) Run(ctx context.Context) error {
 	defer stop()
 
 	for {
+		if w.quarantined() {
+			w.sitOut(ctx)
+			if ctx.Err() != nil {
+				return nil
+			}
+		}
 		batch, err := w.next(ctx)
 		if len(batch) > 0 {
 			if ctx.Err() != nil {
