@@ -65,6 +65,7 @@ type options struct {
 	sfSecretFile, sfUsername         string
 	sfKeyFile                        string
 	concurrency, batchSize, attempts int
+	streamReplicas                   int
 	ackWait, dupWindow, retryMax     time.Duration
 	retryInitial                     time.Duration
 	logFormat, logLevel              string
@@ -101,6 +102,7 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.IntVar(&o.batchSize, "batch-size", 256, "messages per batch and per bbolt commit")
 	fs.IntVar(&o.attempts, "max-attempts", 10, "failed attempts of a transiently failing message before it is dead-lettered (exhausted)")
 	fs.DurationVar(&o.ackWait, "ack-wait", 30*time.Second, "JetStream AckWait of the consumer")
+	fs.IntVar(&o.streamReplicas, "stream-replicas", 1, "replicas of the VCCSYNC and VCCSYNC_DLQ streams (3 on a three-node JetStream cluster)")
 	fs.DurationVar(&o.dupWindow, "duplicate-window", 2*time.Minute, "JetStream duplicate window of the VCCSYNC stream")
 	fs.DurationVar(&o.retryInitial, "retry-initial", time.Second, "delay before the first retry of a transient failure (doubles each time)")
 	fs.DurationVar(&o.retryMax, "retry-max", 5*time.Minute, "longest delay between retries")
@@ -248,7 +250,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	sys.js = js
 	setupCtx, cancelSetup := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelSetup()
-	if err := bus.EnsureStreams(setupCtx, js, bus.StreamsConfig{DuplicateWindow: o.dupWindow}); err != nil {
+	if err := bus.EnsureStreams(setupCtx, js, bus.StreamsConfig{DuplicateWindow: o.dupWindow, Replicas: o.streamReplicas}); err != nil {
 		return nil, err
 	}
 	cons, err := bus.EnsureConsumer(setupCtx, js, bus.ConsumerConfig{AckWait: o.ackWait, MaxAckPending: 4 * o.batchSize})

@@ -44,8 +44,6 @@ var emptyPanels = map[string]string{
 	"Quarantined/A":            "vccsync_quarantined: not exported by workers older than the quarantine",
 	"Ready and quarantine/B":   "vccsync_quarantined: not exported by workers older than the quarantine",
 	"Ready and quarantine/C":   "vccsync_quarantine_transitions_total: not exported by workers older than the quarantine",
-	"JetStream consumer/A":     "vccsync_consumer_pending: not exported by workers without the consumer gauges",
-	"JetStream consumer/B":     "vccsync_consumer_ack_pending: not exported by workers without the consumer gauges",
 	"Retries by reason/A":      "vccsync_retries_total has no series before the first retry, and the demo has no transient failure",
 	"VCC requests by status/B": "status=\"429\": the demo's VCC sandbox never rate-limits",
 }
@@ -67,8 +65,6 @@ var emptyAlerts = map[string]string{
 var missingMetrics = map[string]string{
 	"vccsync_quarantined":                  "not exported by workers older than the quarantine",
 	"vccsync_quarantine_transitions_total": "not exported by workers older than the quarantine",
-	"vccsync_consumer_pending":             "not exported by workers without the consumer gauges",
-	"vccsync_consumer_ack_pending":         "not exported by workers without the consumer gauges",
 	"vccsync_retries_total":                "no series before the first retry",
 }
 

@@ -27,7 +27,10 @@
 // Label values:
 //
 //	type     the CloudEvents type (salesforce.user.changed, vccsync.command.<action>)
-//	outcome  applied, unchanged, duplicate, stale, out_of_scope, retried, dead_lettered
+//	outcome  the handler's outcome (created, updated, linked, reactivated,
+//	         archived, deleted, password_reset_sent, unchanged, stale,
+//	         out_of_scope, not_provisioned), or duplicate, retried,
+//	         dead_lettered
 //	reason   the transient error class: 429, 5xx, network, timeout, order
 //	         (held behind an earlier event of the user), quarantine (put back
 //	         while quarantined), shutdown, other

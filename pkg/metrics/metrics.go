@@ -26,6 +26,8 @@ const (
 	ReadyName                 = "vccsync_ready"
 	QuarantinedName           = "vccsync_quarantined"
 	QuarantineTransitionsName = "vccsync_quarantine_transitions_total"
+	ConsumerPendingName       = "vccsync_consumer_pending"
+	ConsumerAckPendingName    = "vccsync_consumer_ack_pending"
 )
 
 // States of the worker's quarantine, the values of the state label of
@@ -100,6 +102,12 @@ type Metrics struct {
 	// and exits from it (resumed).
 	QuarantineTransitions *prometheus.CounterVec // vccsync_quarantine_transitions_total{state}
 
+	// ConsumerPending is the number of messages the durable consumer has
+	// not delivered yet (the backlog), ConsumerAckPending the number
+	// delivered and not yet acked; read from the consumer every few seconds.
+	ConsumerPending    prometheus.Gauge // vccsync_consumer_pending
+	ConsumerAckPending prometheus.Gauge // vccsync_consumer_ack_pending
+
 	quarantineMu sync.Mutex
 	quarantined  bool
 }
@@ -117,7 +125,7 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"type"}),
 		Events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: EventsName,
-			Help: "Events handled, by type and outcome (applied, unchanged, duplicate, stale, out_of_scope, retried, dead_lettered).",
+			Help: "Events handled, by type and outcome (the handler's, e.g. created, updated, unchanged, stale; or duplicate, retried, dead_lettered).",
 		}, []string{"type", "outcome"}),
 		HandlerDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    HandlerDurationName,
@@ -172,6 +180,14 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: QuarantineTransitionsName,
 			Help: "Quarantine transitions, by the state entered (quarantined, resumed).",
 		}, []string{"state"}),
+		ConsumerPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: ConsumerPendingName,
+			Help: "Messages the durable consumer has not delivered yet (the backlog).",
+		}),
+		ConsumerAckPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: ConsumerAckPendingName,
+			Help: "Messages delivered by the durable consumer and not yet acked.",
+		}),
 	}
 	// The classes are known in advance: start them at zero so that
 	// rate() and alerts see the series before the first dead letter.
@@ -232,6 +248,8 @@ func (m *Metrics) collectors() []namedCollector {
 		{ReadyName, m.Ready},
 		{QuarantinedName, m.Quarantined},
 		{QuarantineTransitionsName, m.QuarantineTransitions},
+		{ConsumerPendingName, m.ConsumerPending},
+		{ConsumerAckPendingName, m.ConsumerAckPending},
 	}
 }
 

@@ -65,6 +65,8 @@ func TestNames(t *testing.T) {
 		"vccsync_ready":                         {dto.MetricType_GAUGE, nil},
 		"vccsync_quarantined":                   {dto.MetricType_GAUGE, nil},
 		"vccsync_quarantine_transitions_total":  {dto.MetricType_COUNTER, []string{"state"}},
+		"vccsync_consumer_pending":              {dto.MetricType_GAUGE, nil},
+		"vccsync_consumer_ack_pending":          {dto.MetricType_GAUGE, nil},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {

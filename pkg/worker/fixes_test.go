@@ -113,3 +113,24 @@ func TestDeadLetteredAgainKeepsHistory(t *testing.T) {
 		t.Errorf("headers %v", d.Header)
 	}
 }
+
+// The consumer's backlog and unacked messages are exported as gauges.
+func TestConsumerGauges(t *testing.T) {
+	h := newHarness(t, 30*time.Second)
+	release := make(chan struct{})
+	defer close(release)
+	for i := range 6 {
+		id := "e" + strconv.Itoa(i)
+		if i == 0 {
+			h.h.on(id, block(release))
+		}
+		h.publish(t, nthUser(t, i), id)
+	}
+	cfg := h.config()
+	cfg.BatchSize = 1
+	cfg.ConsumerStatsEvery = 20 * time.Millisecond
+	h.run(t, cfg, nil)
+	waitFor(t, waitLong, "the backlog in the gauges", func() bool {
+		return h.metric(t, metrics.ConsumerPendingName, nil) == 5 && h.metric(t, metrics.ConsumerAckPendingName, nil) == 1
+	})
+}

@@ -89,6 +89,9 @@ type Config struct {
 	RetryMax      time.Duration // longest retry delay, default 5m
 	AckWait       time.Duration // the consumer's AckWait, for InProgress, default 30s
 	ShutdownGrace time.Duration // time to finish in-flight work on stop, default 15s
+	// ConsumerStatsEvery is how often the consumer's backlog is read for
+	// vccsync_consumer_pending and _ack_pending, default 15s.
+	ConsumerStatsEvery time.Duration
 	// Observe, when set, is called for every message once its fate is
 	// decided (after the commit for applied ones).
 	Observe func(Outcome)
@@ -133,6 +136,7 @@ func (c *Config) defaults() {
 	defd(&c.RetryMax, 5*time.Minute)
 	defd(&c.AckWait, 30*time.Second)
 	defd(&c.ShutdownGrace, 15*time.Second)
+	defd(&c.ConsumerStatsEvery, 15*time.Second)
 	def(&c.QuarantineWindow, 20)
 	def(&c.QuarantineMinSamples, 10)
 	c.QuarantineMinSamples = min(c.QuarantineMinSamples, c.QuarantineWindow)
@@ -217,6 +221,7 @@ func (w *Worker[S]) Run(ctx context.Context) error {
 	defer cancelWork()
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.ShutdownGrace, cancelWork) })
 	defer stop()
+	go w.watchConsumer(ctx)
 
 	for {
 		if w.quarantined() {
@@ -245,6 +250,27 @@ func (w *Worker[S]) Run(ctx context.Context) error {
 			case <-ctx.Done():
 			case <-time.After(time.Second):
 			}
+		}
+	}
+}
+
+// watchConsumer keeps vccsync_consumer_pending and _ack_pending current
+// until ctx ends.
+func (w *Worker[S]) watchConsumer(ctx context.Context) {
+	if w.m == nil {
+		return
+	}
+	t := time.NewTicker(w.cfg.ConsumerStatsEvery)
+	defer t.Stop()
+	for {
+		if info, err := w.cons.Info(ctx); err == nil {
+			w.m.ConsumerPending.Set(float64(info.NumPending))
+			w.m.ConsumerAckPending.Set(float64(info.NumAckPending))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }
