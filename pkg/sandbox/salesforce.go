@@ -8,11 +8,8 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
-	mrand "math/rand/v2"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,24 +85,6 @@ func (o SalesforceOptions) withDefaults() SalesforceOptions {
 	return o
 }
 
-// SFFaults are the faults injected in front of the Salesforce API (the
-// token endpoint, /services/data and /services/apexrest; never the
-// sandbox's SSO check).
-type SFFaults struct {
-	Latency  time.Duration // added to every request
-	FailNext int           // answer the next FailNext requests with FailStatus
-	FailRate float64       // probability (0..1) of answering a request with FailStatus
-	// FailStatus is the injected status (default 503). 403 answers
-	// REQUEST_LIMIT_EXCEEDED, the org's API limit.
-	FailStatus int
-	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
-	// rounded up) with injected 429 and 503 replies.
-	RetryAfter time.Duration
-	Down       bool // every request is answered 503 until cleared
-	// ExcludeToken exempts the token endpoint from every fault above.
-	ExcludeToken bool
-}
-
 // SFStats counts what the Salesforce sandbox was asked to do.
 type SFStats struct {
 	// Requests counts every request by method and route template, e.g.
@@ -179,8 +158,7 @@ type Salesforce struct {
 	stats      SFStats
 	noops      map[string]int // user ID → successful writes that changed nothing
 
-	fmu    sync.Mutex
-	faults SFFaults
+	faults faultInjector
 }
 
 type sfUserEntry struct {
@@ -427,37 +405,23 @@ func (s *Salesforce) noRoute(r *http.Request) (int, any) {
 }
 
 // SetFaults replaces the injected faults.
-func (s *Salesforce) SetFaults(f SFFaults) {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	s.faults = f
-}
+func (s *Salesforce) SetFaults(f SFFaults) { s.faults.set(f) }
 
 // Faults returns the injected faults (FailNext counts down as it fires).
-func (s *Salesforce) Faults() SFFaults {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	return s.faults
-}
+func (s *Salesforce) Faults() SFFaults { return s.faults.get() }
 
 // ClearFaults removes every injected fault.
-func (s *Salesforce) ClearFaults() { s.SetFaults(SFFaults{}) }
+func (s *Salesforce) ClearFaults() { s.faults.set(Faults{}) }
 
 // FailNext makes the next n requests fail with status (403:
 // REQUEST_LIMIT_EXCEEDED), sending Retry-After when retryAfter is
 // positive. Other faults are kept.
 func (s *Salesforce) FailNext(n, status int, retryAfter time.Duration) {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	s.faults.FailNext, s.faults.FailStatus, s.faults.RetryAfter = n, status, retryAfter
+	s.faults.failNext(n, status, retryAfter)
 }
 
 // SetDown makes every request fail with 503 until SetDown(false).
-func (s *Salesforce) SetDown(down bool) {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	s.faults.Down = down
-}
+func (s *Salesforce) SetDown(down bool) { s.faults.setDown(down) }
 
 // sfFaultErrors are the error codes of injected failures.
 var sfFaultErrors = map[int]sfError{
@@ -469,36 +433,7 @@ var sfFaultErrors = map[int]sfError{
 
 // injectFault applies latency and failures; it reports whether it replied.
 func (s *Salesforce) injectFault(w http.ResponseWriter, r *http.Request, isToken bool) bool {
-	s.fmu.Lock()
-	f := s.faults
-	if f.ExcludeToken && isToken {
-		s.fmu.Unlock()
-		return false
-	}
-	fail := f.FailStatus
-	if fail == 0 {
-		fail = http.StatusServiceUnavailable
-	}
-	status := 0
-	switch {
-	case f.Down:
-		status = http.StatusServiceUnavailable
-	case f.FailNext > 0:
-		s.faults.FailNext--
-		status = fail
-	case f.FailRate > 0 && mrand.Float64() < f.FailRate:
-		status = fail
-	}
-	s.fmu.Unlock()
-
-	if f.Latency > 0 {
-		t := time.NewTimer(f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-	}
+	status := s.faults.inject(w, r, isToken)
 	if status == 0 {
 		return false
 	}
@@ -508,9 +443,6 @@ func (s *Salesforce) injectFault(w http.ResponseWriter, r *http.Request, isToken
 	s.mu.Unlock()
 	if !isToken {
 		w.Header().Set("Sforce-Limit-Info", fmt.Sprintf("api-usage=%d/%d", used, limit))
-	}
-	if f.RetryAfter > 0 && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.RetryAfter.Seconds()))))
 	}
 	e, ok := sfFaultErrors[status]
 	if !ok {

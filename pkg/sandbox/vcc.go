@@ -8,12 +8,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"math"
-	mrand "math/rand/v2"
 	"net/http"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -97,20 +94,6 @@ type VCCClient struct {
 	Admin  bool
 }
 
-// VCCFaults are the faults injected in front of the API.
-type VCCFaults struct {
-	Latency    time.Duration // added to every request
-	FailNext   int           // answer the next FailNext requests with FailStatus
-	FailRate   float64       // probability (0..1) of answering a request with FailStatus
-	FailStatus int           // 429, 500, 503, ... (default 503)
-	// RetryAfter, when positive, is sent as Retry-After (whole seconds,
-	// rounded up) with injected 429 and 503 replies.
-	RetryAfter time.Duration
-	Down       bool // every request is answered 503 until cleared
-	// ExcludeToken exempts the token endpoint from every fault above.
-	ExcludeToken bool
-}
-
 // VCCStats counts what the sandbox was asked to do.
 type VCCStats struct {
 	Requests       map[string]int            // every request by HTTP method (token requests and injected faults included)
@@ -156,8 +139,7 @@ type VCC struct {
 	noops      map[string]int // userId → successful writes that changed nothing
 	writeLog   []VCCWrite
 
-	fmu    sync.Mutex
-	faults VCCFaults
+	faults faultInjector
 }
 
 type userEntry struct {
@@ -365,78 +347,32 @@ func (v *VCC) noRoute(w http.ResponseWriter, r *http.Request) {
 }
 
 // SetFaults replaces the injected faults.
-func (v *VCC) SetFaults(f VCCFaults) {
-	v.fmu.Lock()
-	defer v.fmu.Unlock()
-	v.faults = f
-}
+func (v *VCC) SetFaults(f VCCFaults) { v.faults.set(f) }
 
 // Faults returns the injected faults (FailNext counts down as it fires).
-func (v *VCC) Faults() VCCFaults {
-	v.fmu.Lock()
-	defer v.fmu.Unlock()
-	return v.faults
-}
+func (v *VCC) Faults() VCCFaults { return v.faults.get() }
 
 // ClearFaults removes every injected fault.
-func (v *VCC) ClearFaults() { v.SetFaults(VCCFaults{}) }
+func (v *VCC) ClearFaults() { v.faults.set(Faults{}) }
 
 // FailNext makes the next n requests fail with status, sending Retry-After
 // when retryAfter is positive. Other faults are kept.
 func (v *VCC) FailNext(n, status int, retryAfter time.Duration) {
-	v.fmu.Lock()
-	defer v.fmu.Unlock()
-	v.faults.FailNext, v.faults.FailStatus, v.faults.RetryAfter = n, status, retryAfter
+	v.faults.failNext(n, status, retryAfter)
 }
 
 // SetDown makes every request fail with 503 until SetDown(false).
-func (v *VCC) SetDown(down bool) {
-	v.fmu.Lock()
-	defer v.fmu.Unlock()
-	v.faults.Down = down
-}
+func (v *VCC) SetDown(down bool) { v.faults.setDown(down) }
 
 // injectFault applies latency and failures; it reports whether it replied.
 func (v *VCC) injectFault(w http.ResponseWriter, r *http.Request, isToken bool) bool {
-	v.fmu.Lock()
-	f := v.faults
-	if f.ExcludeToken && isToken {
-		v.fmu.Unlock()
-		return false
-	}
-	fail := f.FailStatus
-	if fail == 0 {
-		fail = http.StatusServiceUnavailable
-	}
-	status := 0
-	switch {
-	case f.Down:
-		status = http.StatusServiceUnavailable
-	case f.FailNext > 0:
-		v.faults.FailNext--
-		status = fail
-	case f.FailRate > 0 && mrand.Float64() < f.FailRate:
-		status = fail
-	}
-	v.fmu.Unlock()
-
-	if f.Latency > 0 {
-		t := time.NewTimer(f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-	}
+	status := v.faults.inject(w, r, isToken)
 	if status == 0 {
 		return false
 	}
 	v.mu.Lock()
 	v.stats.InjectedFaults++
 	v.mu.Unlock()
-	if f.RetryAfter > 0 && (status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(f.RetryAfter.Seconds()))))
-	}
 	writeJSON(w, status, message("%s", http.StatusText(status)))
 	return true
 }
