@@ -42,6 +42,7 @@ var commands = []command{
 	{name: "publish", summary: "publish events from a JSON Lines file (or stdin) to JetStream", run: runPublish},
 	{name: "cmd", summary: "publish one admin command for a user (archive, delete, set-webrtc, …)", run: runCmd},
 	{name: "serve", summary: "receive Salesforce outbound messages (SOAP over HTTPS) and publish them", run: runServe},
+	{name: "sync", summary: "provision one user now: read, match, plan, apply (or --dry-run)", run: runSync},
 	{name: "status", summary: "what vccsync knows of a user (asks syncworker)", run: runStatus},
 	{name: "history", summary: "what vccsync did for a user, newest first (asks syncworker)", run: runHistory},
 	{name: "cdc", summary: "ingest Salesforce Change Data Capture messages for User (file, stdin or HTTP)", run: runCDC},

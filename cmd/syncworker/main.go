@@ -61,6 +61,7 @@ type options struct {
 	vccClientID, vccSecretFile       string
 	vccRate                          int
 	sandboxListen                    string
+	sfSandboxListen                  string
 	sfURL, sfTokenURL, sfClientID    string
 	sfSecretFile, sfUsername         string
 	sfKeyFile                        string
@@ -97,6 +98,7 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.StringVar(&o.sfSecretFile, "sf-client-secret-file", "", "file holding the connected app's secret (else env VCCSYNC_SF_CLIENT_SECRET)")
 	fs.StringVar(&o.sfUsername, "sf-username", "", "Salesforce integration user, for the JWT bearer flow")
 	fs.StringVar(&o.sfKeyFile, "sf-private-key-file", "", "PEM RSA key of the connected app's certificate: use the JWT bearer flow")
+	fs.StringVar(&o.sfSandboxListen, "sf-sandbox-listen", "127.0.0.1:0", "address of the in-process Salesforce sandbox (when no Salesforce endpoint is configured)")
 	fs.StringVar(&o.sandboxListen, "sandbox-listen", "127.0.0.1:0", "address of the in-process VCC sandbox (when no VCC endpoint is configured)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "users applied in parallel")
 	fs.IntVar(&o.batchSize, "batch-size", 256, "messages per batch and per bbolt commit")
@@ -329,7 +331,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	sys.httpLn = ln
 	sys.closers = append(sys.closers, func() { _ = ln.Close() })
 	mux := http.NewServeMux()
-	views := statusView{db: db, w: w}
+	views := statusView{db: db, w: w, plan: &planner{client: client, db: db, m: *mapping, cc: mapping.ManagesContactCenters()}}
 	views.routes(mux)
 	svc, err := views.serveNATS(nc)
 	if err != nil {

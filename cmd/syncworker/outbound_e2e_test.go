@@ -24,10 +24,7 @@ func TestOutboundMessagesEndToEnd(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	e := newSFEnv(t)
-	bin := filepath.Join(t.TempDir(), "publisher")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/vccsync/vccsync/cmd/publisher").CombinedOutput(); err != nil {
-		t.Fatalf("build publisher: %v\n%s", err, out)
-	}
+	bin := buildPublisher(t)
 	token := "outbound-token-0123456789"
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
@@ -135,4 +132,14 @@ func waitHTTP(t *testing.T, url string) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// buildPublisher builds the publisher binary the tests drive.
+func buildPublisher(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "publisher")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/vccsync/vccsync/cmd/publisher").CombinedOutput(); err != nil {
+		t.Fatalf("build publisher: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -56,7 +56,7 @@ func sfClientConfig(o *options, log *zap.Logger) (salesforce.Config, func(), err
 		ProfileID: sandbox.DemoSFAgentProfileID, NVMAgentID: "1001", PermissionSets: []string{sandbox.SFPermissionSetAgent}}); err != nil {
 		return cfg, nil, fmt.Errorf("seed Salesforce sandbox: %w", err)
 	}
-	url, stop, err := sb.Start(o.sandboxListen)
+	url, stop, err := sb.Start(o.sfSandboxListen)
 	if err != nil {
 		return cfg, nil, fmt.Errorf("Salesforce sandbox: %w", err)
 	}

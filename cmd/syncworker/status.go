@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
@@ -20,8 +22,9 @@ import (
 // statusView answers operators' questions about one user: what vccsync
 // knows (status) and what it did (history).
 type statusView struct {
-	db *store.DB
-	w  *worker.Worker[handlers.State]
+	db   *store.DB
+	w    *worker.Worker[handlers.State]
+	plan *planner
 }
 
 func (v statusView) status(id string) (events.UserStatus, error) {
@@ -137,6 +140,23 @@ func (v statusView) serveNATS(nc *nats.Conn) (micro.Service, error) {
 			h, err := v.history(r.UserID, r.Limit)
 			respond(req, h, err)
 		}), micro.WithEndpointSubject(events.HistorySubject))
+	}
+	if err == nil && v.plan != nil {
+		err = svc.AddEndpoint("plan", micro.HandlerFunc(func(req micro.Request) {
+			var r events.PlanRequest
+			if err := json.Unmarshal(req.Data(), &r); err != nil {
+				_ = req.Error("400", "plan request: "+err.Error(), nil)
+				return
+			}
+			if err := r.User.Validate(); err != nil {
+				_ = req.Error("400", err.Error(), nil)
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			reply, err := v.plan.plan(ctx, r.User)
+			respond(req, reply, err)
+		}), micro.WithEndpointSubject(events.PlanSubject))
 	}
 	if err != nil {
 		_ = svc.Stop()

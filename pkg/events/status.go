@@ -74,3 +74,24 @@ type StatusRequest struct {
 	UserID string `json:"userId"`
 	Limit  int    `json:"limit,omitempty"` // history entries, newest first; 0: all kept
 }
+
+// PlanSubject is the status service's endpoint that plans a snapshot
+// without writing anything (publisher sync --dry-run).
+const PlanSubject = "vccsync.svc.plan"
+
+// PlanRequest asks what applying a Salesforce snapshot would do.
+type PlanRequest struct {
+	User User `json:"user"`
+}
+
+// PlanReply is what applying the snapshot would do: the outcome, the VCC
+// user it matches, the fields it would change and the calls it would make.
+type PlanReply struct {
+	UserID    string        `json:"userId"`
+	Outcome   string        `json:"outcome"`
+	VCCUserID string        `json:"vccUserId,omitempty"`
+	Changes   []FieldChange `json:"changes,omitempty"`
+	Writes    []string      `json:"writes,omitempty"` // e.g. "POST /users", "PUT /users/{userId}/skills"
+	Note      string        `json:"note,omitempty"`
+	Error     string        `json:"error,omitempty"` // the refusal applying it would meet
+}
