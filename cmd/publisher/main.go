@@ -47,6 +47,7 @@ var commands = []command{
 	{name: "history", summary: "what vccsync did for a user, newest first (asks syncworker)", run: runHistory},
 	{name: "cdc", summary: "ingest Salesforce Change Data Capture messages for User (file, stdin or HTTP)", run: runCDC},
 	{name: "dlq", summary: "list, show, replay and purge dead-lettered messages (VCCSYNC_DLQ)", run: runDLQ},
+	{name: "reconcile", summary: "compare every Salesforce user with VCC, print the plan, publish the fixes", run: runReconcile},
 }
 
 func main() {

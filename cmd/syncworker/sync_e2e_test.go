@@ -63,6 +63,19 @@ func TestSyncOnDemand(t *testing.T) {
 		t.Errorf("second sync: exit %d, %d writes:\n%s", code, e.sb.Stats().Writes-writes, out)
 	}
 
+	// A change made by hand in VCC: sync checks VCC in full and puts it back.
+	rec, _ := e.sb.UserByUsername("omar.haddad@demo.example")
+	if err := e.sb.ModifyUser(rec.User.UserID, func(r *sandbox.VCCUserRecord) { r.User.Email = "changed@by.hand" }); err != nil {
+		t.Fatal(err)
+	}
+	out, code = run(sandbox.DemoSFOmarID)
+	if code != 0 || !strings.Contains(out, `email "changed@by.hand" → "omar.haddad@demo.example"`) {
+		t.Errorf("sync after a hand edit: exit %d:\n%s", code, out)
+	}
+	if got, _ := e.sb.User(rec.User.UserID); got.User.Email != "omar.haddad@demo.example" {
+		t.Errorf("email %q after sync, want Salesforce's", got.User.Email)
+	}
+
 	out, code = run(sandbox.DemoSFLenaID)
 	if code != 1 || !strings.Contains(out, "NO_CONTACT_CENTER_PERMISSION") {
 		t.Errorf("sync of a user Salesforce refuses: exit %d:\n%s", code, out)

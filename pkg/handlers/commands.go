@@ -509,11 +509,9 @@ func (h *Handler) resync(ctx context.Context, key string, prev State) (Result, e
 	if prev.Snapshot.ID == "" {
 		return Result{}, permanent("resync refused: vccsync has no Salesforce snapshot of user %s yet", key)
 	}
-	forced := prev
-	forced.Synced = nil
 	snap := prev.Snapshot
 	snap.SystemModstamp, snap.LastModifiedDate = events.Field[events.Time]{}, events.Field[events.Time]{}
-	return h.HandleUser(ctx, key, forced, snap)
+	return h.VerifyUser(ctx, key, prev, snap)
 }
 
 // regions returns VCC's telephony regions, cached.

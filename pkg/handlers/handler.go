@@ -176,8 +176,21 @@ func New(v Client, ids AgentIDs, sagas Sagas, m Mapping) (*Handler, error) {
 }
 
 // HandleUser applies a salesforce.user.changed snapshot for the user whose
-// previous state is prev.
+// previous state is prev. When the desired fields equal what was last
+// synced it does not read VCC (see the package doc); VerifyUser does.
 func (h *Handler) HandleUser(ctx context.Context, key string, prev State, u events.User) (Result, error) {
+	return h.handleUser(ctx, key, prev, u, false)
+}
+
+// VerifyUser applies the snapshot like HandleUser, but always reads VCC and
+// writes what differs, even when the desired fields equal what was last
+// synced: for reconcile, provisioning on demand and resync, whose point is
+// to find what changed in VCC behind vccsync's back.
+func (h *Handler) VerifyUser(ctx context.Context, key string, prev State, u events.User) (Result, error) {
+	return h.handleUser(ctx, key, prev, u, true)
+}
+
+func (h *Handler) handleUser(ctx context.Context, key string, prev State, u events.User, verify bool) (Result, error) {
 	next := prev.clone()
 	ts := u.Modstamp()
 	if !ts.IsZero() && ts.Before(prev.Checkpoint) {
@@ -205,7 +218,7 @@ func (h *Handler) HandleUser(ctx context.Context, key string, prev State, u even
 		snap.IsActive = events.Val(active)
 	}
 
-	res, err := h.applyVCC(ctx, key, prev, next, tmplName, active)
+	res, err := h.applyVCC(ctx, key, prev, next, tmplName, active, verify)
 	if err != nil {
 		return Result{}, err
 	}
@@ -218,10 +231,10 @@ func (h *Handler) HandleUser(ctx context.Context, key string, prev State, u even
 }
 
 // applyVCC brings the VCC user in line with the snapshot in next.
-func (h *Handler) applyVCC(ctx context.Context, key string, prev, next State, tmplName string, active bool) (Result, error) {
+func (h *Handler) applyVCC(ctx context.Context, key string, prev, next State, tmplName string, active, verify bool) (Result, error) {
 	snap := next.Snapshot
 	want := h.desired(snap)
-	if prev.VCCUserID != "" && syncedEqual(prev.Synced, want) {
+	if !verify && prev.VCCUserID != "" && syncedEqual(prev.Synced, want) {
 		return Result{State: next, Outcome: OutcomeUnchanged}, nil
 	}
 

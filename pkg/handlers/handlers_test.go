@@ -492,3 +492,28 @@ func TestDeleteNeedsAdminClient(t *testing.T) {
 		t.Error("the user was deleted by a non-admin client")
 	}
 }
+
+// A change made by hand in VCC is not seen by HandleUser when nothing
+// changed in Salesforce (no read), and is put back by VerifyUser.
+func TestVerifyUserFindsDrift(t *testing.T) {
+	hs := newHarness(t, nil)
+	jane := person("0055e000001Jane", "Jane", "Smith", t0)
+	created, _, err := hs.apply(t, handlers.State{}, jane)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.State.VCCUserID
+	if err := hs.sb.ModifyUser(id, func(r *sandbox.VCCUserRecord) { r.User.Email = "changed@by.hand" }); err != nil {
+		t.Fatal(err)
+	}
+	if res, n, _ := hs.apply(t, created.State, jane); res.Outcome != handlers.OutcomeUnchanged || n != 0 {
+		t.Fatalf("HandleUser: %q with %d requests, want unchanged without reading", res.Outcome, n)
+	}
+	res, err := hs.h.VerifyUser(hs.ctx, jane.ID, created.State, jane)
+	if err != nil || res.Outcome != handlers.OutcomeUpdated {
+		t.Fatalf("VerifyUser: %q %v", res.Outcome, err)
+	}
+	if got, _ := hs.sb.User(id); got.User.Email != "Jane.Smith@acme.example" {
+		t.Errorf("email %q, want Salesforce's back", got.User.Email)
+	}
+}

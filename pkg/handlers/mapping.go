@@ -151,3 +151,30 @@ func (m Mapping) username(u events.User) string {
 	}
 	return u.Username.Get()
 }
+
+// Normalized checks the mapping and returns it with defaults applied and
+// ProfileIds in their 18-character form; the other exported methods expect
+// a normalized mapping.
+func (m Mapping) Normalized() (Mapping, error) { return m.normalized() }
+
+// Template returns the template username for the user, or "" when the user
+// is out of scope.
+func (m Mapping) Template(u events.User) string { return m.template(u) }
+
+// ContactCenter returns the contact center for the user, "" for none.
+func (m Mapping) ContactCenter(u events.User) string { return m.contactCenter(u) }
+
+// Username is the VCC username for the user, "" when unknown.
+func (m Mapping) Username(u events.User) string { return m.username(u) }
+
+// TemplateUsernames returns the usernames of the template users.
+func (m Mapping) TemplateUsernames() []string {
+	var out []string
+	if m.DefaultTemplate != "" {
+		out = append(out, m.DefaultTemplate)
+	}
+	for _, t := range m.Templates {
+		out = append(out, t)
+	}
+	return out
+}
