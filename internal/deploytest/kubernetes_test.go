@@ -463,6 +463,38 @@ func TestManifestFlags(t *testing.T) {
 	}
 	checkArgs(unit+" ExecStart", execStart[1:], worker)
 	checkArgs(unit+" ExecStart", strings.Fields(execStart[0])[1:], worker)
+
+	serveUnit := filepath.Join(deployments, "systemd", "vccsync-publisher-serve.service")
+	serveArgs := unitExecStart(t, serveUnit)
+	if len(serveArgs) < 2 || serveArgs[1] != "serve" {
+		t.Fatalf("%s: ExecStart %q does not run publisher serve", serveUnit, serveArgs)
+	}
+	checkArgs(serveUnit+" ExecStart", serveArgs[2:], serve)
+}
+
+// unitExecStart returns the words of a systemd unit's ExecStart, its
+// continuation lines joined.
+func unitExecStart(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var words []string
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "ExecStart=") {
+			in = true
+		}
+		if in {
+			words = append(words, strings.Fields(strings.TrimSuffix(strings.TrimPrefix(line, "ExecStart="), "\\"))...)
+			in = strings.HasSuffix(line, "\\")
+		}
+	}
+	if len(words) == 0 {
+		t.Fatalf("%s: no ExecStart", path)
+	}
+	return words
 }
 
 // checkSettings checks that every top-level key of a syncworker
