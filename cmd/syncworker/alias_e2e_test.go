@@ -88,6 +88,12 @@ func (e *sfEnv) publishSF(id, eventID string, changed ...string) {
 	ev := events.User{ID: u.ID, Username: events.Val(u.Username), Alias: events.Val(u.Alias), Email: events.Val(u.Email),
 		FirstName: events.Val(u.FirstName), LastName: events.Val(u.LastName), IsActive: events.Val(u.IsActive),
 		ProfileID: events.Val(u.ProfileID), SystemModstamp: events.Val(events.Time{Time: u.SystemModstamp}), ChangedFields: changed}
+	if u.FederationIdentifier != "" {
+		ev.FederationIdentifier = events.Val(u.FederationIdentifier)
+	}
+	if u.NVMAgentID != "" {
+		ev.AgentID = events.Val(u.NVMAgentID)
+	}
 	env, err := events.NewUserChanged(eventID, "salesforce/test", time.Now(), ev)
 	if err != nil {
 		t.Fatal(err)
