@@ -11,8 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/salesforce"
 )
@@ -184,21 +182,12 @@ func runCDCWith(ctx context.Context, o cdcOptions, in *cdcIngester, pos []string
 		input, name = r, n
 	}
 
-	nc, err := o.nats.connect(stderr)
+	nc, js, err := o.nats.stream(ctx, stderr, o.timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher cdc: %v\n", err)
 		return exitFail
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		fmt.Fprintf(stderr, "publisher cdc: jetstream: %v\n", err)
-		return exitFail
-	}
-	if err := checkStream(ctx, js, o.timeout); err != nil {
-		fmt.Fprintf(stderr, "publisher cdc: %v\n", err)
-		return exitFail
-	}
 	in.js = js
 
 	counts := &cdcCounts{}

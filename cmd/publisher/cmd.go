@@ -17,8 +17,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
 )
@@ -564,21 +562,12 @@ func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		return cmdUsageError(stderr, spec.name, problems, printUsage)
 	}
 
-	nc, err := o.nats.connect(stderr)
+	nc, js, err := o.nats.stream(ctx, stderr, o.timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher cmd %s: %v\n", spec.name, err)
 		return exitFail
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		fmt.Fprintf(stderr, "publisher cmd %s: jetstream: %v\n", spec.name, err)
-		return exitFail
-	}
-	if err := checkStream(ctx, js, o.timeout); err != nil {
-		fmt.Fprintf(stderr, "publisher cmd %s: %v\n", spec.name, err)
-		return exitFail
-	}
 
 	pctx, cancel := context.WithTimeout(ctx, o.timeout)
 	res, err := bus.Publish(pctx, js, cmd.env)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -8,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
@@ -137,4 +140,23 @@ func usageError(stderr io.Writer, name string, err error, printUsage func(io.Wri
 	fmt.Fprintf(stderr, "publisher %s: %v\n", name, err)
 	printUsage(stderr)
 	return exitUsage
+}
+
+// stream connects to NATS and checks that the VCCSYNC stream is there (it
+// is syncworker's to create). The caller closes the connection.
+func (n *natsFlags) stream(ctx context.Context, stderr io.Writer, timeout time.Duration) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := n.connect(stderr)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := checkStream(ctx, js, timeout); err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
 }

@@ -96,21 +96,12 @@ func runPublish(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	}
 	defer closeInput()
 
-	nc, err := o.nats.connect(stderr)
+	nc, js, err := o.nats.stream(ctx, stderr, o.timeout)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher publish: %v\n", err)
 		return exitFail
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		fmt.Fprintf(stderr, "publisher publish: jetstream: %v\n", err)
-		return exitFail
-	}
-	if err := checkStream(ctx, js, o.timeout); err != nil {
-		fmt.Fprintf(stderr, "publisher publish: %v\n", err)
-		return exitFail
-	}
 
 	counts, err := publishLines(ctx, js, in, stdout, o)
 	if err != nil {
