@@ -1,7 +1,7 @@
 # vccsync — the two commands of the README, and a few more.
 GO ?= go
 
-.PHONY: run test build vet fmt-check bench sandbox
+.PHONY: run test build vet fmt-check bench sandbox fuzz
 
 ## run: start syncworker on the embedded default (JetStream + VCC sandbox),
 ## feed the demo story and print per-user results; Ctrl-C stops it.
@@ -25,6 +25,22 @@ build:
 ## bench: benchmarks that print their figures (ratios against a baseline in the same run).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+
+## fuzz: every fuzz target of the repository, one after another, for
+## FUZZTIME each; a finding fails it (the input is saved under the
+## package's testdata/fuzz/<target>/ and is then run by `make test`).
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; n=0; \
+	for dir in $$(find . -name '*_test.go' -not -path './.*' -exec grep -l '^func Fuzz' {} + | xargs -r -n1 dirname | sort -u); do \
+	  targets="$$($(GO) test -list '^Fuzz' "$$dir")"; \
+	  for t in $$(echo "$$targets" | grep '^Fuzz'); do \
+	    n=$$((n+1)); echo "fuzz: $$dir $$t for $(FUZZTIME)"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime "$(FUZZTIME)" "$$dir"; \
+	  done; \
+	done; \
+	if [ "$$n" -eq 0 ]; then echo "fuzz: no fuzz targets found"; exit 1; fi; \
+	echo "fuzz: $$n targets, $(FUZZTIME) each, no finding"
 
 ## sandbox: the VCC sandbox on its own (127.0.0.1:8090, demo account).
 sandbox:

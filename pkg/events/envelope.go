@@ -108,6 +108,12 @@ func decode(subject string, body []byte) (*Event, error) {
 	if env.Source == "" {
 		errs.add("source", "missing")
 	}
+	if env.Time != nil {
+		// The encoders write the time in UTC, in RFC 3339 (four-digit years).
+		if t := env.Time.UTC(); t.Before(minTime) || t.After(maxTime) {
+			errs.add("time", fmt.Sprintf("%s is outside years 0000 to 9999 in UTC", env.Time.Format(time.RFC3339Nano)))
+		}
+	}
 	if env.DataContentType != "" && !strings.HasPrefix(env.DataContentType, "application/json") {
 		errs.add("datacontenttype", fmt.Sprintf("%q, want application/json", env.DataContentType))
 	}

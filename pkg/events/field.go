@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -64,7 +65,8 @@ func (f Field[T]) merge(update Field[T]) Field[T] {
 // Time is a Salesforce datetime. It decodes the forms Salesforce emits:
 // RFC 3339 with or without fractional seconds ("2026-11-20T10:15:00.000Z"),
 // offsets without a colon ("2024-04-26T18:25:03.000+0000") and epoch
-// milliseconds (CDC). It encodes as RFC 3339 with milliseconds in UTC.
+// milliseconds (CDC). It encodes as RFC 3339 with milliseconds in UTC, so
+// it decodes only times in years 0000 to 9999 in UTC.
 type Time struct{ time.Time }
 
 var timeLayouts = []string{
@@ -74,11 +76,23 @@ var timeLayouts = []string{
 	"2006-01-02T15:04:05.000Z0700",
 }
 
-// ParseTime parses a Salesforce datetime string.
+// minTime and maxTime bound a Time: it encodes as RFC 3339 in UTC, whose
+// years have four digits.
+var (
+	minTime = time.Date(0, time.January, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, time.December, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
+// ParseTime parses a Salesforce datetime string. Its time in UTC must fall
+// in years 0000 to 9999.
 func ParseTime(s string) (Time, error) {
 	for _, l := range timeLayouts {
 		if t, err := time.Parse(l, s); err == nil {
-			return Time{t.UTC()}, nil
+			t = t.UTC()
+			if t.Before(minTime) || t.After(maxTime) {
+				return Time{}, fmt.Errorf("%q is outside years 0000 to 9999 in UTC", s)
+			}
+			return Time{t}, nil
 		}
 	}
 	return Time{}, fmt.Errorf("%q is not a Salesforce datetime (want e.g. 2026-11-20T10:15:00.000Z)", s)
@@ -90,7 +104,10 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] != '"' {
 		var ms int64
 		if err := json.Unmarshal(b, &ms); err != nil {
-			return fmt.Errorf("%s is neither a datetime string nor epoch milliseconds", b)
+			return fmt.Errorf("%s is neither a datetime string nor epoch milliseconds", compactJSON(b))
+		}
+		if ms < minTime.UnixMilli() || ms > maxTime.UnixMilli() {
+			return fmt.Errorf("%d epoch milliseconds is outside years 0000 to 9999", ms)
 		}
 		t.Time = time.UnixMilli(ms).UTC()
 		return nil
@@ -110,4 +127,14 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 // MarshalJSON writes RFC 3339 with milliseconds, UTC.
 func (t Time) MarshalJSON() ([]byte, error) {
 	return json.Marshal(t.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
+}
+
+// compactJSON is a JSON value on one line, for an error message: errors
+// become NATS header values, which cannot hold line breaks.
+func compactJSON(raw []byte) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return strconv.Quote(string(raw))
+	}
+	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -150,7 +151,7 @@ type CDCDecoder struct {
 // Decode decodes one change event message. An error says what is wrong
 // with the message, naming its field; the message cannot be used.
 func (d *CDCDecoder) Decode(msg []byte) (CDCResult, error) {
-	payload, meta, err := d.payload(msg)
+	payload, form, meta, err := d.payload(msg)
 	if err != nil || meta != "" {
 		return CDCResult{Ignored: meta}, err
 	}
@@ -217,8 +218,11 @@ func (d *CDCDecoder) Decode(msg []byte) (CDCResult, error) {
 	if h.CommitTimestamp <= 0 {
 		return res, errors.New("ChangeEventHeader.commitTimestamp: missing")
 	}
+	if h.CommitTimestamp > cdcMaxCommitTimestamp {
+		return res, fmt.Errorf("ChangeEventHeader.commitTimestamp: %d is after year 9999, want epoch milliseconds", h.CommitTimestamp)
+	}
 
-	u, err := d.user(h, lists, body)
+	u, err := d.user(form, h, lists, body)
 	if err != nil {
 		return res, err
 	}
@@ -241,34 +245,39 @@ func (d *CDCDecoder) Decode(msg []byte) (CDCResult, error) {
 	return res, nil
 }
 
+// cdcMaxCommitTimestamp is the last millisecond of year 9999: an event's
+// time is written in RFC 3339, whose years have four digits.
+var cdcMaxCommitTimestamp = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC).UnixMilli()
+
 // CDCEventID is the id of the event for user userID (18 characters) of the
 // change (transactionKey, sequenceNumber): the same on every replay.
 func CDCEventID(userID, transactionKey string, sequenceNumber int64) string {
 	return "cdc-" + userID + "-" + transactionKey + "-" + strconv.FormatInt(sequenceNumber, 10)
 }
 
-// payload finds the event payload in a message, checking its form. A
-// CometD meta message (/meta/…) yields a reason to ignore it.
-func (d *CDCDecoder) payload(msg []byte) (json.RawMessage, string, error) {
+// payload finds the event payload in a message and tells its form,
+// checking it against d.Format. A CometD meta message (/meta/…) yields a
+// reason to ignore it.
+func (d *CDCDecoder) payload(msg []byte) (json.RawMessage, CDCFormat, string, error) {
 	msg = bytes.TrimSpace(msg)
 	if len(msg) == 0 {
-		return nil, "", errors.New("message: empty, want a change event JSON object")
+		return nil, "", "", errors.New("message: empty, want a change event JSON object")
 	}
 	var top map[string]json.RawMessage
 	if err := json.Unmarshal(msg, &top); err != nil || top == nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
-			return nil, "", fmt.Errorf("message: not valid JSON at byte %d: %v", se.Offset, err)
+			return nil, "", "", fmt.Errorf("message: not valid JSON at byte %d: %v", se.Offset, err)
 		}
-		return nil, "", errors.New("message: not a JSON object")
+		return nil, "", "", errors.New("message: not a JSON object")
 	}
 	var channel string
 	if raw, ok := top["channel"]; ok {
 		if err := json.Unmarshal(raw, &channel); err != nil {
-			return nil, "", errors.New("channel: not a string")
+			return nil, "", "", errors.New("channel: not a string")
 		}
 		if strings.HasPrefix(channel, "/meta/") {
-			return nil, "CometD meta message on " + channel, nil
+			return nil, "", "CometD meta message on " + channel, nil
 		}
 	}
 
@@ -279,7 +288,7 @@ func (d *CDCDecoder) payload(msg []byte) (json.RawMessage, string, error) {
 		var data map[string]json.RawMessage
 		_ = json.Unmarshal(top["data"], &data)
 		if !cdcHasObject(data, "payload") {
-			return nil, "", errors.New("data.payload: missing, want the change event")
+			return nil, "", "", errors.New("data.payload: missing, want the change event")
 		}
 		form, payload = CDCStreaming, data["payload"]
 	case cdcHasObject(top, "payload") && cdcHasObject(top, "event"):
@@ -289,20 +298,20 @@ func (d *CDCDecoder) payload(msg []byte) (json.RawMessage, string, error) {
 	case cdcHasObject(top, "payload"):
 		form, payload = CDCPubSub, top["payload"]
 	default:
-		return nil, "", errors.New(`message: no change event in it (want {"data":{"payload":{"ChangeEventHeader":…}}} from the Streaming API or {"ChangeEventHeader":…} from the Pub/Sub API)`)
+		return nil, "", "", errors.New(`message: no change event in it (want {"data":{"payload":{"ChangeEventHeader":…}}} from the Streaming API or {"ChangeEventHeader":…} from the Pub/Sub API)`)
 	}
 	if d.Format != CDCDetect && d.Format != form {
 		switch d.Format {
 		case CDCStreaming:
-			return nil, "", errors.New(`message: a Pub/Sub payload, but the format is streaming (want {"channel":…,"data":{"payload":…}})`)
+			return nil, "", "", errors.New(`message: a Pub/Sub payload, but the format is streaming (want {"channel":…,"data":{"payload":…}})`)
 		default:
-			return nil, "", errors.New(`message: a Streaming API message, but the format is pubsub (want the decoded payload {"ChangeEventHeader":…})`)
+			return nil, "", "", errors.New(`message: a Streaming API message, but the format is pubsub (want the decoded payload {"ChangeEventHeader":…})`)
 		}
 	}
 	if channel != "" && channel != CDCChannel && !strings.HasPrefix(channel, "/data/") {
-		return nil, "", fmt.Errorf("channel: %q is not a change event channel (want %s)", channel, CDCChannel)
+		return nil, "", "", fmt.Errorf("channel: %q is not a change event channel (want %s)", channel, CDCChannel)
 	}
-	return payload, "", nil
+	return payload, form, "", nil
 }
 
 // cdcLists are the header's field lists with whether each was sent.
@@ -325,7 +334,7 @@ func cdcDecodeHeader(raw json.RawMessage) (CDCHeader, cdcLists, error) {
 		}
 		v = cdcUnwrapAvro(v)
 		if err := json.Unmarshal(v, dst); err != nil {
-			return fmt.Errorf("ChangeEventHeader.%s: got %s, want a string", name, v)
+			return fmt.Errorf("ChangeEventHeader.%s: got %s, want a string", name, cdcShow(v))
 		}
 		return nil
 	}
@@ -343,7 +352,7 @@ func cdcDecodeHeader(raw json.RawMessage) (CDCHeader, cdcLists, error) {
 					return nil
 				}
 			}
-			return fmt.Errorf("ChangeEventHeader.%s: got %s, want an integer", name, v)
+			return fmt.Errorf("ChangeEventHeader.%s: got %s, want an integer", name, cdcShow(v))
 		}
 		return nil
 	}
@@ -354,7 +363,7 @@ func cdcDecodeHeader(raw json.RawMessage) (CDCHeader, cdcLists, error) {
 		}
 		v = cdcUnwrapAvro(v)
 		if err := json.Unmarshal(v, dst); err != nil {
-			return true, fmt.Errorf("ChangeEventHeader.%s: got %s, want a list of strings", name, v)
+			return true, fmt.Errorf("ChangeEventHeader.%s: got %s, want a list of strings", name, cdcShow(v))
 		}
 		return true, nil
 	}
@@ -389,14 +398,19 @@ func cdcJoined(err error) error {
 }
 
 // cdcUserIDs returns the 18-character user IDs of recordIds, without
-// repeats, or all=true for a wildcard ("005*": every user).
+// repeats, or all=true for a wildcard ("005*": every user). Every entry
+// must be a user ID or that wildcard.
 func cdcUserIDs(ids []string) (out []string, all bool, err error) {
 	if len(ids) == 0 {
 		return nil, false, errors.New("ChangeEventHeader.recordIds: empty, want the IDs of the changed users")
 	}
 	for _, id := range ids {
+		if id == cdcAllUsers {
+			all = true
+			continue
+		}
 		if strings.HasSuffix(id, "*") {
-			return nil, true, nil
+			return nil, false, fmt.Errorf("ChangeEventHeader.recordIds: %q is not the wildcard of every user (%q)", id, cdcAllUsers)
 		}
 		k, err := events.UserKey(id)
 		if err != nil {
@@ -406,8 +420,15 @@ func cdcUserIDs(ids []string) (out []string, all bool, err error) {
 			out = append(out, k)
 		}
 	}
+	if all {
+		return nil, true, nil
+	}
 	return out, false, nil
 }
+
+// cdcAllUsers in recordIds stands for every user: the User key prefix
+// followed by a wildcard.
+const cdcAllUsers = "005*"
 
 // cdcOriginClient is the client id of a changeOrigin such as
 // "com/salesforce/api/rest/61.0;client=vccsync", or "" when it names none.
@@ -432,12 +453,12 @@ func cdcString(api string, f func(*events.User) *events.Field[string]) (func(*ev
 			var s string
 			if err := json.Unmarshal(raw, &s); err != nil {
 				if api != events.AgentIDField {
-					return fmt.Errorf("%s: got %s, want a string", api, raw)
+					return fmt.Errorf("%s: got %s, want a string", api, cdcShow(raw))
 				}
 				// A number field in some orgs: keep its digits.
 				n := json.Number(bytes.TrimSpace(raw))
 				if _, err := n.Int64(); err != nil {
-					return fmt.Errorf("%s: got %s, want a string or an integer", api, raw)
+					return fmt.Errorf("%s: got %s, want a string or an integer", api, cdcShow(raw))
 				}
 				s = n.String()
 			}
@@ -483,7 +504,7 @@ var cdcFields = []cdcField{
 	{path: "IsActive", set: func(u *events.User, raw json.RawMessage) error {
 		var b bool
 		if err := json.Unmarshal(raw, &b); err != nil {
-			return fmt.Errorf("IsActive: got %s, want true or false", raw)
+			return fmt.Errorf("IsActive: got %s, want true or false", cdcShow(raw))
 		}
 		u.IsActive = events.Val(b)
 		return nil
@@ -496,8 +517,9 @@ var cdcFields = []cdcField{
 	cdcTimeField("SystemModstamp", func(u *events.User) *events.Field[events.Time] { return &u.SystemModstamp }),
 }
 
-// user builds the (partial) user snapshot of a CREATE, UPDATE or UNDELETE.
-func (d *CDCDecoder) user(h CDCHeader, lists cdcLists, body map[string]json.RawMessage) (events.User, error) {
+// user builds the (partial) user snapshot of a CREATE, UPDATE or UNDELETE
+// whose payload, body, came in the given form.
+func (d *CDCDecoder) user(form CDCFormat, h CDCHeader, lists cdcLists, body map[string]json.RawMessage) (events.User, error) {
 	var u events.User
 	full := h.ChangeType != ChangeUpdate
 
@@ -509,7 +531,7 @@ func (d *CDCDecoder) user(h CDCHeader, lists cdcLists, body map[string]json.RawM
 
 	var changed, nulled cdcPathSet
 	if !full {
-		if d.Format == CDCStreaming {
+		if form == CDCStreaming {
 			for _, l := range [][]string{h.ChangedFields, h.NulledFields} {
 				for _, e := range l {
 					if k, _, _ := cdcBitmapKind(e); k != cdcNotBitmap {
@@ -530,13 +552,15 @@ func (d *CDCDecoder) user(h CDCHeader, lists cdcLists, body map[string]json.RawM
 		nulled = newCDCPathSet(names)
 		if !lists.hasChanged {
 			// Before API 47.0 the Streaming API sent no changedFields and
-			// an UPDATE's body held just the changed fields.
-			for k, v := range body {
+			// an UPDATE's body held just the changed fields. They are
+			// taken in name order, so that the same message always gives
+			// the same ChangedFields.
+			for _, k := range slices.Sorted(maps.Keys(body)) {
 				if k == "ChangeEventHeader" {
 					continue
 				}
-				if sub, ok := cdcObject(v); ok {
-					for sk := range sub {
+				if sub, ok := cdcObject(body[k]); ok {
+					for _, sk := range slices.Sorted(maps.Keys(sub)) {
 						changed.add(k + "." + sk)
 					}
 					continue
@@ -547,7 +571,7 @@ func (d *CDCDecoder) user(h CDCHeader, lists cdcLists, body map[string]json.RawM
 		u.ChangedFields = changed.apiNames(nulled)
 	}
 
-	var errs []error
+	errs := cdcCheckCompound(body)
 	for _, f := range cdcFields {
 		raw, present := cdcLookup(body, f.path)
 		isNull := present && cdcIsNull(raw)
@@ -565,7 +589,7 @@ func (d *CDCDecoder) user(h CDCHeader, lists cdcLists, body map[string]json.RawM
 			}
 		case nulled.has(f.path):
 			if present && !isNull {
-				errs = append(errs, fmt.Errorf("%s: in nulledFields but the payload gives it a value (%s)", f.path, raw))
+				errs = append(errs, fmt.Errorf("%s: in nulledFields but the payload gives it a value (%s)", f.path, cdcShow(raw)))
 				continue
 			}
 			f.null(&u)
@@ -664,6 +688,36 @@ func (s cdcPathSet) apiNames(nulled cdcPathSet) []string {
 	return out
 }
 
+// cdcCheckCompound reports each compound field of cdcFields (Name) that
+// the payload gives a value other than an object or null: its subfields
+// cannot be read from it.
+func cdcCheckCompound(body map[string]json.RawMessage) []error {
+	var errs []error
+	var parents []string
+	subs := map[string][]string{}
+	for _, f := range cdcFields {
+		parent, sub, nested := strings.Cut(f.path, ".")
+		if !nested {
+			continue
+		}
+		if subs[parent] == nil {
+			parents = append(parents, parent)
+		}
+		subs[parent] = append(subs[parent], sub)
+	}
+	for _, parent := range parents {
+		raw, ok := body[parent]
+		if !ok {
+			continue
+		}
+		raw = cdcUnwrapAvro(raw)
+		if _, isObj := cdcObject(raw); !isObj && !cdcIsNull(raw) {
+			errs = append(errs, fmt.Errorf("%s: got %s, want an object holding %s", parent, cdcShow(raw), strings.Join(subs[parent], " and ")))
+		}
+	}
+	return errs
+}
+
 // cdcLookup finds a field of the payload by path (Name.FirstName inside
 // Name). A null compound field makes its subfields null.
 func cdcLookup(body map[string]json.RawMessage, path string) (json.RawMessage, bool) {
@@ -681,7 +735,7 @@ func cdcLookup(body map[string]json.RawMessage, path string) (json.RawMessage, b
 	}
 	obj, isObj := cdcObject(raw)
 	if !isObj {
-		return raw, true // reported by the field's decoder as the wrong type
+		return nil, false // reported by cdcCheckCompound
 	}
 	v, ok := obj[sub]
 	if !ok {
@@ -728,6 +782,15 @@ func cdcHasObject(m map[string]json.RawMessage, key string) bool {
 	}
 	_, isObj := cdcObject(v)
 	return isObj
+}
+
+// cdcShow is a JSON value of the message on one line, for an error.
+func cdcShow(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return strconv.Quote(string(raw))
+	}
+	return b.String()
 }
 
 func cdcIsNull(raw json.RawMessage) bool {
