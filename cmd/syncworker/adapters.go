@@ -17,8 +17,7 @@ import (
 var (
 	_ worker.Store[handlers.State]   = stateStore{}
 	_ worker.Handler[handlers.State] = eventHandler{}
-	_ handlers.AgentIDs              = agentIDs{}
-	_ handlers.Sagas                 = agentIDs{}
+	_ handlers.Durable               = durable{}
 )
 
 // stateStore is the worker's Store backed by bbolt.
@@ -43,6 +42,9 @@ func (s stateStore) Commit(recs []worker.Record[handlers.State]) error {
 	for _, r := range recs {
 		if r.Err == "" && r.EventID != "" {
 			b.Ledger = append(b.Ledger, store.LedgerEntry{EventID: r.EventID, UserKey: r.UserKey, Outcome: r.Outcome, At: r.At})
+		}
+		if r.Settled {
+			b.Settled = append(b.Settled, r.UserKey)
 		}
 		if e, ok := historyEntry(r); ok {
 			if b.History == nil {
@@ -96,28 +98,39 @@ func historyEntry(r worker.Record[handlers.State]) (store.HistoryEntry, bool) {
 	return e, true
 }
 
-// agentIDs gives the handlers the store's agent-ID reservations (with the
-// handlers' sentinel) and saga steps.
-type agentIDs struct{ db *store.DB }
+// durable gives the handlers the store's agent-ID reservations (with the
+// handlers' sentinel), saga steps, write intents and links.
+type durable struct{ db *store.DB }
 
-func (a agentIDs) SetStep(key, saga, step, data string) error {
+func (a durable) OpenIntent(key, eventID string) error {
+	return a.db.OpenIntent(key, store.Intent{EventID: eventID})
+}
+
+func (a durable) IntentOpen(key string) (bool, error) {
+	_, ok, err := a.db.OpenedIntent(key)
+	return ok, err
+}
+
+func (a durable) Link(key, vccUserID string) error { return a.db.LinkUser(key, vccUserID) }
+
+func (a durable) SetStep(key, saga, step, data string) error {
 	return a.db.SetSagaStep(key, store.SagaStep{Saga: saga, Step: step, Data: data})
 }
 
-func (a agentIDs) Step(key, saga string) (string, string, bool, error) {
+func (a durable) Step(key, saga string) (string, string, bool, error) {
 	s, ok, err := a.db.SagaStep(key, saga)
 	return s.Step, s.Data, ok, err
 }
 
-func (a agentIDs) Clear(key, saga string) error { return a.db.ClearSaga(key, saga) }
+func (a durable) Clear(key, saga string) error { return a.db.ClearSaga(key, saga) }
 
-func (a agentIDs) ReserveAgentID(key string, start int, inUse func(string) bool) (string, error) {
+func (a durable) ReserveAgentID(key string, start int, inUse func(string) bool) (string, error) {
 	return a.db.ReserveAgentID(key, start, inUse)
 }
 
-func (a agentIDs) ReleaseAgentID(key string) error { return a.db.ReleaseAgentID(key) }
+func (a durable) ReleaseAgentID(key string) error { return a.db.ReleaseAgentID(key) }
 
-func (a agentIDs) ClaimAgentID(key, id string) error {
+func (a durable) ClaimAgentID(key, id string) error {
 	err := a.db.ClaimAgentID(key, id)
 	if errors.Is(err, store.ErrAgentIDTaken) {
 		holder, _, _ := a.db.AgentIDHolder(id)
@@ -132,9 +145,9 @@ type eventHandler struct{ users *handlers.Handler }
 func (h eventHandler) Handle(ctx context.Context, ev *events.Event, prev handlers.State) (worker.Result[handlers.State], error) {
 	switch {
 	case ev.User != nil && verifies(ev.Source):
-		return result(h.users.VerifyUser(ctx, ev.UserKey, prev, *ev.User))
+		return result(h.users.VerifyUser(ctx, ev.UserKey, ev.ID, prev, *ev.User))
 	case ev.User != nil:
-		return result(h.users.HandleUser(ctx, ev.UserKey, prev, *ev.User))
+		return result(h.users.HandleUser(ctx, ev.UserKey, ev.ID, prev, *ev.User))
 	case ev.Command != nil:
 		return result(h.users.HandleCommand(ctx, ev.UserKey, ev.ID, prev, *ev.Command))
 	}
@@ -143,6 +156,9 @@ func (h eventHandler) Handle(ctx context.Context, ev *events.Event, prev handler
 
 func result(r handlers.Result, err error) (worker.Result[handlers.State], error) {
 	if err != nil {
+		if r.Partial {
+			return worker.Result[handlers.State]{State: r.State, Partial: true}, err
+		}
 		return worker.Result[handlers.State]{}, err
 	}
 	out := worker.Result[handlers.State]{State: r.State, Outcome: r.Outcome, Detail: describe(r)}

@@ -49,7 +49,7 @@ func newSFEnv(t *testing.T) *sfEnv {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/members") && e.failAdd.Load() > 0 {
 			e.failAdd.Add(-1)
-			http.Error(w, `[{"errorCode":"SERVER_UNAVAILABLE","message":"worker killed here"}]`, http.StatusServiceUnavailable)
+			http.Error(w, `[{"errorCode":"SERVER_UNAVAILABLE","message":"unavailable"}]`, http.StatusServiceUnavailable)
 			return
 		}
 		sf.ServeHTTP(w, r)
@@ -161,16 +161,16 @@ func TestAliasChangesKeepSSO(t *testing.T) {
 	}
 }
 
-// TestAliasChangeResumesAfterKill: the worker dies between removing the
+// TestAliasChangeResumesAfterRestart: the worker stops between removing the
 // user from the contact center and adding it back; restarted on the same
 // data, it finishes the re-add, and SSO works.
-func TestAliasChangeResumesAfterKill(t *testing.T) {
+func TestAliasChangeResumesAfterRestart(t *testing.T) {
 	e := newSFEnv(t)
 	tom := sandbox.DemoSFTomID
 	e.publishSF(tom, "sf-1")
 	e.users["Tom"] = tom
 
-	e.failAdd.Store(1000) // every add fails: the worker is "killed" at the re-add
+	e.failAdd.Store(1000) // every add fails: the saga stops at the re-add
 	id := "cmd-alias-1"
 	env := events.Envelope{SpecVersion: events.SpecVersion, ID: id, Source: "operator/alice", Type: events.CommandTypePrefix + "change-alias",
 		Subject: tom, Data: []byte(`{"requestedBy":"alice","alias":"tbecker2"}`)}

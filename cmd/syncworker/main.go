@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,10 +57,13 @@ type options struct {
 	config, dataDir                  string
 	natsURL, natsListen, natsCreds   string
 	natsCA, natsCert, natsKey        string
+	natsSync                         string
 	httpListen                       string
 	vccURL, vccTokenURL, vccRegion   string
 	vccClientID, vccSecretFile       string
-	vccRate                          int
+	vccRate, vccMaxTries             int
+	vccRetryInitial, vccRetryMax     time.Duration
+	vccRetryBudget                   time.Duration
 	sandboxListen                    string
 	sfSandboxListen                  string
 	sfURL, sfTokenURL, sfClientID    string
@@ -81,6 +85,7 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.StringVar(&o.dataDir, "data-dir", "vccsync-data", "directory for the bbolt state and the embedded JetStream store")
 	fs.StringVar(&o.natsURL, "nats-url", "", "NATS server or cluster URL(s); empty starts an embedded JetStream server")
 	fs.StringVar(&o.natsListen, "nats-listen", "127.0.0.1:4222", "client address of the embedded NATS server")
+	fs.StringVar(&o.natsSync, "nats-sync", "always", "when the embedded JetStream server syncs to disk: always (before every acknowledgement) or an interval such as 2m (faster; an OS crash or power loss can lose what was acknowledged since the last sync)")
 	fs.StringVar(&o.natsCreds, "nats-creds", "", "NATS credentials file")
 	fs.StringVar(&o.natsCA, "nats-ca", "", "CA certificate for NATS TLS")
 	fs.StringVar(&o.natsCert, "nats-cert", "", "client certificate for NATS TLS")
@@ -92,6 +97,10 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.StringVar(&o.vccClientID, "vcc-client-id", "", "VCC API client id")
 	fs.StringVar(&o.vccSecretFile, "vcc-client-secret-file", "", "file holding the VCC API client secret (else env VCCSYNC_VCC_CLIENT_SECRET)")
 	fs.IntVar(&o.vccRate, "vcc-rate", 160, "VCC requests per minute, shared by the account (Vonage's own figure; the sandbox default is 6000); 0 or less: unlimited")
+	fs.IntVar(&o.vccMaxTries, "vcc-max-tries", vcc.DefaultMaxTries, "requests one VCC call may send, retries of transient failures (5xx, 429, network) included; 1: no retry")
+	fs.DurationVar(&o.vccRetryInitial, "vcc-retry-initial", vcc.DefaultRetryInitial, "wait before a VCC call's first retry (doubles each time, at least VCC's Retry-After)")
+	fs.DurationVar(&o.vccRetryMax, "vcc-retry-max", vcc.DefaultRetryMax, "longest wait between two tries of a VCC call")
+	fs.DurationVar(&o.vccRetryBudget, "vcc-retry-budget", vcc.DefaultRetryBudget, "longest time one VCC call spends trying; then the message is retried later as a whole")
 	fs.StringVar(&o.sfURL, "sf-url", "", "Salesforce instance URL (e.g. https://acme.my.salesforce.com), for contact-center membership and aliases")
 	fs.StringVar(&o.sfTokenURL, "sf-token-url", "", "Salesforce OAuth token endpoint (default <sf-url>/services/oauth2/token)")
 	fs.StringVar(&o.sfClientID, "sf-client-id", "", "Salesforce connected app consumer key")
@@ -229,8 +238,15 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 		if err != nil {
 			return nil, fmt.Errorf("--nats-listen: %w", err)
 		}
+		sync, err := parseSync(o.natsSync)
+		if err != nil {
+			return nil, err
+		}
+		if sync > 0 {
+			log.Warn("the embedded JetStream server syncs to disk only every --nats-sync interval: an OS crash or power loss can lose events already acknowledged to Salesforce", zap.Duration("nats_sync", sync))
+		}
 		dir := filepath.Join(o.dataDir, "jetstream")
-		srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: dir, Host: host, Port: port, Logger: log.Named("nats")})
+		srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: dir, Host: host, Port: port, Logger: log.Named("nats"), SyncInterval: sync})
 		if err != nil {
 			return nil, fmt.Errorf("embedded NATS: %w", err)
 		}
@@ -266,7 +282,12 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 		return nil, err
 	}
 	sys.closers = append(sys.closers, closeSandbox)
-	vccCfg.Observer = m
+	// Every VCC request feeds the metrics and the health the probe judges by.
+	vccHealth := worker.NewRequestHealth("VCC")
+	vccCfg.Observer = vcc.ObserverFunc(func(method, route string, status int, d time.Duration) {
+		m.ObserveRequest(method, route, status, d)
+		vccHealth.ObserveRequest(method, route, status, d)
+	})
 	client, err := vcc.New(vccCfg)
 	if err != nil {
 		return nil, fmt.Errorf("vcc client: %w", err)
@@ -280,26 +301,32 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 			ContactCenters:       map[string]string{demoSupervisorProfile: sandbox.DemoSFContactCenterNewYork},
 			DefaultContactCenter: sandbox.DemoSFContactCenterLondon}
 	}
-	h, err := handlers.New(client, agentIDs{db}, agentIDs{db}, *mapping)
+	h, err := handlers.New(client, durable{db}, *mapping)
 	if err != nil {
 		return nil, err
 	}
 	// probe is the cheapest call that proves the targets answer: the
-	// worker's quarantine asks it before pausing and while paused.
+	// worker's quarantine asks it while paused, and before dead-lettering
+	// when VCC's recent failure rate (vccHealth) cannot tell.
 	probe := func(ctx context.Context) error {
 		_, err := client.ListUsers(ctx, vcc.IncludeActive, 1, 1)
 		return err
 	}
-	if mapping.ManagesContactCenters() {
+	var sf *salesforce.Client
+	if mapping.ManagesContactCenters() || o.sfURL != "" || o.sfTokenURL != "" {
 		sfCfg, closeSF, err := sfClientConfig(o, log)
 		if err != nil {
 			return nil, err
 		}
 		sys.closers = append(sys.closers, closeSF)
-		sf, err := salesforce.NewClient(sfCfg)
-		if err != nil {
+		if sf, err = salesforce.NewClient(sfCfg); err != nil {
 			return nil, fmt.Errorf("salesforce client: %w", err)
 		}
+		// A partial change event of a user never seen in full is completed
+		// by reading the user.
+		h.ReadSalesforce(sf)
+	}
+	if mapping.ManagesContactCenters() {
 		if err := h.EnableContactCenters(sfContactCenters{sf}); err != nil {
 			return nil, err
 		}
@@ -320,7 +347,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 
 	wcfg := worker.Config{BatchSize: o.batchSize, Concurrency: o.concurrency, MaxAttempts: o.attempts,
 		AckWait: o.ackWait, RetryInitial: o.retryInitial, RetryMax: o.retryMax, Observe: observe,
-		Probe: probe}
+		Probe: probe, Health: vccHealth}
 	w := worker.New[handlers.State](wcfg, cons, js, eventHandler{h}, stateStore{db}, m, log.Named("worker"))
 	sys.worker = w
 
@@ -365,7 +392,8 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 // vccConfig returns the VCC client configuration: real endpoints when
 // configured, else an in-process sandbox seeded with the demo account.
 func vccConfig(o *options, log *zap.Logger) (vcc.Config, func(), error) {
-	cfg := vcc.Config{BaseURL: o.vccURL, TokenURL: o.vccTokenURL, ClientID: o.vccClientID, RatePerMinute: o.vccRate}
+	cfg := vcc.Config{BaseURL: o.vccURL, TokenURL: o.vccTokenURL, ClientID: o.vccClientID, RatePerMinute: o.vccRate,
+		MaxTries: o.vccMaxTries, RetryInitial: o.vccRetryInitial, RetryMax: o.vccRetryMax, RetryBudget: o.vccRetryBudget}
 	if o.vccRate <= 0 {
 		cfg.RatePerMinute = -1 // the client's "unlimited"; its 0 means "default"
 	}
@@ -405,6 +433,18 @@ func vccConfig(o *options, log *zap.Logger) (vcc.Config, func(), error) {
 		cfg.RatePerMinute = 6000 // the sandbox has no fair-usage limit to respect
 	}
 	return cfg, func() { _ = stop() }, nil
+}
+
+// parseSync reads --nats-sync: "always" is 0, else a positive duration.
+func parseSync(v string) (time.Duration, error) {
+	if strings.EqualFold(strings.TrimSpace(v), "always") {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("--nats-sync %q: want always or a positive duration such as 2m", v)
+	}
+	return d, nil
 }
 
 func splitHostPort(addr string) (string, int, error) {

@@ -30,7 +30,7 @@ func (p *planner) plan(ctx context.Context, u events.User) (events.PlanReply, er
 		return events.PlanReply{}, err
 	}
 	rec := &writeRecorder{}
-	h, err := handlers.New(dryVCC{p.client, rec}, dryState{p.db}, dryState{p.db}, p.m)
+	h, err := handlers.New(dryVCC{p.client, rec}, dryState{p.db}, p.m)
 	if err != nil {
 		return events.PlanReply{}, err
 	}
@@ -44,7 +44,7 @@ func (p *planner) plan(ctx context.Context, u events.User) (events.PlanReply, er
 		return events.PlanReply{}, err
 	}
 	reply := events.PlanReply{UserID: key}
-	res, err := h.HandleUser(ctx, key, prev, u)
+	res, err := h.HandleUser(ctx, key, "plan", prev, u)
 	if err != nil {
 		var perm *handlers.PermanentError
 		if !errors.As(err, &perm) {
@@ -171,6 +171,17 @@ func (d dryState) Step(key, saga string) (string, string, bool, error) {
 }
 
 func (d dryState) Clear(string, string) error { return nil }
+
+func (d dryState) OpenIntent(string, string) error { return nil }
+
+// IntentOpen is read for real: a plan for a user whose writes may be
+// unrecorded reads VCC in full, as the worker would.
+func (d dryState) IntentOpen(key string) (bool, error) {
+	_, ok, err := d.db.OpenedIntent(key)
+	return ok, err
+}
+
+func (d dryState) Link(string, string) error { return nil }
 
 // dryCC records contact-center changes instead of making them.
 type dryCC struct{ rec *writeRecorder }

@@ -62,6 +62,16 @@ func (v statusView) status(id string) (events.UserStatus, error) {
 	for _, s := range steps {
 		st.PendingSteps = append(st.PendingSteps, events.PendingStep{Saga: s.Saga, Step: s.Step, Data: s.Data, At: s.At})
 	}
+	in, open, err := v.db.OpenedIntent(key)
+	if err != nil {
+		return st, fmt.Errorf("read write intent of %s: %w", key, err)
+	}
+	if open {
+		// A write may be missing from the state above: the next change
+		// reads VCC in full first.
+		st.PendingSteps = append(st.PendingSteps, events.PendingStep{Saga: "write-intent", Step: "unrecorded writes possible: VCC is read in full before the next change",
+			Data: in.EventID, At: in.At})
+	}
 	return st, nil
 }
 

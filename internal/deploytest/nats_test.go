@@ -37,6 +37,8 @@ func TestNATSClusterConfig(t *testing.T) {
 			t.Errorf("%s: server_name %q empty or used by another node", f, o.ServerName)
 		case !o.JetStream || o.StoreDir == "":
 			t.Errorf("%s: JetStream not enabled with a store_dir", f)
+		case !o.SyncAlways:
+			t.Errorf("%s: sync_interval is not always: a power loss can lose acknowledged events", f)
 		case o.Cluster.Name != "vccsync":
 			t.Errorf("%s: cluster name %q, want vccsync", f, o.Cluster.Name)
 		case len(o.Routes) != len(natsNodes):

@@ -41,6 +41,16 @@
 // use a new message id (PublishWithID), otherwise a replay within the window
 // is silently dropped as a duplicate.
 //
+// Durability: the embedded server syncs every write to disk before it
+// acknowledges it (EmbeddedConfig.SyncInterval zero, NATS's
+// "sync_interval: always"), so a PubAck, and the Ack vccsync sends
+// Salesforce after it, survive an OS crash or power loss. NATS's own default
+// syncs every two minutes; setting an interval trades that safety for
+// publish throughput (BenchmarkEmbeddedSync measures it). An external
+// server decides this itself: give it "sync_interval: always" in its
+// jetstream block, or replicate the streams (--stream-replicas 3), whose
+// PubAck then waits for a quorum.
+//
 // The embedded server listens on 127.0.0.1 by default so that publisher and
 // the nats CLI on the same machine can connect; it has no authentication.
 // Bind it to another interface only behind a firewall, or run a real

@@ -40,6 +40,15 @@ type EmbeddedConfig struct {
 	ReadyTimeout time.Duration
 	// Logger receives the server's log lines; nil discards them.
 	Logger *zap.Logger
+	// SyncInterval is how often the JetStream file store is flushed to
+	// disk (fsync). Zero, the default, syncs every write before the server
+	// acknowledges it ("sync_interval: always"): a PubAck means the message
+	// is on disk, and an OS crash or power loss loses nothing acknowledged.
+	// A positive interval (NATS's own default is 2m) is faster, but a crash
+	// of the machine can lose what was acknowledged since the last sync:
+	// events Salesforce was already told were delivered, which it does not
+	// send again.
+	SyncInterval time.Duration
 }
 
 // Embedded is a running in-process nats-server.
@@ -88,6 +97,11 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 		NoSigs:     true,
 
 		DisableJetStreamBanner: true,
+	}
+	if cfg.SyncInterval > 0 {
+		opts.SyncInterval = cfg.SyncInterval
+	} else {
+		opts.SyncAlways = true
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {

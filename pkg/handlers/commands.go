@@ -54,6 +54,10 @@ type commandState struct {
 // command id. A refusal (bad parameter, a rule VCC or the seed states, no
 // VCC user) is a *PermanentError naming the rule.
 func (h *Handler) HandleCommand(ctx context.Context, key, eventID string, prev State, c events.Command) (Result, error) {
+	return settle(prev)(h.command(h.guarded(ctx, key, eventID), key, eventID, prev, c))
+}
+
+func (h *Handler) command(ctx context.Context, key, eventID string, prev State, c events.Command) (Result, error) {
 	p, err := c.Params()
 	if err != nil {
 		return Result{}, permanent("%s refused: %v", c.Action, err)
@@ -511,7 +515,7 @@ func (h *Handler) resync(ctx context.Context, key string, prev State) (Result, e
 	}
 	snap := prev.Snapshot
 	snap.SystemModstamp, snap.LastModifiedDate = events.Field[events.Time]{}, events.Field[events.Time]{}
-	return h.VerifyUser(ctx, key, prev, snap)
+	return h.applyUser(ctx, key, prev, snap, true)
 }
 
 // regions returns VCC's telephony regions, cached.

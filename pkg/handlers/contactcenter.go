@@ -38,7 +38,7 @@ func (h *Handler) EnableContactCenters(cc ContactCenters) error {
 	if !h.m.ManagesContactCenters() {
 		return fmt.Errorf("mapping: contact-center sync needs contactCenters or defaultContactCenter")
 	}
-	h.cc = cc
+	h.cc = guardedCC{cc}
 	h.members = newMemberBatcher(cc, addBatchDelay)
 	return nil
 }
@@ -105,6 +105,9 @@ func markUpdated(res *Result) {
 // addMember adds the user through the batcher; a refusal is permanent,
 // with Salesforce's code and message.
 func (h *Handler) addMember(ctx context.Context, ccID, key string) error {
+	if err := beforeWrite(ctx); err != nil {
+		return err
+	}
 	r, err := h.members.Add(ctx, ccID, key)
 	if err != nil {
 		return fmt.Errorf("add Salesforce user %s to contact center %s: %w", key, ccID, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +85,12 @@ type State struct {
 	Snapshot   events.User
 	Synced     map[string]string
 	AgentID    string
+	// Fresh is set on the state a handler run returned on success: it
+	// accounts for every write made to the user's targets so far, even
+	// while the user's write intent is still open (the worker closes it
+	// when it commits the state). A state loaded from the store, or
+	// returned with an error, is not fresh.
+	Fresh bool
 }
 
 // clone returns a copy of the state whose Synced map can be written.
@@ -110,6 +117,11 @@ type Result struct {
 	// Note explains an outcome that wrote less than asked (out of scope,
 	// stale, an agent ID VCC will not change).
 	Note string
+	// Partial is set with every error: State is then what the event taught
+	// or did before it failed (the merged snapshot, the link to a VCC user
+	// it created), else the previous state, never Fresh: what to record
+	// with a dead letter, and to apply the user's next event to.
+	Partial bool
 }
 
 // PermanentError is a refusal that retrying will not change: a rule or
@@ -135,6 +147,7 @@ func permanent(format string, a ...any) error { return &PermanentError{Msg: fmt.
 type Handler struct {
 	vcc   VCC
 	admin Admin
+	d     Durable
 	ids   AgentIDs
 	sagas Sagas
 	m     Mapping
@@ -142,6 +155,7 @@ type Handler struct {
 
 	cc      ContactCenters // nil: membership is not managed
 	members *memberBatcher
+	sf      SalesforceUsers // nil: partial events use what is known
 
 	tmplMu    sync.Mutex
 	templates map[string]*template
@@ -166,41 +180,104 @@ type Client interface {
 	Admin
 }
 
-// New returns a Handler for the mapping.
-func New(v Client, ids AgentIDs, sagas Sagas, m Mapping) (*Handler, error) {
+// New returns a Handler for the mapping. Its writes to VCC go through v and
+// are journaled in d (see Journal) before they are made.
+func New(v Client, d Durable, m Mapping) (*Handler, error) {
 	nm, err := m.normalized()
 	if err != nil {
 		return nil, err
 	}
-	return &Handler{vcc: v, admin: v, ids: ids, sagas: sagas, m: nm, templates: map[string]*template{}, tmplTTL: 5 * time.Minute}, nil
+	g := guardedVCC{v}
+	return &Handler{vcc: g, admin: g, d: d, ids: d, sagas: d, m: nm, templates: map[string]*template{}, tmplTTL: 5 * time.Minute}, nil
 }
 
-// HandleUser applies a salesforce.user.changed snapshot for the user whose
-// previous state is prev. When the desired fields equal what was last
-// synced it does not read VCC (see the package doc); VerifyUser does.
-func (h *Handler) HandleUser(ctx context.Context, key string, prev State, u events.User) (Result, error) {
-	return h.handleUser(ctx, key, prev, u, false)
+// SalesforceUsers reads a user from Salesforce.
+type SalesforceUsers interface {
+	// GetUser returns the user's current snapshot.
+	GetUser(ctx context.Context, id string) (events.User, error)
+}
+
+// ReadSalesforce makes the handlers complete a partial event (change data
+// capture sends only the changed fields) of a user vccsync has no full
+// snapshot of by reading the user from Salesforce.
+func (h *Handler) ReadSalesforce(r SalesforceUsers) { h.sf = r }
+
+// HandleUser applies the salesforce.user.changed snapshot u of event
+// eventID for the user whose previous state is prev. When the desired
+// fields equal what was last synced, and no write of the user may be
+// unrecorded (no open intent, see Journal), it does not read VCC (see the
+// package doc); VerifyUser always does.
+func (h *Handler) HandleUser(ctx context.Context, key, eventID string, prev State, u events.User) (Result, error) {
+	return h.handleUser(ctx, key, eventID, prev, u, false)
 }
 
 // VerifyUser applies the snapshot like HandleUser, but always reads VCC and
 // writes what differs, even when the desired fields equal what was last
 // synced: for reconcile, provisioning on demand and resync, whose point is
 // to find what changed in VCC behind vccsync's back.
-func (h *Handler) VerifyUser(ctx context.Context, key string, prev State, u events.User) (Result, error) {
-	return h.handleUser(ctx, key, prev, u, true)
+func (h *Handler) VerifyUser(ctx context.Context, key, eventID string, prev State, u events.User) (Result, error) {
+	return h.handleUser(ctx, key, eventID, prev, u, true)
 }
 
-func (h *Handler) handleUser(ctx context.Context, key string, prev State, u events.User, verify bool) (Result, error) {
+// handleUser applies u. On an error after it learned or did something
+// worth keeping (the merged snapshot, the link to a user it created), the
+// returned Result's State holds it and Partial is set.
+func (h *Handler) handleUser(ctx context.Context, key, eventID string, prev State, u events.User, verify bool) (Result, error) {
+	return settle(prev)(h.applyUser(h.guarded(ctx, key, eventID), key, prev, u, verify))
+}
+
+// settle marks the outcome of a run: a success's state is fresh; a
+// failure returns, as a Partial result, what the run reached (or prev),
+// not fresh: a write it made may be unaccounted for.
+func settle(prev State) func(Result, error) (Result, error) {
+	return func(res Result, err error) (Result, error) {
+		if err != nil {
+			st := prev
+			if res.Partial {
+				st = res.State
+			}
+			st.Fresh = false
+			return Result{State: st, Partial: true}, err
+		}
+		res.State.Fresh, res.Partial = true, false
+		return res, nil
+	}
+}
+
+func (h *Handler) applyUser(ctx context.Context, key string, prev State, u events.User, verify bool) (Result, error) {
+	open, err := h.d.IntentOpen(key)
+	if err != nil {
+		return Result{}, fmt.Errorf("read write intent of Salesforce user %s: %w", key, err)
+	}
+	// An open intent from before prev (a crash, a failed run) means a write
+	// may be missing from prev; one opened by the run that made prev does
+	// not.
+	unrecorded := open && !prev.Fresh
+	// An earlier write may not be in prev: read VCC in full.
+	verify = verify || unrecorded
 	next := prev.clone()
 	ts := u.Modstamp()
-	if !ts.IsZero() && ts.Before(prev.Checkpoint) {
-		return Result{State: prev, Outcome: OutcomeStale,
-			Note: fmt.Sprintf("snapshot of %s is older than the applied one of %s", ts.Format(time.RFC3339Nano), prev.Checkpoint.Format(time.RFC3339Nano))}, nil
+	stale := !ts.IsZero() && ts.Before(prev.Checkpoint)
+	staleNote := ""
+	if stale {
+		staleNote = fmt.Sprintf("snapshot of %s is older than the applied one of %s", ts.Format(time.RFC3339Nano), prev.Checkpoint.Format(time.RFC3339Nano))
+		if !unrecorded {
+			return Result{State: prev, Outcome: OutcomeStale, Note: staleNote}, nil
+		}
+		// Nothing of u applies, but VCC may not match prev: check it
+		// against the snapshot already applied.
+		u = events.User{ID: u.ID}
 	}
+	var notes []string
 	next.Snapshot = prev.Snapshot.Merge(u)
 	next.Snapshot.ChangedFields = nil
 	if ts.After(next.Checkpoint) {
 		next.Checkpoint = ts
+	}
+	if note, err := h.complete(ctx, key, &next); err != nil {
+		return Result{}, err
+	} else if note != "" {
+		notes = append(notes, note)
 	}
 	snap := next.Snapshot
 
@@ -211,7 +288,7 @@ func (h *Handler) handleUser(ctx context.Context, key string, prev State, u even
 	}
 	if !snap.IsActive.Known() {
 		if prev.VCCUserID == "" {
-			return Result{}, permanent("cannot provision Salesforce user %s: IsActive unknown (no full snapshot seen yet)", key)
+			return Result{State: next, Partial: true}, permanent("cannot provision Salesforce user %s: IsActive unknown (no full snapshot seen yet)", key)
 		}
 		// Unknown is not "inactive": keep the VCC user as it was synced.
 		active = prev.Synced[fActive] != "false"
@@ -220,34 +297,88 @@ func (h *Handler) handleUser(ctx context.Context, key string, prev State, u even
 
 	res, err := h.applyVCC(ctx, key, prev, next, tmplName, active, verify)
 	if err != nil {
-		return Result{}, err
+		return res, err
 	}
 	if h.cc != nil {
 		if err := h.syncContactCenter(ctx, key, &res, active, u.ChangedFields); err != nil {
-			return Result{}, err
+			res.Partial = true
+			return res, err
 		}
 	}
+	if stale && len(res.Changes) == 0 {
+		res.Outcome = OutcomeStale
+	}
+	if stale {
+		notes = append([]string{staleNote + "; VCC checked against the applied one, as an earlier write was unrecorded"}, notes...)
+	}
+	if res.Note != "" {
+		notes = append(notes, res.Note)
+	}
+	res.Note = strings.Join(notes, "; ")
 	return res, nil
 }
 
-// applyVCC brings the VCC user in line with the snapshot in next.
-func (h *Handler) applyVCC(ctx context.Context, key string, prev, next State, tmplName string, active, verify bool) (Result, error) {
+// complete fills in a snapshot that lacks what a VCC user is made of (the
+// user was first seen through a partial change event): from Salesforce
+// when it can read users, else it says what is unknown.
+func (h *Handler) complete(ctx context.Context, key string, next *State) (string, error) {
 	snap := next.Snapshot
-	want := h.desired(snap)
+	var missing []string
+	for _, f := range []struct {
+		name  string
+		known bool
+	}{
+		{"Username", snap.Username.Known()}, {"IsActive", snap.IsActive.Known()}, {"Email", snap.Email.Known()},
+		{"LastName", snap.LastName.Known() || snap.FirstName.Known()},
+	} {
+		if !f.known {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) == 0 {
+		return "", nil
+	}
+	if h.sf == nil {
+		return fmt.Sprintf("partial snapshot: %s unknown (no full snapshot seen, no Salesforce connection to read one): applied what is known", strings.Join(missing, ", ")), nil
+	}
+	full, err := h.sf.GetUser(ctx, key)
+	var sc interface{ StatusCode() int }
+	if errors.As(err, &sc) && sc.StatusCode() == http.StatusNotFound {
+		return "", &PermanentError{Msg: fmt.Sprintf("Salesforce has no user %s: a partial event (%s unknown) cannot be completed", key, strings.Join(missing, ", ")), Err: err}
+	}
+	if err != nil {
+		return "", fmt.Errorf("read Salesforce user %s to complete a partial event (%s unknown): %w", key, strings.Join(missing, ", "), err)
+	}
+	// The newer of the two wins field by field.
+	if full.Modstamp().Before(snap.Modstamp()) {
+		next.Snapshot = full.Merge(snap)
+	} else {
+		next.Snapshot = snap.Merge(full)
+	}
+	next.Snapshot.ID, next.Snapshot.ChangedFields = key, nil
+	if ts := full.Modstamp(); ts.After(next.Checkpoint) {
+		next.Checkpoint = ts
+	}
+	return fmt.Sprintf("partial snapshot completed from Salesforce (%s were unknown)", strings.Join(missing, ", ")), nil
+}
+
+// applyVCC brings the VCC user in line with the snapshot in next. On an
+// error, the Result's State keeps the merged snapshot and any link made.
+func (h *Handler) applyVCC(ctx context.Context, key string, prev, next State, tmplName string, active, verify bool) (Result, error) {
+	want := h.desired(next.Snapshot)
+	want[fActive] = strconv.FormatBool(active)
+	partial := Result{State: next, Partial: true}
 	if !verify && prev.VCCUserID != "" && syncedEqual(prev.Synced, want) {
 		return Result{State: next, Outcome: OutcomeUnchanged}, nil
 	}
 
 	cur, err := h.find(ctx, prev.VCCUserID, want[fUsername], prev.Synced[fUsername])
 	if err != nil {
-		return Result{}, err
+		return partial, err
 	}
-	if !active {
-		if cur == nil {
-			next.VCCUserID = ""
-			return Result{State: next, Outcome: OutcomeNotProvisioned, Note: "inactive in Salesforce and no VCC user exists"}, nil
-		}
-		return h.archive(ctx, next, cur)
+	if cur == nil && !active {
+		next.VCCUserID = ""
+		return Result{State: next, Outcome: OutcomeNotProvisioned, Note: "inactive in Salesforce and no VCC user exists"}, nil
 	}
 	if tmplName == "" {
 		tmplName = prev.Synced[fProvisioned]
@@ -255,7 +386,7 @@ func (h *Handler) applyVCC(ctx context.Context, key string, prev, next State, tm
 	if cur == nil {
 		return h.create(ctx, key, next, want, tmplName)
 	}
-	return h.update(ctx, key, next, cur, want, prev.VCCUserID == "")
+	return h.converge(ctx, key, next, cur, want, active, prev.VCCUserID == "")
 }
 
 // desired is the VCC view of a Salesforce snapshot, keyed like State.Synced.
@@ -314,21 +445,8 @@ func (h *Handler) find(ctx context.Context, linkID, username, oldUsername string
 	return nil, nil
 }
 
-func (h *Handler) archive(ctx context.Context, next State, cur *vcc.User) (Result, error) {
-	next.VCCUserID = cur.UserID
-	res := Result{State: next, Outcome: OutcomeUnchanged}
-	if cur.IsActive() {
-		if _, err := h.vcc.PatchUser(ctx, cur.UserID, &vcc.User{Active: vcc.Bool(false)}); err != nil {
-			return Result{}, fmt.Errorf("archive VCC user %s: %w", cur.UserID, err)
-		}
-		res.Outcome = OutcomeArchived
-		res.Changes = []Change{{Field: fActive, Old: "true", New: "false"}}
-	}
-	res.State.Synced[fActive] = "false"
-	return res, nil
-}
-
 func (h *Handler) create(ctx context.Context, key string, next State, want map[string]string, tmplName string) (Result, error) {
+	partial := Result{State: next, Partial: true}
 	var missing []string
 	for _, f := range []struct{ name, v string }{{h.m.UsernameSource, want[fUsername]}, {"Email", want[fEmail]}, {"LastName or FirstName", want[fName]}} {
 		if f.v == "" {
@@ -336,11 +454,11 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 		}
 	}
 	if len(missing) > 0 {
-		return Result{}, permanent("cannot create the VCC user of Salesforce user %s: %s unknown (no full snapshot seen yet)", key, strings.Join(missing, ", "))
+		return partial, permanent("cannot create the VCC user of Salesforce user %s: %s unknown (no full snapshot seen yet)", key, strings.Join(missing, ", "))
 	}
 	t, err := h.template(ctx, tmplName)
 	if err != nil {
-		return Result{}, err
+		return partial, err
 	}
 	nu := &vcc.User{
 		Username: want[fUsername], Name: want[fName], Email: want[fEmail], Active: vcc.Bool(true),
@@ -352,7 +470,7 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 	agentID := ""
 	if nu.Config.ActAsAgent != nil && *nu.Config.ActAsAgent {
 		if agentID, err = h.agentID(ctx, key, want[fAgentID]); err != nil {
-			return Result{}, err
+			return partial, err
 		}
 		nu.Config.Agent.AgentDisplayID = agentID
 		if a := nu.Config.Agent; a.WebRTC != nil && *a.WebRTC && agentID != "" {
@@ -366,9 +484,9 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 	}
 	// The create and the copy of the template's sub-resources are two
 	// calls or more: record the step first, so a retry after a failure in
-	// between finishes the copy on the user it finds by username.
+	// between finishes the copy on the user it finds by link or username.
 	if err := h.sagas.SetStep(key, sagaCreate, stepCreate, tmplName); err != nil {
-		return Result{}, fmt.Errorf("record create step: %w", err)
+		return partial, fmt.Errorf("record create step: %w", err)
 	}
 	created, err := h.vcc.CreateUser(ctx, nu)
 	if err != nil {
@@ -378,19 +496,25 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 			// forget both and let the retry pick the next free one.
 			h.forgetUsedIDs()
 			if rerr := h.ids.ReleaseAgentID(key); rerr != nil {
-				return Result{}, fmt.Errorf("release agent ID %s: %w", agentID, rerr)
+				return partial, fmt.Errorf("release agent ID %s: %w", agentID, rerr)
 			}
-			return Result{}, &retryError{fmt.Errorf("create the VCC user of Salesforce user %s with agent ID %s: %w", key, agentID, err)}
+			return partial, &retryError{fmt.Errorf("create the VCC user of Salesforce user %s with agent ID %s: %w", key, agentID, err)}
 		}
-		return Result{}, fmt.Errorf("create the VCC user of Salesforce user %s from template %s: %w", key, tmplName, err)
+		return partial, fmt.Errorf("create the VCC user of Salesforce user %s from template %s: %w", key, tmplName, err)
 	}
 	h.markUsedID(agentID)
 	next.VCCUserID, next.AgentID = created.UserID, agentID
+	partial.State = next
+	// Linked at once: whatever fails next, later events, archive, delete
+	// and resync find this user.
+	if err := h.d.Link(key, created.UserID); err != nil {
+		return partial, fmt.Errorf("record link of Salesforce user %s to created VCC user %s: %w", key, created.UserID, err)
+	}
 	if _, err := h.syncSubresources(ctx, created.UserID, t, true); err != nil {
-		return Result{}, err
+		return partial, err
 	}
 	if err := h.sagas.Clear(key, sagaCreate); err != nil {
-		return Result{}, fmt.Errorf("record create done: %w", err)
+		return partial, fmt.Errorf("record create done: %w", err)
 	}
 	for k, v := range want {
 		next.Synced[k] = v
@@ -412,8 +536,14 @@ func (e *retryError) Error() string   { return e.err.Error() }
 func (e *retryError) Unwrap() error   { return e.err }
 func (e *retryError) Temporary() bool { return true }
 
-func (h *Handler) update(ctx context.Context, key string, next State, cur *vcc.User, want map[string]string, linking bool) (Result, error) {
+// converge makes the existing VCC user cur what the snapshot says: every
+// desired field that differs is written in one PATCH, active (archive or
+// revert) included, so a deactivation that comes with an email or name
+// change writes both. A template copy left unfinished by an interrupted
+// create is finished, whether the user is active or not.
+func (h *Handler) converge(ctx context.Context, key string, next State, cur *vcc.User, want map[string]string, active, linking bool) (Result, error) {
 	next.VCCUserID = cur.UserID
+	partial := Result{State: next, Partial: true}
 	patch := &vcc.User{}
 	var changes []Change
 	diff := func(field, old, new string, set func()) {
@@ -432,8 +562,8 @@ func (h *Handler) update(ctx context.Context, key string, next State, cur *vcc.U
 		diff(fEmail, cur.Email, want[fEmail], func() { patch.Email = want[fEmail] })
 	}
 	diff(fSSO, cur.SSO(), want[fSSO], func() { patch.SSOExternalID = vcc.String(want[fSSO]) })
-	reactivated := !cur.IsActive()
-	diff(fActive, strconv.FormatBool(cur.IsActive()), "true", func() { patch.Active = vcc.Bool(true) })
+	wasActive := cur.IsActive()
+	diff(fActive, strconv.FormatBool(wasActive), strconv.FormatBool(active), func() { patch.Active = vcc.Bool(active) })
 
 	res := Result{State: next, Outcome: OutcomeUnchanged}
 	agentID := cur.AgentDisplayID()
@@ -442,34 +572,40 @@ func (h *Handler) update(ctx context.Context, key string, next State, cur *vcc.U
 	}
 	if len(changes) > 0 {
 		if _, err := h.vcc.PatchUser(ctx, cur.UserID, patch); err != nil {
-			return Result{}, fmt.Errorf("update VCC user %s: %w", cur.UserID, err)
+			return partial, fmt.Errorf("update VCC user %s: %w", cur.UserID, err)
 		}
-		res.Outcome = OutcomeUpdated
-		if reactivated {
+		switch {
+		case wasActive && !active:
+			res.Outcome = OutcomeArchived
+		case !wasActive && active:
 			res.Outcome = OutcomeReactivated
+		default:
+			res.Outcome = OutcomeUpdated
 		}
 	}
 	if linking {
 		res.Outcome = OutcomeLinked
 	}
 	if _, tmplName, pending, err := h.sagas.Step(key, sagaCreate); err != nil {
-		return Result{}, fmt.Errorf("read create step: %w", err)
+		return partial, fmt.Errorf("read create step: %w", err)
 	} else if pending {
 		// vccsync created this user, but the copy of the template's
 		// sub-resources did not finish: finish it, writing only what differs.
 		t, err := h.template(ctx, tmplName)
 		if err != nil {
-			return Result{}, err
+			return partial, err
 		}
 		n, err := h.syncSubresources(ctx, cur.UserID, t, false)
 		if err != nil {
-			return Result{}, err
+			return partial, err
 		}
 		if err := h.sagas.Clear(key, sagaCreate); err != nil {
-			return Result{}, fmt.Errorf("record create done: %w", err)
+			return partial, fmt.Errorf("record create done: %w", err)
 		}
 		changes = append(changes, Change{Field: "template", New: fmt.Sprintf("%s (create finished: %d lists copied)", tmplName, n)})
-		res.Outcome = OutcomeCreated
+		if res.Outcome == OutcomeUnchanged || res.Outcome == OutcomeUpdated || res.Outcome == OutcomeLinked {
+			res.Outcome = OutcomeCreated
+		}
 		res.State.Synced[fProvisioned] = tmplName
 	}
 	for k, v := range want {

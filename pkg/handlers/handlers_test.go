@@ -31,6 +31,7 @@ type harness struct {
 	db  *store.DB
 	h   *handlers.Handler
 	ctx context.Context
+	evs int // events applied, for their ids
 }
 
 // ids adapts the store to handlers.AgentIDs (the sentinel differs) and
@@ -47,6 +48,26 @@ func (i ids) Step(key, saga string) (string, string, bool, error) {
 }
 
 func (i ids) Clear(key, saga string) error { return i.DB.ClearSaga(key, saga) }
+
+func (i ids) OpenIntent(key, eventID string) error {
+	return i.DB.OpenIntent(key, store.Intent{EventID: eventID})
+}
+
+func (i ids) IntentOpen(key string) (bool, error) {
+	_, ok, err := i.DB.OpenedIntent(key)
+	return ok, err
+}
+
+func (i ids) Link(key, vccUserID string) error { return i.DB.LinkUser(key, vccUserID) }
+
+// settle closes the user's write intent, as the worker's commit does once
+// the state a handler returned is recorded.
+func (hs *harness) settle(t *testing.T, key string) {
+	t.Helper()
+	if err := hs.db.Commit(store.Batch{Settled: []string{key}}); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func (i ids) ClaimAgentID(key, id string) error {
 	if err := i.DB.ClaimAgentID(key, id); errors.Is(err, store.ErrAgentIDTaken) {
@@ -68,7 +89,10 @@ func newHarness(t *testing.T, m *handlers.Mapping) *harness {
 	}
 	t.Cleanup(func() { _ = stop() })
 	client, err := vcc.New(vcc.Config{BaseURL: url + "/useradmin", TokenURL: url + "/Auth/connect/token",
-		ClientID: sandbox.DemoClientID, ClientSecret: sandbox.DemoClientSecret, RatePerMinute: -1})
+		ClientID: sandbox.DemoClientID, ClientSecret: sandbox.DemoClientSecret, RatePerMinute: -1,
+		// Quick retries inside a call, within a budget shorter than the
+		// Retry-After the tests send.
+		RetryInitial: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, RetryBudget: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +105,7 @@ func newHarness(t *testing.T, m *handlers.Mapping) *harness {
 		m = &handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername,
 			Templates: map[string]string{supProfile: sandbox.DemoSupervisorTemplateUsername}, AgentIDStart: 1000}
 	}
-	h, err := handlers.New(client, ids{db}, ids{db}, *m)
+	h, err := handlers.New(client, ids{db}, *m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,11 +123,16 @@ func person(id15, first, last string, at time.Time) events.User {
 		ProfileID: events.Val(agentProfile), SystemModstamp: events.Val(events.Time{Time: at})}
 }
 
-// apply runs one event and counts the sandbox requests it made.
+// apply runs one event and counts the sandbox requests it made. After a
+// success it closes the user's write intent, as the worker's commit does.
 func (hs *harness) apply(t *testing.T, prev handlers.State, u events.User) (handlers.Result, int, error) {
 	t.Helper()
 	before := hs.sb.Stats()
-	res, err := hs.h.HandleUser(hs.ctx, u.ID, prev, u)
+	hs.evs++
+	res, err := hs.h.HandleUser(hs.ctx, u.ID, fmt.Sprintf("ev-%d", hs.evs), prev, u)
+	if err == nil {
+		hs.settle(t, u.ID)
+	}
 	after := hs.sb.Stats()
 	n := 0
 	for m, c := range after.Requests {
@@ -408,6 +437,8 @@ func TestTransientErrorsAreClassified(t *testing.T) {
 		t.Fatalf("error %v: want a temporary error while VCC is down", err)
 	}
 	hs.sb.SetDown(false)
+	// A Retry-After past the call's retry budget comes back at once, for
+	// the worker to delay the whole message.
 	hs.sb.FailNext(1, 429, 7*time.Second)
 	_, _, err = hs.apply(t, handlers.State{}, person("0055e000001Jane", "Jane", "Smith", t0))
 	var ra interface{ RetryAfter() time.Duration }
@@ -426,7 +457,7 @@ func TestMappingValidation(t *testing.T) {
 		{handlers.Mapping{Templates: map[string]string{"0055e000001Jane": "t"}}, "is not a Salesforce profile ID"},
 		{handlers.Mapping{DefaultTemplate: "t", AgentIDStart: -5}, "agentIdStart: -5"},
 	} {
-		if _, err := handlers.New(nil, nil, nil, tc.m); err == nil || !contains(err.Error(), tc.want) {
+		if _, err := handlers.New(nil, nil, tc.m); err == nil || !contains(err.Error(), tc.want) {
 			t.Errorf("New(%+v) error %v, want %q", tc.m, err, tc.want)
 		}
 	}
@@ -470,7 +501,7 @@ func TestDeleteNeedsAdminClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := handlers.New(client, ids{hs.db}, ids{hs.db}, handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername})
+	h, err := handlers.New(client, ids{hs.db}, handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,7 +540,7 @@ func TestVerifyUserFindsDrift(t *testing.T) {
 	if res, n, _ := hs.apply(t, created.State, jane); res.Outcome != handlers.OutcomeUnchanged || n != 0 {
 		t.Fatalf("HandleUser: %q with %d requests, want unchanged without reading", res.Outcome, n)
 	}
-	res, err := hs.h.VerifyUser(hs.ctx, jane.ID, created.State, jane)
+	res, err := hs.h.VerifyUser(hs.ctx, jane.ID, "verify", created.State, jane)
 	if err != nil || res.Outcome != handlers.OutcomeUpdated {
 		t.Fatalf("VerifyUser: %q %v", res.Outcome, err)
 	}

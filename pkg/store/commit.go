@@ -17,6 +17,9 @@ type Batch struct {
 	// to the entries to append to that user's history, oldest first. Users
 	// are written in key order; a user's entries in slice order.
 	History map[string][]HistoryEntry
+	// Settled lists users whose state in this batch accounts for every
+	// write made to their targets: their open intents are closed.
+	Settled []string
 }
 
 // Pruning bounds per Commit: twice the batch's ledger entries, at least
@@ -28,7 +31,8 @@ const (
 )
 
 // Commit records a batch in one write transaction: every ledger entry,
-// user state and history entry, or none of them. Entries and states are
+// user state and history entry, and the closing of the settled users'
+// intents, or none of them. Entries and states are
 // written in order, so a later state of the same user wins. History entries
 // are appended to each user's history, which then keeps only the newest
 // Options.HistoryLimit entries. A zero LedgerEntry.At, UserState.UpdatedAt
@@ -37,7 +41,7 @@ const (
 // oldest first, so that pruning never makes one commit slow. An empty
 // batch does nothing.
 func (db *DB) Commit(b Batch) error {
-	if len(b.Ledger) == 0 && len(b.Users) == 0 && !hasHistory(b.History) {
+	if len(b.Ledger) == 0 && len(b.Users) == 0 && !hasHistory(b.History) && len(b.Settled) == 0 {
 		return nil
 	}
 	now := db.now()
@@ -88,6 +92,11 @@ func (db *DB) Commit(b Batch) error {
 		for i, u := range users {
 			if err := putUser(tx, u, userVals[i]); err != nil {
 				return fmt.Errorf("user %s: %w", u.Key, err)
+			}
+		}
+		for _, key := range b.Settled {
+			if err := closeIntent(tx, key); err != nil {
+				return fmt.Errorf("close intent of %s: %w", key, err)
 			}
 		}
 		for _, uh := range history {

@@ -34,6 +34,12 @@
 //	                   remove from contact center → change alias → add back)
 //	                   written in its own transaction before the step's call,
 //	                   so a restart resumes at that step
+//	intents            Salesforce user ID → Intent (JSON): the user's targets
+//	                   may hold writes its committed state does not show.
+//	                   Opened (OpenIntent, its own transaction, grouped with
+//	                   concurrent ones by bbolt's Batch) before the first
+//	                   write of an event; closed by the Commit whose
+//	                   Batch.Settled names the user
 //	history            Salesforce user ID → nested bucket of that user's
 //	                   history: 8-byte big-endian sequence (the nested
 //	                   bucket's NextSequence, so keys sort oldest first) →
@@ -82,6 +88,10 @@
 //     to a user's history, so after lowering the limit a user keeps older
 //     entries until their next one. Entries are not removed with the ledger
 //     or the user state.
+//   - OpenIntent and LinkUser write at once, outside Commit: they must be on
+//     disk before the call to VCC they guard or follow. bbolt's Batch groups
+//     concurrent ones into one transaction, and may run a function twice
+//     when another in its group fails; both are idempotent.
 //   - Read transactions (ForEachUser) must not write to the store from
 //     inside their callback, and long ones keep bbolt from reusing pages.
 //   - The file uses bbolt's hash-map freelist, which is not written to disk

@@ -94,11 +94,12 @@ var (
 	bucketAgentFree    = []byte("agent_ids_released")
 	bucketSagas        = []byte("sagas")
 	bucketHistory      = []byte("history")
+	bucketIntents      = []byte("intents")
 
 	allBuckets = [][]byte{
 		bucketMeta, bucketLedger, bucketLedgerByTime, bucketUsers, bucketUsersByVCC,
 		bucketAgentIDs, bucketAgentByUser, bucketAgentFloor, bucketAgentFree, bucketSagas,
-		bucketHistory,
+		bucketHistory, bucketIntents,
 	}
 
 	keySchemaVersion = []byte("schema_version")

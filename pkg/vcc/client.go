@@ -2,6 +2,7 @@ package vcc
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -55,10 +56,11 @@ const (
 )
 
 // RequestObserver is told about every HTTP request the client makes,
-// token requests included (route RouteToken). route is the template (e.g.
-// RouteUser), status is 0 when no complete reply arrived, d is the time from
-// sending the request to reading the whole reply (rate-limit waits excluded).
-// It is called synchronously and must be safe for concurrent use.
+// token requests (route RouteToken) and every retry included. route is the
+// template (e.g. RouteUser), status is 0 when no complete reply arrived, d
+// is the time from sending the request to reading the whole reply
+// (rate-limit and backoff waits excluded). It is called synchronously and
+// must be safe for concurrent use.
 type RequestObserver interface {
 	ObserveRequest(method, route string, status int, d time.Duration)
 }
@@ -105,6 +107,30 @@ type Config struct {
 	// AllowOverages is sent as allowOverages on POST and PATCH of a user:
 	// whether VCC may exceed the account's licences.
 	AllowOverages bool
+
+	// The retry policy: a call whose try fails transiently (408, 429, 5xx,
+	// a *TransportError, a temporary failure of the token endpoint) is
+	// tried again after a backoff, within MaxTries and RetryBudget, as the
+	// package documentation describes.
+
+	// RetryInitial is the backoff before the second try; default 200ms.
+	// Each later backoff is twice the one before (up to RetryMax), and every
+	// wait is drawn at random within ±50% of it.
+	RetryInitial time.Duration
+	// RetryMax is the longest backoff between two tries; default 5s (raised
+	// to RetryInitial if lower). A server's Retry-After may ask for longer:
+	// the client then waits as asked, within RetryBudget.
+	RetryMax time.Duration
+	// MaxTries is the most requests one call sends, the first included;
+	// default 6. 1 turns retries off (the single re-send after a 401 with a
+	// fresh token is kept, and does not count). Negative is invalid.
+	MaxTries int
+	// RetryBudget is the longest one call spends trying and waiting,
+	// counted from its start; default 30s. A wait that would end past it
+	// (or past the context's deadline) is not started: the call returns
+	// the last failure at once. A try already started is not cut short: it
+	// ends within Timeout.
+	RetryBudget time.Duration
 }
 
 // Client is a client of the VCC User Admin API v4. It is safe for
@@ -120,6 +146,11 @@ type Client struct {
 	overages   bool
 	tokens     *tokenSource
 	secret     string
+
+	retryInitial time.Duration
+	retryMax     time.Duration
+	maxTries     int
+	retryBudget  time.Duration
 }
 
 // New validates cfg, applies the defaults and returns a Client. It makes no
@@ -158,6 +189,18 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Timeout < 0 {
 		bad("Timeout %s: must not be negative", cfg.Timeout)
 	}
+	if cfg.RetryInitial < 0 {
+		bad("RetryInitial %s: must not be negative", cfg.RetryInitial)
+	}
+	if cfg.RetryMax < 0 {
+		bad("RetryMax %s: must not be negative", cfg.RetryMax)
+	}
+	if cfg.MaxTries < 0 {
+		bad("MaxTries %d: must not be negative (1 turns retries off)", cfg.MaxTries)
+	}
+	if cfg.RetryBudget < 0 {
+		bad("RetryBudget %s: must not be negative", cfg.RetryBudget)
+	}
 	if strings.ContainsAny(cfg.ExternalID, "\r\n\x00") {
 		bad("ExternalID: must not contain control characters")
 	}
@@ -180,6 +223,10 @@ func New(cfg Config) (*Client, error) {
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
+	c.retryInitial = cmp.Or(cfg.RetryInitial, DefaultRetryInitial)
+	c.retryMax = max(cmp.Or(cfg.RetryMax, DefaultRetryMax), c.retryInitial)
+	c.maxTries = cmp.Or(cfg.MaxTries, DefaultMaxTries)
+	c.retryBudget = cmp.Or(cfg.RetryBudget, DefaultRetryBudget)
 	if cfg.RatePerMinute >= 0 {
 		perMinute, burst := cfg.RatePerMinute, cfg.RateBurst
 		if perMinute == 0 {
@@ -230,6 +277,32 @@ type request struct {
 	path   string // escaped, under BaseURL
 	query  url.Values
 	body   any // encoded as JSON; nil for none
+	// lookup, when set, is a GET that finds what the request creates: after
+	// a transient failure that may hide a processed request, it is sent
+	// before the request is sent again (see retryCreate).
+	lookup *request
+}
+
+// prepared is a request encoded for sending.
+type prepared struct {
+	method, route string
+	target        string // the full URL
+	body          []byte // nil for none
+}
+
+func (c *Client) prepare(r *request) (*prepared, error) {
+	p := &prepared{method: r.method, route: r.route, target: c.base + r.path}
+	if r.body != nil {
+		b, err := json.Marshal(r.body)
+		if err != nil {
+			return nil, fmt.Errorf("vcc: %s %s: encode body: %w", r.method, r.route, err)
+		}
+		p.body = b
+	}
+	if len(r.query) > 0 {
+		p.target += "?" + r.query.Encode()
+	}
+	return p, nil
 }
 
 // reply is a complete HTTP reply.
@@ -239,74 +312,125 @@ type reply struct {
 	body   []byte
 }
 
-// do sends r with the rate limit and a token, retries once with a fresh
-// token on a 401, maps non-2xx replies to *Error and decodes a 2xx reply
-// into out (when out is non-nil).
+// do makes the call r: it sends the request, retries it by the client's
+// retry policy (see policyOf and retrier), and decodes a 2xx reply into out
+// (when out is non-nil). For a request with a lookup, a 2xx reply of the
+// lookup is decoded into out as the call's result.
 func (c *Client) do(ctx context.Context, r *request, out any) error {
-	var body []byte
-	if r.body != nil {
-		b, err := json.Marshal(r.body)
-		if err != nil {
-			return fmt.Errorf("vcc: %s %s: encode body: %w", r.method, r.route, err)
-		}
-		body = b
+	start := time.Now()
+	main, err := c.prepare(r)
+	if err != nil {
+		return err
 	}
-	target := c.base + r.path
-	if len(r.query) > 0 {
-		target += "?" + r.query.Encode()
-	}
-	for attempt := 0; ; attempt++ {
-		if err := c.wait(ctx, r); err != nil {
+	var lookup *prepared
+	if r.lookup != nil {
+		if lookup, err = c.prepare(r.lookup); err != nil {
 			return err
+		}
+	}
+	policy := policyOf(r)
+	rs := c.newRetrier(ctx, start)
+	refreshed := false // the one re-send after a 401 is used
+	cur := main
+	var createErr error // the last failure of main whose outcome is unknown
+	for {
+		sent, err := c.send(ctx, cur, out, &refreshed)
+		rs.tries++
+		if err == nil {
+			return nil
+		}
+		next := main
+		switch {
+		case cur == lookup && errors.Is(err, ErrNotFound):
+			// Not created: send the create again, at once.
+			if !rs.canTry() {
+				return createErr
+			}
+			cur = main
+			continue
+		case cur == lookup:
+			err = lookupError(main.route, createErr, err)
+			if !transient(err) {
+				return err
+			}
+			next = lookup
+		case !transient(err):
+			return err
+		case !sent || hasStatus(err, http.StatusTooManyRequests):
+			// Not processed (no token, or refused by the rate limit): the
+			// same request may go again.
+		case policy == retryIdempotent:
+		case policy == retryCreate:
+			createErr, next = err, lookup
+		default:
+			return err
+		}
+		if err := rs.pause(ctx, cur.method, cur.route, err); err != nil {
+			return err
+		}
+		cur = next
+	}
+}
+
+// send makes one try of p with the rate limit and a token: it sends p
+// again once with a fresh token on the call's first 401, maps a non-2xx
+// reply to *Error and decodes a 2xx reply into out (when out is non-nil).
+// sent is false when the request was not handed to VCC (no token), or only
+// refused with a 401.
+func (c *Client) send(ctx context.Context, p *prepared, out any, refreshed *bool) (sent bool, err error) {
+	for {
+		if err := c.wait(ctx, p.method, p.route); err != nil {
+			return false, err
 		}
 		tok, err := c.tokens.get(ctx)
 		if err != nil {
-			return err
+			return false, err
 		}
 		h := http.Header{}
 		h.Set("Accept", MediaType)
 		h.Set("Authorization", "Bearer "+tok)
-		if body != nil {
+		if p.body != nil {
 			h.Set("Content-Type", "application/json")
 		}
 		if c.externalID != "" {
 			h.Set("x-external-id", c.externalID)
 		}
-		rep, err := c.roundTrip(ctx, r.method, r.route, target, h, body)
+		rep, err := c.roundTrip(ctx, p.method, p.route, p.target, h, p.body)
 		if err != nil {
-			return err
+			return true, err
 		}
-		if rep.status == http.StatusUnauthorized && attempt == 0 {
+		if rep.status == http.StatusUnauthorized && !*refreshed {
+			*refreshed = true
 			c.tokens.invalidate(tok)
 			continue
 		}
 		if rep.status < 200 || rep.status > 299 {
-			return c.replyError(r.method, r.route, rep)
+			return true, c.replyError(p.method, p.route, rep)
 		}
 		if out == nil {
-			return nil
+			return true, nil
 		}
 		if len(bytes.TrimSpace(rep.body)) == 0 {
-			return fmt.Errorf("vcc: %s %s: %d with an empty reply", r.method, r.route, rep.status)
+			return true, fmt.Errorf("vcc: %s %s: %d with an empty reply", p.method, p.route, rep.status)
 		}
 		if err := json.Unmarshal(rep.body, out); err != nil {
-			return fmt.Errorf("vcc: %s %s: decode reply: %w", r.method, r.route, err)
+			return true, fmt.Errorf("vcc: %s %s: decode reply: %w", p.method, p.route, err)
 		}
-		return nil
+		return true, nil
 	}
 }
 
 // wait takes a token from the rate limiter.
-func (c *Client) wait(ctx context.Context, r *request) error {
+func (c *Client) wait(ctx context.Context, method, route string) error {
 	if c.limiter == nil {
 		return nil
 	}
 	if err := c.limiter.Wait(ctx); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("vcc: %s %s: rate limit: %w", r.method, r.route, ctxErr)
+			return fmt.Errorf("vcc: %s %s: rate limit: %w", method, route, ctxErr)
 		}
 		// The wait would outlast the context's deadline.
-		return fmt.Errorf("vcc: %s %s: rate limit: %w", r.method, r.route, context.DeadlineExceeded)
+		return fmt.Errorf("vcc: %s %s: rate limit: %w", method, route, context.DeadlineExceeded)
 	}
 	return nil
 }

@@ -212,7 +212,7 @@ func TestTokenRefreshBeforeExpiry(t *testing.T) {
 
 func TestTokenRefreshFailureKeepsUnexpiredToken(t *testing.T) {
 	f := newFake(t)
-	c := f.client()
+	c := f.client(noRetries)
 	clock := &fakeClock{t: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
 	c.tokens.now = clock.now
 	ctx := context.Background()
@@ -366,7 +366,7 @@ func TestTokenErrors(t *testing.T) {
 					_, _ = w.Write([]byte(tt.body))
 				}
 			})
-			c := f.client()
+			c := f.client(noRetries)
 			_, err := c.GetUser(context.Background(), "u1")
 			if err == nil {
 				t.Fatal("no error")
@@ -511,7 +511,7 @@ func TestErrorMapping(t *testing.T) {
 				w.WriteHeader(tt.status)
 				_, _ = w.Write([]byte(tt.body))
 			})
-			c := f.client()
+			c := f.client(noRetries)
 			_, err := c.GetUser(context.Background(), "u1")
 			var e *Error
 			if !errors.As(err, &e) {
@@ -533,7 +533,7 @@ func TestErrorMapping(t *testing.T) {
 				t.Errorf("RetryAfter = %s, want %s to %s", d, tt.wantRetry, tt.maxRetry)
 			}
 			if len(f.requests()) != 1 {
-				t.Errorf("%d requests: the client must not retry", len(f.requests()))
+				t.Errorf("%d requests: with MaxTries 1 the client must not retry", len(f.requests()))
 			}
 		})
 	}
@@ -544,7 +544,7 @@ func TestTransportErrors(t *testing.T) {
 		f := newFake(t) // first: a server started after the close could be given the closed port
 		addr := closedAddr(t)
 		var observed []int
-		c := f.client(func(cfg *Config) {
+		c := f.client(noRetries, func(cfg *Config) {
 			cfg.BaseURL = "http://" + addr + "/useradmin"
 			cfg.Observer = ObserverFunc(func(method, route string, status int, d time.Duration) {
 				if route == RouteUserByUsername {
@@ -573,7 +573,7 @@ func TestTransportErrors(t *testing.T) {
 	t.Run("token endpoint refused", func(t *testing.T) {
 		f := newFake(t)
 		addr := closedAddr(t)
-		c := f.client(func(cfg *Config) { cfg.TokenURL = "http://" + addr + "/Auth/connect/token" })
+		c := f.client(noRetries, func(cfg *Config) { cfg.TokenURL = "http://" + addr + "/Auth/connect/token" })
 		_, err := c.GetUser(context.Background(), "u1")
 		var te *TransportError
 		if !errors.As(err, &te) || te.Route != RouteToken || !te.Temporary() {
@@ -591,7 +591,7 @@ func TestTransportErrors(t *testing.T) {
 			case <-r.Context().Done():
 			}
 		})
-		c := f.client(func(cfg *Config) { cfg.Timeout = 100 * time.Millisecond })
+		c := f.client(noRetries, func(cfg *Config) { cfg.Timeout = 100 * time.Millisecond })
 		_, err := c.GetUser(context.Background(), "u1")
 		var te *TransportError
 		if !errors.As(err, &te) || !te.Temporary() || !errors.Is(err, context.DeadlineExceeded) {

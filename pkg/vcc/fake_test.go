@@ -76,6 +76,10 @@ func (f *fakeVCC) client(mod ...func(*Config)) *Client {
 	return c
 }
 
+// noRetries turns the client's retries off, for tests about how one reply
+// is classified.
+func noRetries(cfg *Config) { cfg.MaxTries = 1 }
+
 func (f *fakeVCC) serveToken(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	h := f.tokenHandler

@@ -34,12 +34,15 @@ func (c *Client) ListTelephonyRegions(ctx context.Context) ([]TelephonyRegion, e
 // accepted). Inferred, not documented by VCC.
 //
 // It is not idempotent: every successful call sends another email, and a
-// failure without an *Error (a timeout, a broken connection) leaves the
-// outcome unknown — the email may have been sent. Callers must record
-// their intent durably before calling and, finding that intent after a
-// crash, report the outcome as unknown instead of calling again. A 401 is
-// retried once with a fresh token, as for every request: VCC refused that
-// request before acting on it.
+// failure other than a 4xx *Error (a 5xx, a timeout, a broken connection)
+// leaves the outcome unknown — the email may have been sent. So the client
+// sends it again only after a 429 (VCC refused it unprocessed, within the
+// retry budget) or when no token could be had (it was not sent); any other
+// failure is returned at once. Callers must record their intent durably
+// before calling and, finding that intent after a crash, report the
+// outcome as unknown instead of calling again. A 401 is sent again once
+// with a fresh token, as for every request: VCC refused that request
+// before acting on it.
 func (c *Client) ResetPassword(ctx context.Context, userID string) error {
 	if err := requireID("ResetPassword", userID); err != nil {
 		return err

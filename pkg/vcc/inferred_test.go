@@ -121,7 +121,7 @@ func TestInferredEndpointsErrors(t *testing.T) {
 					w.WriteHeader(tt.status)
 					_, _ = io.WriteString(w, tt.body)
 				})
-				res, err := call.call(f.client())
+				res, err := call.call(f.client(noRetries))
 				var e *Error
 				if !errors.As(err, &e) {
 					t.Fatalf("err = %v (%T), want an *Error", err, err)

@@ -49,11 +49,14 @@ func (c *Client) GetUserByUsername(ctx context.Context, username string) (*User,
 		return nil, errors.New("vcc: GetUserByUsername: empty username")
 	}
 	var u User
-	r := &request{method: http.MethodGet, route: RouteUserByUsername, path: "/users/by/username/" + url.PathEscape(username)}
-	if err := c.do(ctx, r, &u); err != nil {
+	if err := c.do(ctx, byUsername(username), &u); err != nil {
 		return nil, err
 	}
 	return &u, nil
+}
+
+func byUsername(username string) *request {
+	return &request{method: http.MethodGet, route: RouteUserByUsername, path: "/users/by/username/" + url.PathEscape(username)}
 }
 
 // ListUsers returns one page of users. include is IncludeActive,
@@ -117,15 +120,25 @@ func (c *Client) ForEachUser(ctx context.Context, include string, pageSize int, 
 
 // CreateUser creates u (username, name, email and
 // userAccountConfiguration.role are required) and returns the user VCC
-// made. VCC has no idempotency keys: if CreateUser fails without an *Error
-// (a timeout, a broken connection) the user may exist all the same, so look
-// it up with GetUserByUsername before calling CreateUser again.
+// made. VCC has no idempotency keys, so the POST is never sent again
+// blindly: after a 429 (not processed) it is sent again; after any other
+// transient failure (a 5xx, a 408, a *TransportError: the user may have
+// been created all the same) the user is first looked up with GET
+// /users/by/username/{username}: a user found is returned as the
+// create's result, a 404 sends the POST again, and a lookup that fails
+// transiently is tried again, all within the retry budget. When the
+// retries end without an answer, the user may exist: look it up with
+// GetUserByUsername before calling CreateUser again. Without a username
+// only a 429 is retried.
 func (c *Client) CreateUser(ctx context.Context, u *User) (*User, error) {
 	if u == nil {
 		return nil, errors.New("vcc: CreateUser: nil user")
 	}
 	var out User
 	r := &request{method: http.MethodPost, route: RouteUsers, path: "/users", query: c.overagesQuery(), body: u}
+	if strings.TrimSpace(u.Username) != "" {
+		r.lookup = byUsername(u.Username)
+	}
 	if err := c.do(ctx, r, &out); err != nil {
 		return nil, err
 	}

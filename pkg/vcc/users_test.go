@@ -331,7 +331,7 @@ func TestForEachUserStopsOnError(t *testing.T) {
 		}
 		pagedUsers(t, 10, "users", true)(w, r)
 	})
-	err = f.client().ForEachUser(context.Background(), "", 3, func(*User) error { return nil })
+	err = f.client(noRetries).ForEachUser(context.Background(), "", 3, func(*User) error { return nil })
 	var e *Error
 	if !errors.As(err, &e) || e.Status != 503 || e.Route != RouteUsers {
 		t.Errorf("page error: %v", err)

@@ -32,6 +32,7 @@ type item[S any] struct {
 	changes  []Change
 	state    S
 	hasState bool
+	settled  bool // see Record.Settled
 }
 
 // process applies one batch: decode, per-user lanes, one commit, then acks.
@@ -100,6 +101,7 @@ func (w *Worker[S]) process(ctx context.Context, msgs []jetstream.Msg) {
 		case it.done:
 			r := it.record()
 			r.EventID, r.Outcome, r.Detail, r.Changes, r.State, r.HasState = it.ev.ID, it.outcome, it.detail, it.changes, it.state, it.hasState
+			r.Settled = it.settled
 			records = append(records, r)
 		case it.dlqErr != nil && it.ev != nil && it.hasState:
 			r := it.record()
@@ -146,6 +148,15 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 	// Redeliveries can arrive behind later events: apply in stream order.
 	slices.SortStableFunc(lane, func(a, b *item[S]) int { return cmp.Compare(a.seq(), b.seq()) })
 	seen := map[string]bool{}
+	// The last item whose handler call succeeded, and whether a call
+	// failed after it: see Record.Settled.
+	var lastOK *item[S]
+	failedAfter := false
+	defer func() {
+		if lastOK != nil && !failedAfter {
+			lastOK.settled = true
+		}
+	}()
 	for _, it := range lane {
 		if delay, blocker, held := w.heldBack(key, it.seq()); held {
 			w.hold(key, it, &heldError{seq: blocker}, delay)
@@ -177,6 +188,12 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 			w.m.HandlerDuration.WithLabelValues(it.ev.Type).Observe(time.Since(hstart).Seconds())
 		}
 		if err != nil {
+			failedAfter = true
+			if res.Partial {
+				// What the event did before it failed (a link to a user it
+				// created) is what the user's later events start from.
+				state = res.State
+			}
 			if ctx.Err() != nil {
 				// Cut off by shutdown: not the event's fault, so no attempt is
 				// used up; it comes back (and holds the user) as any retry.
@@ -224,6 +241,7 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 		w.observeTarget(it.seq(), "", nil)
 		w.release(key, it.seq())
 		seen[it.ev.ID] = true
+		lastOK, failedAfter = it, false
 		state = res.State
 		it.done, it.outcome, it.detail, it.changes = true, res.Outcome, res.Detail, res.Changes
 		it.state, it.hasState = state, true

@@ -50,6 +50,11 @@ func publishBench(b *testing.B, h *harness, users []string, prefix string) {
 		if _, err := h.js.PublishMsgAsync(msg); err != nil {
 			b.Fatal(err)
 		}
+		if i%2000 == 1999 {
+			// The server syncs every write: keep the acks in flight
+			// below the client's limit.
+			<-h.js.PublishAsyncComplete()
+		}
 	}
 	select {
 	case <-h.js.PublishAsyncComplete():

@@ -22,6 +22,40 @@
 //     behind an earlier event, or put back while quarantined, does not use
 //     them up).
 //
+// # Crash safety
+//
+// A worker can die (kill -9, OOM, power loss) anywhere: after a write to
+// VCC and before the commit that records it, between two events of a user,
+// while events wait for a retry. Two mechanisms keep every user's final
+// state what their events say, in their order, with no effect twice:
+//
+//   - Order across restarts. Per-user holds live in memory, and the
+//     messages a dead worker held come back only after their AckWait (or
+//     their NakWithDelay), while the user's later messages are delivered to
+//     the next worker at once. So Run starts by reading the consumer's
+//     state: every stream sequence delivered and above the ack floor that
+//     is still in the stream (VCCSYNC is a work queue: an acked message is
+//     gone) is such an orphan, and is recorded as pending for its user, as
+//     if this worker had naked it. The user's later messages wait for it
+//     (or, like any hold, for 2×AckWait+RetryMax at most if it never comes
+//     back); other users are not held.
+//   - Unrecorded writes. A handler records a durable write intent for the
+//     user before its first write to a target (the store's own
+//     transaction, grouped with concurrent ones), and while an intent is
+//     open it reads the target in full instead of trusting the stored
+//     state: "unchanged" is never concluded from the store while a write
+//     may be missing from it. The worker closes the intent in the batch
+//     commit that records a state accounting for every write: the last
+//     record of a user whose handler calls did not fail after the last one
+//     that succeeded carries Record.Settled. A dead letter keeps the
+//     intent open; its record carries what the handler reached before
+//     failing (Result.Partial), such as the link to a VCC user it created.
+//
+// Redelivered messages already in the ledger are duplicates; the others run
+// again, finding their intent open. Effects that cannot be made convergent
+// (a password-reset email) keep their own intent per command and report
+// "outcome unknown" rather than run twice.
+//
 // # Quarantine
 //
 // When the target itself cannot be used (down, overloaded, refusing the
@@ -77,10 +111,12 @@
 //   - Batches are processed one after another; users within a batch run in
 //     parallel. A slow user holds back the commit of its batch (not the
 //     other users' calls).
-//   - Holds and attempt counts live in memory: after a restart a held-back
-//     event may be redelivered before the event it waited for, and retry
-//     counts start again. Snapshot events still converge (the older one is
-//     then stale and skipped by the handler's checkpoint).
+//   - Holds and attempt counts live in memory; after a restart holds are
+//     rebuilt from the consumer's unacknowledged messages (see Crash
+//     safety), attempt counts start again.
+//   - Order is kept per worker. Several workers sharing one consumer
+//     would each hold only their own messages: scale out by partitions,
+//     one consumer each.
 //   - The consumer must be created with MaxDeliver -1: the worker, not
 //     JetStream, decides when retries are exhausted.
 //   - Quarantine is per worker and in memory. Workers sharing a consumer

@@ -135,7 +135,9 @@ func permanent(msg string) error { return &permError{msg: msg} }
 
 // act is what the handler does on one call for an event.
 type act struct {
-	err         error
+	err     error
+	partial bool // with err: return the state as far as the event got
+
 	sleep       time.Duration
 	wait        <-chan struct{}
 	untilCancel bool
@@ -248,10 +250,14 @@ func (h *scriptedHandler) Handle(ctx context.Context, ev *events.Event, prev Sta
 	h.active--
 	h.calls[idx].End, h.calls[idx].Err = time.Now(), err
 	h.mu.Unlock()
+	next := prev
 	if err != nil {
+		if a.partial {
+			next.LastEventID = ev.ID + " (partial)"
+			return worker.Result[State]{State: next, Partial: true}, err
+		}
 		return worker.Result[State]{}, err
 	}
-	next := prev
 	next.Key = ev.UserKey
 	next.Applied++
 	next.LastEventID = ev.ID
@@ -372,6 +378,7 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 // harness is a real embedded JetStream with the vccsync streams and
 // consumer, a real bbolt store and a real metrics registry.
 type harness struct {
+	url     string // the embedded server's client URL
 	js      jetstream.JetStream
 	cons    jetstream.Consumer
 	db      *store.DB
@@ -418,7 +425,7 @@ func newHarness(t testing.TB, ackWait time.Duration) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{js: js, cons: cons, db: db, store: boltStore{db}, reg: reg, m: m,
+	return &harness{url: srv.ClientURL(), js: js, cons: cons, db: db, store: boltStore{db}, reg: reg, m: m,
 		h: newHandler(), obs: &observer{}, ackWait: ackWait}
 }
 

@@ -199,12 +199,14 @@ func (w *Worker[S]) observeTarget(seq uint64, kind string, err error) bool {
 	return true
 }
 
-// confirmDown asks the Probe whether the target answers, for a failure of
-// the given kind seen at failedAt that would dead-letter the message (a
-// refusal of the credentials, or the last attempt). A probe started after
-// failedAt is as good as a new one, so concurrent callers share it. If the
-// probe fails the worker enters quarantine and confirmDown reports true:
-// the message is put back instead of dead-lettered.
+// confirmDown asks whether the target answers, for a failure of the given
+// kind seen at failedAt that would dead-letter the message (a refusal of
+// the credentials, or the last attempt): Health's recent failure rate for
+// an unavailable target when it can tell, else the Probe. A probe started
+// after failedAt is as good as a new one, so concurrent callers share it.
+// If the target is found failing the worker enters quarantine and
+// confirmDown reports true: the message is put back instead of
+// dead-lettered.
 func (w *Worker[S]) confirmDown(ctx context.Context, failedAt time.Time, kind string, cause error) bool {
 	if !w.quarantineEnabled() {
 		return false
@@ -215,10 +217,21 @@ func (w *Worker[S]) confirmDown(ctx context.Context, failedAt time.Time, kind st
 	if w.quarantined() {
 		return true
 	}
-	if q.probeStart.After(failedAt) && q.probeErr == nil {
-		return false
+	var err error
+	judged := false
+	if kind == KindUnavailable && w.cfg.Health != nil {
+		// One call says little when a third of all calls fail: the
+		// recent failure rate decides, when there is one.
+		if err = w.cfg.Health.Err(); !errors.Is(err, ErrTooFewRequests) {
+			judged = true
+		}
 	}
-	err := w.probe(ctx)
+	if !judged {
+		if q.probeStart.After(failedAt) && q.probeErr == nil {
+			return false
+		}
+		err = w.probe(ctx)
+	}
 	if err == nil {
 		return false
 	}

@@ -26,6 +26,11 @@ type Result[S any] struct {
 	Outcome string   // e.g. created, updated, unchanged, stale
 	Detail  string   // human-readable changes or note
 	Changes []Change // what was written, old → new
+	// Partial, returned with an error, says State holds what the handler
+	// learned or did before it failed: recorded with a dead letter, and
+	// the user's later events in the batch go on from it, instead of the
+	// state before the event.
+	Partial bool
 }
 
 // Change is one field a handler changed, old → new.
@@ -60,6 +65,11 @@ type Record[S any] struct {
 	// State is the user's state after the message; written when HasState.
 	State    S
 	HasState bool
+	// Settled is set on the last record of a user in a batch when no
+	// handler call of that user failed after the last one that succeeded:
+	// the state accounts for every write the handler made to its targets,
+	// so the store may close the user's write intent.
+	Settled bool
 }
 
 // Publisher publishes to JetStream and waits for the PubAck (DLQ).
@@ -100,6 +110,14 @@ type Config struct {
 	// target (VCC, Salesforce) that returns nil when the target answers
 	// and accepts the worker's credentials. See the package documentation.
 	Probe func(ctx context.Context) error
+	// Health, when set, judges the target by its recent requests (see
+	// RequestHealth): before a message that failed because the target was
+	// unavailable is dead-lettered, the worker asks Health rather than one
+	// Probe call, and quarantines when the target has been failing lately.
+	// Too few recent requests to tell (ErrTooFewRequests) falls back on the
+	// Probe, as do refusals of the credentials. The Probe alone decides when
+	// a quarantine ends.
+	Health interface{ Err() error }
 	// QuarantineWindow is how many of the last handled messages (each
 	// counted once, with its last outcome) the detector looks at, default 20.
 	QuarantineWindow int
@@ -211,8 +229,12 @@ func (w *Worker[S]) setRunning(r bool) {
 // for them, so every message the worker holds is one it keeps alive with
 // InProgress: none sits in a client buffer while its AckWait runs out.
 func (w *Worker[S]) Run(ctx context.Context) error {
-	if _, err := w.cons.Info(ctx); err != nil {
+	info, err := w.cons.Info(ctx)
+	if err != nil {
 		return fmt.Errorf("worker: consumer: %w", err)
+	}
+	if err := w.adoptOrphans(ctx, info); err != nil {
+		return fmt.Errorf("worker: messages left by an earlier worker: %w", err)
 	}
 	w.setRunning(true)
 	defer w.setRunning(false)
