@@ -156,10 +156,8 @@ func (h eventHandler) Handle(ctx context.Context, ev *events.Event, prev handler
 
 func result(r handlers.Result, err error) (worker.Result[handlers.State], error) {
 	if err != nil {
-		if r.Partial {
-			return worker.Result[handlers.State]{State: r.State, Partial: true}, err
-		}
-		return worker.Result[handlers.State]{}, err
+		// What the run reached, to record with a dead letter.
+		return worker.Result[handlers.State]{State: r.State, Partial: r.Partial}, err
 	}
 	out := worker.Result[handlers.State]{State: r.State, Outcome: r.Outcome, Detail: describe(r)}
 	for _, c := range r.Changes {

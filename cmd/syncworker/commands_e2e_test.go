@@ -54,15 +54,7 @@ type cmdEnv struct {
 
 func newCmdEnv(t *testing.T) *cmdEnv {
 	t.Helper()
-	sb := sandbox.NewVCC(sandbox.VCCOptions{})
-	if err := sb.SeedDemo(); err != nil {
-		t.Fatal(err)
-	}
-	url, stop, err := sb.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = stop() })
+	sb, url := demoVCC(t)
 	e := &cmdEnv{t: t, sb: sb, url: url, users: map[string]string{}}
 	e.w = startWorker(t, t.TempDir(), url, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
 	return e

@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -157,8 +156,7 @@ type crashWorker struct {
 	logPath  string
 	httpAddr string
 
-	mu    sync.Mutex
-	cmd   *exec.Cmd
+	cmd   *exec.Cmd // the running process; nil when none
 	kills int
 }
 
@@ -175,9 +173,7 @@ func (w *crashWorker) start() {
 	if err := cmd.Start(); err != nil {
 		w.t.Fatalf("start syncworker: %v", err)
 	}
-	w.mu.Lock()
 	w.cmd = cmd
-	w.mu.Unlock()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		resp, err := http.Get("http://" + w.httpAddr + "/readyz")
@@ -196,13 +192,11 @@ func (w *crashWorker) start() {
 
 // kill sends SIGKILL and reaps the process.
 func (w *crashWorker) kill() {
-	w.mu.Lock()
 	cmd := w.cmd
-	w.cmd = nil
-	w.mu.Unlock()
 	if cmd == nil {
 		return
 	}
+	w.cmd = nil
 	_ = cmd.Process.Signal(syscall.SIGKILL)
 	_ = cmd.Wait()
 	w.kills++
@@ -210,13 +204,11 @@ func (w *crashWorker) kill() {
 
 // stop ends the last run gracefully.
 func (w *crashWorker) stop() {
-	w.mu.Lock()
 	cmd := w.cmd
-	w.cmd = nil
-	w.mu.Unlock()
 	if cmd == nil {
 		return
 	}
+	w.cmd = nil
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
