@@ -20,6 +20,7 @@ const (
 	recAliceID              = "0b7d4f4e-1c2a-4d8e-9a61-7e0c1a000003"
 	recBobID                = "0b7d4f4e-1c2a-4d8e-9a61-7e0c1a000004"
 	recCarolID              = "0b7d4f4e-1c2a-4d8e-9a61-7e0c1a000005"
+	recDanaID               = "0b7d4f4e-1c2a-4d8e-9a61-7e0c1a000006"
 
 	recJaneVCC   = "a0000000-0000-4000-8000-000000000001"
 	recOmarVCC   = "a0000000-0000-4000-8000-000000000002"
@@ -142,10 +143,10 @@ func TestReconcileDryRunAndApply(t *testing.T) {
 		"in_step       1",
 		"differs       1",
 		"missing       2",
-		"vcc_only      4",
+		"vcc_only      5",
 		"ambiguous     1",
 		"out_of_scope  1",
-		"salesforce_users=6 in_scope=5 vcc_users=9 templates=1 events=3 archives=0 archive_limit=0.5",
+		"salesforce_users=6 in_scope=5 vcc_users=10 templates=1 events=3 archives=0 archive_limit=0.5",
 		"plan:",
 		"differs user=0055e000001OmarAAC username=omar.haddad@demo.example vcc_user=" + recOmarVCC + " action=update event=" + omarEv +
 			` changes="email: omar.old@demo.example → omar.haddad@demo.example"`,
@@ -158,6 +159,7 @@ func TestReconcileDryRunAndApply(t *testing.T) {
 		"vcc_only vcc_user=" + recAliceID + " username=alice.archer@demo.example active=true",
 		"vcc_only vcc_user=" + recBobID + " username=bob.bennett@demo.example active=false",
 		"vcc_only vcc_user=" + recCarolID + " username=carol.admin@demo.example active=true",
+		"vcc_only vcc_user=" + recDanaID + " username=" + sandbox.DemoMultiAccountUsername + " active=true",
 		"vcc_only vcc_user=" + recTemplateSupervisorID + " username=template.supervisor@demo.example active=true",
 	}
 
@@ -251,7 +253,7 @@ func TestReconcileJSON(t *testing.T) {
 	want := map[string]string{
 		sandbox.DemoSFJaneID: "in_step/", sandbox.DemoSFOmarID: "differs/update", sandbox.DemoSFLenaID: "missing/create",
 		sandbox.DemoSFAnaID: "missing/create", sandbox.DemoSFTomID: "ambiguous/", sandbox.DemoSFPriyaID: "out_of_scope/",
-		recAliceID: "vcc_only/", recBobID: "vcc_only/", recCarolID: "vcc_only/", recTemplateSupervisorID: "vcc_only/",
+		recAliceID: "vcc_only/", recBobID: "vcc_only/", recCarolID: "vcc_only/", recDanaID: "vcc_only/", recTemplateSupervisorID: "vcc_only/",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("classes\n%v\nwant\n%v", got, want)

@@ -399,6 +399,7 @@ func TestCrashKill9(t *testing.T) {
 	}
 
 	stats := sb.Stats()
+	tmpl, _ := sb.UserByUsername(sandbox.DemoAgentTemplateUsername)
 	wrong := 0
 	for _, u := range users {
 		wu := want[u.key]
@@ -429,11 +430,14 @@ func TestCrashKill9(t *testing.T) {
 		for _, s := range rec.Skills {
 			levels[s.SkillID] = s.Level
 		}
-		if len(rec.Skills) != 2 || levels[crashSkill] != wu.level {
-			diffs = append(diffs, fmt.Sprintf("skills %v, want the template's two with %s at level %d", rec.Skills, crashSkill, wu.level))
+		if len(rec.Skills) != len(tmpl.Skills) || levels[crashSkill] != wu.level {
+			diffs = append(diffs, fmt.Sprintf("%d skills with %s at level %d, want the template's %d with it at level %d",
+				len(rec.Skills), crashSkill, levels[crashSkill], len(tmpl.Skills), wu.level))
 		}
-		if len(rec.Groups) != 2 || !slices.Equal(sorted(rec.CallbackNumbers), sorted([]string{sandbox.DemoCallbackLondon, sandbox.DemoCallbackManchester})) {
-			diffs = append(diffs, fmt.Sprintf("groups %v callback numbers %v, want the template's", rec.Groups, rec.CallbackNumbers))
+		if !slices.Equal(sorted(rec.Groups), sorted(tmpl.Groups)) || !slices.Equal(sorted(rec.CallbackNumbers), sorted(tmpl.CallbackNumbers)) ||
+			len(rec.GroupPermissions) != len(tmpl.GroupPermissions) {
+			diffs = append(diffs, fmt.Sprintf("%d groups, %d callback numbers, %d group permissions: want the template's %d, %d, %d",
+				len(rec.Groups), len(rec.CallbackNumbers), len(rec.GroupPermissions), len(tmpl.Groups), len(tmpl.CallbackNumbers), len(tmpl.GroupPermissions)))
 		}
 		if len(diffs) > 0 {
 			wrong++

@@ -88,6 +88,26 @@ func demoVCC(t *testing.T) (*sandbox.VCC, string) {
 	return sb, url
 }
 
+// publishNewUsers publishes the first snapshot of n new active users,
+// 0055e0000<tag><5 digits>, with usernames <tag><i>@acme.example.
+func publishNewUsers(t *testing.T, js jetstream.JetStream, tag string, n int) {
+	t.Helper()
+	for i := range n {
+		id15 := fmt.Sprintf("0055e0000%s%05d", tag, i)
+		key, _ := events.NormalizeID(id15)
+		u := fmt.Sprintf("%s%03d@acme.example", strings.ToLower(tag), i)
+		ev := events.User{ID: key, Username: events.Val(u), Email: events.Val(u), LastName: events.Val(tag),
+			IsActive: events.Val(true), SystemModstamp: events.Val(events.Time{Time: e2eT0})}
+		env, err := events.NewUserChanged(tag+"-"+id15, "salesforce/test", e2eT0, ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bus.Publish(context.Background(), js, env); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func startWorker(t *testing.T, dataDir, vccURL string, log *zap.Logger) *running {
 	t.Helper()
 	return startWorkerWith(t, dataDir, vccURL, log, nil, nil)
@@ -109,7 +129,8 @@ func startWorkerWith(t *testing.T, dataDir, vccURL string, log *zap.Logger, extr
 	}
 	if mapping == nil {
 		mapping = &handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername, AgentIDStart: 1000,
-			Templates: map[string]string{demoSupervisorProfile: sandbox.DemoSupervisorTemplateUsername}}
+			Templates:        map[string]string{demoSupervisorProfile: sandbox.DemoSupervisorTemplateUsername},
+			TelephonyRegions: demoMapping().TelephonyRegions}
 	}
 	obs := &outcomes{}
 	sys, err := newSystem(o, mapping, log, obs.observe)
@@ -286,8 +307,9 @@ func TestEndToEnd(t *testing.T) {
 		if u.i%5 == 0 && vu.Config.Agent.AgentDisplayID != fmt.Sprint(5000+u.i) {
 			t.Errorf("user %d: agent ID %q, want Salesforce's %d", u.i, vu.Config.Agent.AgentDisplayID, 5000+u.i)
 		}
-		if len(rec.Skills) != 2 || len(rec.Groups) != 2 {
-			t.Errorf("user %d: %d skills %d groups, want the template's 2 and 2", u.i, len(rec.Skills), len(rec.Groups))
+		if len(rec.Skills) != sandbox.DemoAgentTemplateSkills || len(rec.Groups) != sandbox.DemoAgentTemplateGroups {
+			t.Errorf("user %d: %d skills %d groups, want the template's %d and %d (more than VCC's default page)",
+				u.i, len(rec.Skills), len(rec.Groups), sandbox.DemoAgentTemplateSkills, sandbox.DemoAgentTemplateGroups)
 		}
 	}
 	if stats.WritesByMethod["POST"] != 200 {

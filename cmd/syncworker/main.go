@@ -37,7 +37,8 @@ import (
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/handlers"
 	"github.com/vccsync/vccsync/pkg/metrics"
-	"github.com/vccsync/vccsync/pkg/salesforce"
+	"github.com/vccsync/vccsync/pkg/preflight"
+	"github.com/vccsync/vccsync/pkg/ratelimit"
 	"github.com/vccsync/vccsync/pkg/sandbox"
 	"github.com/vccsync/vccsync/pkg/store"
 	"github.com/vccsync/vccsync/pkg/vcc"
@@ -62,6 +63,7 @@ type options struct {
 	vccURL, vccTokenURL, vccRegion   string
 	vccClientID, vccSecretFile       string
 	vccRate, vccMaxTries             int
+	vccRateMin, vccRateMax           int
 	vccRetryInitial, vccRetryMax     time.Duration
 	vccRetryBudget                   time.Duration
 	sandboxListen                    string
@@ -75,6 +77,8 @@ type options struct {
 	retryInitial                     time.Duration
 	logFormat, logLevel              string
 	demo                             bool
+	check, listRegions               bool
+	vccAcceptMultiAccountArchive     bool
 	vccRateSet                       bool
 }
 
@@ -96,7 +100,9 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.StringVar(&o.vccRegion, "vcc-region", "", "VCC region (emea, nam, apac): sets --vcc-url and --vcc-token-url")
 	fs.StringVar(&o.vccClientID, "vcc-client-id", "", "VCC API client id")
 	fs.StringVar(&o.vccSecretFile, "vcc-client-secret-file", "", "file holding the VCC API client secret (else env VCCSYNC_VCC_CLIENT_SECRET)")
-	fs.IntVar(&o.vccRate, "vcc-rate", 160, "VCC requests per minute, shared by the account (Vonage's own figure; the sandbox default is 6000); 0 or less: unlimited")
+	fs.IntVar(&o.vccRate, "vcc-rate", 160, "VCC requests per minute to start from (Vonage's own figure; the sandbox default is 6000): the limiter backs off on VCC's 429s and probes upward while none come, within --vcc-rate-min and --vcc-rate-max; 0 or less: unlimited")
+	fs.IntVar(&o.vccRateMin, "vcc-rate-min", int(ratelimit.DefaultFloor), "fewest VCC requests per minute the adaptive limiter backs off to")
+	fs.IntVar(&o.vccRateMax, "vcc-rate-max", int(ratelimit.DefaultCeiling), "most VCC requests per minute the adaptive limiter probes up to (VCC's limit is per account: lower it to leave room for other integrations)")
 	fs.IntVar(&o.vccMaxTries, "vcc-max-tries", vcc.DefaultMaxTries, "requests one VCC call may send, retries of transient failures (5xx, 429, network) included; 1: no retry")
 	fs.DurationVar(&o.vccRetryInitial, "vcc-retry-initial", vcc.DefaultRetryInitial, "wait before a VCC call's first retry (doubles each time, at least VCC's Retry-After)")
 	fs.DurationVar(&o.vccRetryMax, "vcc-retry-max", vcc.DefaultRetryMax, "longest wait between two tries of a VCC call")
@@ -120,6 +126,9 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.StringVar(&o.logFormat, "log-format", "auto", "auto (console on a terminal, else JSON), json or console")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.demo, "demo", false, "publish the demo story after start and print the per-user results")
+	fs.BoolVar(&o.check, "check", false, "run the start-up checks (VCC token and reads, template users, region GUIDs, Salesforce), print one line per check and exit 0 when all pass, 1 otherwise")
+	fs.BoolVar(&o.listRegions, "list-regions", false, "print the outboundTelephonyRegion GUIDs VCC's users carry, to fill in mapping.telephonyRegions, and exit")
+	fs.BoolVar(&o.vccAcceptMultiAccountArchive, "vcc-accept-archive-multiple-accounts", false, "archive a VCC user who belongs to several VCC accounts in all of them (VCC's acceptArchiveInMultipleAccounts); without it such an archive is refused and dead-lettered with VCC's reason")
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, err
 	}
@@ -144,6 +153,13 @@ func runMain(args []string) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+
+	switch {
+	case o.check:
+		return runCheck(o, mapping, log, os.Stdout)
+	case o.listRegions:
+		return runListRegions(o, mapping, log, os.Stdout)
+	}
 
 	var demo *demoRun
 	var observe func(worker.Outcome)
@@ -174,6 +190,10 @@ func runMain(args []string) error {
 			_ = sys.http.Shutdown(ctx)
 		})
 	}
+	{
+		ctx, cancel := context.WithCancel(context.Background())
+		g.Add(func() error { sys.preflight(ctx, log); <-ctx.Done(); return nil }, func(error) { cancel() })
+	}
 	if demo != nil {
 		ctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error { demo.run(ctx, sys.js, os.Stdout); <-ctx.Done(); return nil }, func(error) { cancel() })
@@ -194,9 +214,31 @@ type system struct {
 	natsURL string
 	js      jetstream.JetStream
 	worker  *worker.Worker[handlers.State]
+	checks  *preflight.Suite // the start-up checks, for /readyz
+	metrics *metrics.Metrics
 	http    *http.Server
 	httpLn  net.Listener
 	closers []func() // in reverse order of opening
+}
+
+// preflight runs the start-up checks, logs each result, and re-runs the
+// failed ones every 30s until they pass; /readyz names each check that has
+// not passed.
+func (s *system) preflight(ctx context.Context, log *zap.Logger) {
+	report := func(r preflight.Result) {
+		switch {
+		case r.Err == nil:
+			log.Info("start-up check passed", zap.String("check", r.Name), zap.String("detail", r.Detail))
+		case r.OK():
+			log.Warn("start-up check passed with a warning", zap.String("check", r.Name), zap.Error(r.Err))
+		default:
+			log.Error("start-up check failed: not ready until it passes (re-checked every 30s)", zap.String("check", r.Name), zap.Error(r.Err))
+		}
+	}
+	for _, r := range s.checks.Run(ctx) {
+		report(r)
+	}
+	s.checks.Watch(ctx, 30*time.Second, report)
 }
 
 func (s *system) close() {
@@ -222,6 +264,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	sys.metrics = m
 
 	// State.
 	db, err := store.Open(filepath.Join(o.dataDir, "vccsync.db"), store.Options{})
@@ -276,31 +319,20 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 		return nil, err
 	}
 
-	// VCC: real endpoints, or the sandbox.
-	vccCfg, closeSandbox, err := vccConfig(o, log)
+	// VCC and Salesforce: real endpoints, or the sandboxes. Every VCC
+	// request feeds the metrics and the health the probe judges by.
+	vccHealth := worker.NewRequestHealth("VCC")
+	tg, err := newTargets(o, mapping, log, vcc.ObserverFunc(func(method, route string, status int, d time.Duration) {
+		m.ObserveRequest(method, route, status, d)
+		vccHealth.ObserveRequest(method, route, status, d)
+	}), m.VCCRateLimit.Set)
 	if err != nil {
 		return nil, err
 	}
-	sys.closers = append(sys.closers, closeSandbox)
-	// Every VCC request feeds the metrics and the health the probe judges by.
-	vccHealth := worker.NewRequestHealth("VCC")
-	vccCfg.Observer = vcc.ObserverFunc(func(method, route string, status int, d time.Duration) {
-		m.ObserveRequest(method, route, status, d)
-		vccHealth.ObserveRequest(method, route, status, d)
-	})
-	client, err := vcc.New(vccCfg)
-	if err != nil {
-		return nil, fmt.Errorf("vcc client: %w", err)
-	}
-	if mapping == nil {
-		if o.vccURL != "" || o.vccRegion != "" {
-			return nil, errors.New("config: no mapping: the configuration file must say which template VCC users to create users from (see README, Configuration)")
-		}
-		mapping = &handlers.Mapping{DefaultTemplate: sandbox.DemoAgentTemplateUsername,
-			Templates: map[string]string{demoSupervisorProfile: sandbox.DemoSupervisorTemplateUsername}, AgentIDStart: 1000,
-			ContactCenters:       map[string]string{demoSupervisorProfile: sandbox.DemoSFContactCenterNewYork},
-			DefaultContactCenter: sandbox.DemoSFContactCenterLondon}
-	}
+	sys.closers = append(sys.closers, tg.close)
+	client, sf := tg.vcc, tg.sf
+	mapping = &tg.mapping
+	sys.checks = tg.checks()
 	h, err := handlers.New(client, durable{db}, *mapping)
 	if err != nil {
 		return nil, err
@@ -308,20 +340,16 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	// probe is the cheapest call that proves the targets answer: the
 	// worker's quarantine asks it while paused, and before dead-lettering
 	// when VCC's recent failure rate (vccHealth) cannot tell.
+	// A missing template quarantines the worker (handlers.ConfigError):
+	// the probe keeps it there until the template exists.
+	templates := mapping.TemplateUsernames()
 	probe := func(ctx context.Context) error {
-		_, err := client.ListUsers(ctx, vcc.IncludeActive, 1, 1)
-		return err
+		if _, err := client.ListUsers(ctx, vcc.IncludeActive, 1, 1); err != nil {
+			return err
+		}
+		return preflight.TemplatesExist(ctx, client, templates)
 	}
-	var sf *salesforce.Client
-	if mapping.ManagesContactCenters() || o.sfURL != "" || o.sfTokenURL != "" {
-		sfCfg, closeSF, err := sfClientConfig(o, log)
-		if err != nil {
-			return nil, err
-		}
-		sys.closers = append(sys.closers, closeSF)
-		if sf, err = salesforce.NewClient(sfCfg); err != nil {
-			return nil, fmt.Errorf("salesforce client: %w", err)
-		}
+	if sf != nil {
 		// A partial change event of a user never seen in full is completed
 		// by reading the user.
 		h.ReadSalesforce(sf)
@@ -366,16 +394,16 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	}
 	sys.closers = append(sys.closers, func() { _ = svc.Stop() })
 	sys.http = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: mux}
-	mux.Handle("/", metrics.NewHandler(reg,
-		metrics.Check{Name: "nats", Fn: func(ctx context.Context) error {
+	ready := []metrics.Check{
+		{Name: "nats", Fn: func(ctx context.Context) error {
 			if s := nc.Status(); s != nats.CONNECTED {
 				return fmt.Errorf("connection %s", s)
 			}
 			_, err := js.Stream(ctx, events.Stream)
 			return err
 		}},
-		metrics.Check{Name: "store", Fn: func(context.Context) error { return db.Check() }},
-		metrics.Check{Name: "worker", Fn: func(context.Context) error {
+		{Name: "store", Fn: func(context.Context) error { return db.Check() }},
+		{Name: "worker", Fn: func(context.Context) error {
 			if !w.Running() {
 				return errors.New("not consuming")
 			}
@@ -384,7 +412,11 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 			}
 			return nil
 		}},
-	))
+	}
+	for _, name := range sys.checks.Names() {
+		ready = append(ready, metrics.Check{Name: name, Fn: func(context.Context) error { return sys.checks.Err(name) }})
+	}
+	mux.Handle("/", metrics.NewHandler(reg, ready...))
 	log.Info("serving /metrics /healthz /readyz and /v1/users/{id}/status|history", zap.String("addr", ln.Addr().String()))
 	return sys, nil
 }
@@ -393,7 +425,8 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 // configured, else an in-process sandbox seeded with the demo account.
 func vccConfig(o *options, log *zap.Logger) (vcc.Config, func(), error) {
 	cfg := vcc.Config{BaseURL: o.vccURL, TokenURL: o.vccTokenURL, ClientID: o.vccClientID, RatePerMinute: o.vccRate,
-		MaxTries: o.vccMaxTries, RetryInitial: o.vccRetryInitial, RetryMax: o.vccRetryMax, RetryBudget: o.vccRetryBudget}
+		MaxTries: o.vccMaxTries, RetryInitial: o.vccRetryInitial, RetryMax: o.vccRetryMax, RetryBudget: o.vccRetryBudget,
+		AcceptArchiveInMultipleAccounts: o.vccAcceptMultiAccountArchive}
 	if o.vccRate <= 0 {
 		cfg.RatePerMinute = -1 // the client's "unlimited"; its 0 means "default"
 	}

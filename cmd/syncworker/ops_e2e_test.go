@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,7 +10,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/sandbox"
 )
@@ -38,17 +36,7 @@ func TestQuarantineWhileVCCIsDown(t *testing.T) {
 
 	vcc.SetDown(true)
 	const n = 14
-	for i := range n {
-		id15 := fmt.Sprintf("0055e0000Q%05d", i)
-		key, _ := events.NormalizeID(id15)
-		u := fmt.Sprintf("q%02d@acme.example", i)
-		ev := events.User{ID: key, Username: events.Val(u), Email: events.Val(u), LastName: events.Val("Q"),
-			IsActive: events.Val(true), SystemModstamp: events.Val(events.Time{Time: e2eT0})}
-		env, _ := events.NewUserChanged("q-"+id15, "salesforce/test", e2eT0, ev)
-		if _, err := bus.Publish(context.Background(), e.w.sys.js, env); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishNewUsers(t, e.w.sys.js, "Q", n)
 	ctx := context.Background()
 	deadline := time.Now().Add(30 * time.Second)
 	for {

@@ -92,8 +92,13 @@ func (d dryVCC) CreateUser(_ context.Context, u *vcc.User) (*vcc.User, error) {
 	return &c, nil
 }
 
-func (d dryVCC) PatchUser(ctx context.Context, id string, _ *vcc.User) (*vcc.User, error) {
+func (d dryVCC) PatchUser(ctx context.Context, id string, p *vcc.User) (*vcc.User, error) {
 	d.rec.add("PATCH %s", vcc.RouteUser)
+	if id == "(new)" {
+		c := *p
+		c.UserID = id
+		return &c, nil
+	}
 	return d.Client.GetUser(ctx, id)
 }
 
@@ -112,13 +117,17 @@ func (d dryVCC) PutCallbackNumbers(context.Context, string, []vcc.CallbackNumber
 	return nil
 }
 
+func (d dryVCC) PutGroupPermissions(context.Context, string, []vcc.GroupPermission) error {
+	d.rec.add("PUT %s", vcc.RouteUserGroupPermissions)
+	return nil
+}
+
 func (d dryVCC) DeleteUser(context.Context, string) error {
 	d.rec.add("DELETE %s", vcc.RouteUser)
 	return nil
 }
 
-// GetSkills, GetGroups and GetCallbackNumbers of a user not created yet
-// are empty.
+// The lists of a user not created yet are empty.
 func (d dryVCC) GetSkills(ctx context.Context, id string) ([]vcc.Skill, error) {
 	if id == "(new)" {
 		return nil, nil
@@ -138,6 +147,13 @@ func (d dryVCC) GetCallbackNumbers(ctx context.Context, id string) ([]vcc.Callba
 		return nil, nil
 	}
 	return d.Client.GetCallbackNumbers(ctx, id)
+}
+
+func (d dryVCC) GetGroupPermissions(ctx context.Context, id string) ([]vcc.GroupPermission, error) {
+	if id == "(new)" {
+		return nil, nil
+	}
+	return d.Client.GetGroupPermissions(ctx, id)
 }
 
 // dryState reads agent IDs and saga steps and reserves or records nothing.

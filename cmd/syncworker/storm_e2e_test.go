@@ -90,10 +90,12 @@ func TestStormConverges(t *testing.T) {
 			levels[s.SkillID] = s.Level
 		}
 		vu := rec.User
-		if vu.Active != wu.active || vu.Name != wu.name || vu.Email != wu.email || len(rec.Skills) != 2 || levels[crashSkill] != wu.level ||
-			len(rec.Groups) != 2 || len(rec.CallbackNumbers) != 2 || stats.WritesByUser[vu.UserID]["POST"] != 1 {
-			t.Errorf("user %d: active %v name %q email %q skills %v groups %v callbacks %v creates %d; want %+v with the template's lists, created once",
-				u.i, vu.Active, vu.Name, vu.Email, rec.Skills, rec.Groups, rec.CallbackNumbers, stats.WritesByUser[vu.UserID]["POST"], wu)
+		if vu.Active != wu.active || vu.Name != wu.name || vu.Email != wu.email || len(rec.Skills) != sandbox.DemoAgentTemplateSkills ||
+			levels[crashSkill] != wu.level || len(rec.Groups) != sandbox.DemoAgentTemplateGroups ||
+			len(rec.CallbackNumbers) != sandbox.DemoAgentTemplateCallbackNumbers || stats.WritesByUser[vu.UserID]["POST"] != 1 {
+			t.Errorf("user %d: active %v name %q email %q, %d skills (%s at level %d), %d groups, %d callbacks, %d creates; want %+v with the template's lists, created once",
+				u.i, vu.Active, vu.Name, vu.Email, len(rec.Skills), crashSkill, levels[crashSkill], len(rec.Groups), len(rec.CallbackNumbers),
+				stats.WritesByUser[vu.UserID]["POST"], wu)
 		}
 	}
 }

@@ -41,6 +41,12 @@ var rules = map[string]rule{
 	"pkg/salesforce": {allow: []string{"pkg/events"}, optional: true},              // Salesforce codecs and client
 	"pkg/sandbox":    {stdlibOnly: true},                                           // VCC and Salesforce stand-ins
 	"pkg/metrics":    {},                                                           // metric definitions and /metrics handler
+	"pkg/ratelimit":  {},                                                           // adaptive (AIMD) rate limiter for the VCC client; only its tests import vcc, sandbox
+	"pkg/preflight":  {allow: []string{"pkg/vcc"}},                                 // start-up checks, over small ports
+
+	// The VCC contract suite: runs against any *vcc.Client (its own tests
+	// also use the sandbox, which this table does not check).
+	"pkg/vcc/vcctest": {allow: []string{"pkg/vcc"}},
 }
 
 // adapters are the packages that talk to one external system each; they

@@ -41,11 +41,12 @@ const (
 // TestPrometheusEndToEnd, and why. Every other target must return at least
 // one sample that is a number.
 var emptyPanels = map[string]string{
-	"Quarantined/A":            "vccsync_quarantined: not exported by workers older than the quarantine",
-	"Ready and quarantine/B":   "vccsync_quarantined: not exported by workers older than the quarantine",
-	"Ready and quarantine/C":   "vccsync_quarantine_transitions_total: not exported by workers older than the quarantine",
-	"Retries by reason/A":      "vccsync_retries_total has no series before the first retry, and the demo has no transient failure",
-	"VCC requests by status/B": "status=\"429\": the demo's VCC sandbox never rate-limits",
+	"Quarantined/A":                "vccsync_quarantined: not exported by workers older than the quarantine",
+	"Ready and quarantine/B":       "vccsync_quarantined: not exported by workers older than the quarantine",
+	"Ready and quarantine/C":       "vccsync_quarantine_transitions_total: not exported by workers older than the quarantine",
+	"Retries by reason/A":          "vccsync_retries_total has no series before the first retry, and the demo has no transient failure",
+	"VCC requests by status/B":     "status=\"429\": the demo's VCC sandbox never rate-limits",
+	"VCC rate: allowed and sent/C": "status=\"429\": the demo's VCC sandbox never rate-limits",
 }
 
 // emptyAlerts are the alerting rules whose expression may select nothing

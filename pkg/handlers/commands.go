@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/vcc"
@@ -16,10 +15,9 @@ import (
 // Admin is what the admin commands need of VCC beyond VCC.
 type Admin interface {
 	DeleteUser(ctx context.Context, userID string) error
-	UnlockUser(ctx context.Context, userID string) (*vcc.User, error)
+	UnlockUser(ctx context.Context, userID string) error
 	ResetPassword(ctx context.Context, userID string) error
 	ListCallbackNumbers(ctx context.Context) ([]vcc.CallbackNumber, error)
-	ListTelephonyRegions(ctx context.Context) ([]vcc.TelephonyRegion, error)
 }
 
 // Outcomes of commands beyond those of Salesforce events.
@@ -41,12 +39,6 @@ const (
 // whose call may or may not have happened (a crash after recording the
 // intent and before recording the result).
 var ErrOutcomeUnknown = errors.New("outcome unknown")
-
-// commandState holds what commands cache from VCC.
-type commandState struct {
-	mu      sync.Mutex
-	regions []vcc.TelephonyRegion
-}
 
 // HandleCommand applies an operator's admin command to the user's VCC user.
 // Every command is convergent (applying it when its effect is in place
@@ -193,6 +185,8 @@ func (a *apply) active(want bool) {
 	}
 }
 
+// region sets the user's outbound telephony region. VCC has no list of
+// regions: the mapping's telephonyRegions give each name its GUID.
 func (a *apply) region(name string) {
 	r, err := events.LookupTelephonyRegion(name)
 	if err != nil {
@@ -203,29 +197,36 @@ func (a *apply) region(name string) {
 	if ag == nil {
 		return
 	}
-	regions, err := a.h.regions(a.ctx)
-	if err != nil {
-		a.err = err
+	id, ok := a.h.m.regionID(r.Name)
+	if !ok {
+		a.err = &ConfigError{Msg: fmt.Sprintf("set-telephony-region refused: no GUID is configured for region %q: add it under mapping.telephonyRegions (syncworker --list-regions shows the GUIDs users carry)", r.Name)}
 		return
 	}
-	id, curName := "", ""
-	for _, vr := range regions {
-		if strings.EqualFold(vr.Name, r.Name) {
-			id = vr.TelephonyRegionID
+	cur := ""
+	if ag.TelephonyAddress != nil {
+		cur = ag.TelephonyAddress.OutboundTelephonyRegion
+	}
+	if strings.EqualFold(cur, id) {
+		return
+	}
+	a.telephonyAddress(ag).OutboundTelephonyRegion = id
+	a.change("telephonyRegion", a.h.m.regionName(cur), r.Name)
+}
+
+// telephonyAddress returns the PATCH's telephonyAddress, starting from the
+// user's whole current one: VCC does not document whether a partial
+// nested object is merged or replaces the object, so it is always written
+// whole (read, modify, write) and a region change never clears the phone
+// number.
+func (a *apply) telephonyAddress(cur *vcc.AgentConfiguration) *vcc.TelephonyAddress {
+	p := a.agent()
+	if p.TelephonyAddress == nil {
+		p.TelephonyAddress = &vcc.TelephonyAddress{}
+		if cur.TelephonyAddress != nil {
+			*p.TelephonyAddress = *cur.TelephonyAddress
 		}
-		if ag.TelephonyAddress != nil && vr.TelephonyRegionID == ag.TelephonyAddress.OutboundTelephonyRegion {
-			curName = vr.Name
-		}
 	}
-	if id == "" {
-		a.err = permanent("set-telephony-region refused: VCC lists no region %q for this account", r.Name)
-		return
-	}
-	if ag.TelephonyAddress != nil && ag.TelephonyAddress.OutboundTelephonyRegion == id {
-		return
-	}
-	a.agent().TelephonyAddress = &vcc.TelephonyAddress{OutboundTelephonyRegion: id}
-	a.change("telephonyRegion", curName, r.Name)
+	return p.TelephonyAddress
 }
 
 func (a *apply) agentFlag(field string, want bool, get func(*vcc.AgentConfiguration) **bool) {
@@ -270,7 +271,7 @@ func (a *apply) webrtc(enable bool, phone string, webrtcOnly bool) {
 		a.change("webrtc", strconv.FormatBool(curOn), strconv.FormatBool(enable))
 	}
 	if enable && phone != curPhone {
-		a.agent().TelephonyAddress = &vcc.TelephonyAddress{TelephoneAddress: phone}
+		a.telephonyAddress(ag).TelephoneAddress = phone
 		a.change("telephoneAddress", curPhone, phone)
 	}
 }
@@ -358,6 +359,9 @@ func (a *apply) callbackNumbers(p events.CommandParams) {
 		return
 	}
 	if sameSet(cur, want) {
+		return
+	}
+	if !a.unselectCallbackNumber(want) {
 		return
 	}
 	if err := a.h.vcc.PutCallbackNumbers(a.ctx, a.cur.UserID, want); err != nil {
@@ -448,12 +452,48 @@ func (a *apply) actAsAgent(key string, allow bool, agentID, sfAgentID string) {
 	a.res.State.AgentID = agentID
 }
 
+// unselectCallbackNumber clears the user's selected callback number when
+// it is not among the numbers the user is to keep: VCC accepts only one of
+// the user's own numbers there, so it goes first. The whole telephonyAddress
+// is written without it. It reports whether the command may go on.
+func (a *apply) unselectCallbackNumber(keep []vcc.CallbackNumberRef) bool {
+	ag := a.cur.Config
+	if ag == nil || ag.Agent == nil || ag.Agent.TelephonyAddress == nil {
+		return true
+	}
+	ta := *ag.Agent.TelephonyAddress
+	sel := ta.SelectedCallbackNumberID
+	if sel == "" || slices.Contains(keep, vcc.CallbackNumberRef{CallbackNumberID: sel}) {
+		return true
+	}
+	ta.SelectedCallbackNumberID = ""
+	patch := &vcc.User{Config: &vcc.AccountConfiguration{Agent: &vcc.AgentConfiguration{TelephonyAddress: &ta}}}
+	if _, err := a.h.vcc.PatchUser(a.ctx, a.cur.UserID, patch); err != nil {
+		a.err = refusal("set-callback-numbers", fmt.Errorf("clear the selected callback number %s of VCC user %s: %w", sel, a.cur.UserID, err))
+		return false
+	}
+	a.change("selectedCallbackNumberId", sel, "")
+	return true
+}
+
+// unlock unlocks a user locked after failed logins (POST
+// /users/{userId}/unlock) and reads the user back: only a user VCC shows
+// unlocked counts as done.
 func (a *apply) unlock() {
 	if a.cur.Locked == nil || !*a.cur.Locked {
 		return
 	}
-	if _, err := a.h.admin.UnlockUser(a.ctx, a.cur.UserID); err != nil {
+	if err := a.h.admin.UnlockUser(a.ctx, a.cur.UserID); err != nil {
 		a.err = refusal("unlock", fmt.Errorf("unlock VCC user %s: %w", a.cur.UserID, err))
+		return
+	}
+	u, err := a.h.vcc.GetUser(a.ctx, a.cur.UserID)
+	if err != nil {
+		a.err = fmt.Errorf("read VCC user %s after unlocking it: %w", a.cur.UserID, err)
+		return
+	}
+	if u.Locked != nil && *u.Locked {
+		a.err = &retryError{fmt.Errorf("unlock VCC user %s: VCC accepted the unlock but still shows the user locked", a.cur.UserID)}
 		return
 	}
 	a.change("locked", "true", "false")
@@ -516,18 +556,4 @@ func (h *Handler) resync(ctx context.Context, key string, prev State) (Result, e
 	snap := prev.Snapshot
 	snap.SystemModstamp, snap.LastModifiedDate = events.Field[events.Time]{}, events.Field[events.Time]{}
 	return h.applyUser(ctx, key, prev, snap, true)
-}
-
-// regions returns VCC's telephony regions, cached.
-func (h *Handler) regions(ctx context.Context) ([]vcc.TelephonyRegion, error) {
-	h.cmd.mu.Lock()
-	defer h.cmd.mu.Unlock()
-	if h.cmd.regions == nil {
-		r, err := h.admin.ListTelephonyRegions(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("list telephony regions: %w", err)
-		}
-		h.cmd.regions = r
-	}
-	return h.cmd.regions, nil
 }

@@ -25,6 +25,7 @@ func TestArchiveConvergesTheWholeUser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	createWrites := len(hs.sb.WritesTo(created.State.VCCUserID))
 	left := jane
 	left.IsActive, left.Email, left.LastName = events.Val(false), events.Val("jane@left.example"), events.Val("Smith-Jones")
 	left.SystemModstamp = events.Val(events.Time{Time: t0.Add(time.Minute)})
@@ -37,7 +38,7 @@ func TestArchiveConvergesTheWholeUser(t *testing.T) {
 		t.Errorf("VCC user active %v email %q name %q: want archived with the new email and name", got.User.Active, got.User.Email, got.User.Name)
 	}
 	patches := 0
-	for _, w := range hs.sb.WritesTo(created.State.VCCUserID) {
+	for _, w := range hs.sb.WritesTo(created.State.VCCUserID)[createWrites:] {
 		if w.Method == "PATCH" {
 			patches++
 			var body map[string]any

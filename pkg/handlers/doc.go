@@ -6,8 +6,12 @@
 // Rules (seed 000 "create VCC users from a template", done better):
 //   - An active user in scope with no VCC user gets one created from the
 //     template VCC user of its ProfileId (or the default template): role,
-//     actAsAgent, location, telephony region, capacity and the other agent
-//     settings, skills with levels, groups and callback numbers are copied;
+//     chargeable, actAsAgent and every agent setting of VCC's documented
+//     user object (location, telephony region, capacity, wrap-up,
+//     auto-answer, transcription, ...), skills with levels, groups,
+//     callback numbers and group permissions are copied, each list read in
+//     full and written whole, and then the template's selected callback
+//     number (VCC accepts only one of the user's own numbers there);
 //     username, name, email and ssoExternalId (= FederationIdentifier) come
 //     from Salesforce; agentDisplayId is the NVM Agent Id when Salesforce has
 //     one, else the next free ID from the starting ID, skipping IDs in use.
@@ -23,6 +27,16 @@
 //     before the template's lists are copied or the contact center is
 //     asked; a copy left unfinished is finished by the user's next event,
 //     active or not.
+//
+// Nested objects: VCC does not document whether a PATCH of part of a nested
+// object (telephonyAddress) merges or replaces it, so a command that changes
+// one field of it writes the user's whole current object with that field
+// changed.
+//
+// Configuration errors: a template user VCC does not have is a
+// *ConfigError (Misconfigured), so the worker quarantines instead of
+// dead-lettering every create until an administrator creates it. Telephony
+// regions are named to GUIDs in the mapping (VCC lists none).
 //
 // Convergence: every apply reads the target first and writes only what
 // differs, so a retry after a crash writes nothing new. When the desired

@@ -28,6 +28,8 @@ type VCC interface {
 	PutGroups(ctx context.Context, userID string, groups []vcc.Group) error
 	GetCallbackNumbers(ctx context.Context, userID string) ([]vcc.CallbackNumberRef, error)
 	PutCallbackNumbers(ctx context.Context, userID string, numbers []vcc.CallbackNumberRef) error
+	GetGroupPermissions(ctx context.Context, userID string) ([]vcc.GroupPermission, error)
+	PutGroupPermissions(ctx context.Context, userID string, perms []vcc.GroupPermission) error
 }
 
 // AgentIDs reserves agent IDs durably, so a retried create reuses the ID of
@@ -142,6 +144,28 @@ func (e *PermanentError) Temporary() bool { return false }
 
 func permanent(format string, a ...any) error { return &PermanentError{Msg: fmt.Sprintf(format, a...)} }
 
+// ConfigError is a refusal caused by vccsync's configuration not matching
+// the target (a template user that does not exist, a region without a
+// GUID), not by the message: every message that needs the setting fails
+// the same way until an operator fixes it. Misconfigured tells the worker
+// to quarantine (and probe) rather than dead-letter each such message.
+type ConfigError struct {
+	Msg string
+	Err error
+}
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// Unwrap returns the target's error, if any.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Temporary is false: retrying will not help until the configuration or
+// the target changes.
+func (e *ConfigError) Temporary() bool { return false }
+
+// Misconfigured is true: the failure is about the configuration.
+func (e *ConfigError) Misconfigured() bool { return true }
+
 // Handler applies salesforce.user.changed events. It is safe for concurrent
 // use by different users; the worker serialises events of one user.
 type Handler struct {
@@ -151,7 +175,6 @@ type Handler struct {
 	ids   AgentIDs
 	sagas Sagas
 	m     Mapping
-	cmd   commandState
 
 	cc      ContactCenters // nil: membership is not managed
 	members *memberBatcher
@@ -171,6 +194,7 @@ type template struct {
 	skills    []vcc.Skill
 	groups    []vcc.Group
 	callbacks []vcc.CallbackNumberRef
+	perms     []vcc.GroupPermission
 	loaded    time.Time
 }
 
@@ -490,8 +514,7 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 	}
 	created, err := h.vcc.CreateUser(ctx, nu)
 	if err != nil {
-		var ve *vcc.Error
-		if errors.As(err, &ve) && ve.Status == 409 && want[fAgentID] == "" && agentID != "" {
+		if want[fAgentID] == "" && agentID != "" && duplicateAgentID(err, agentID) {
 			// Someone took the ID in VCC since the in-use set was loaded:
 			// forget both and let the retry pick the next free one.
 			h.forgetUsedIDs()
@@ -510,7 +533,7 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 	if err := h.d.Link(key, created.UserID); err != nil {
 		return partial, fmt.Errorf("record link of Salesforce user %s to created VCC user %s: %w", key, created.UserID, err)
 	}
-	if _, err := h.syncSubresources(ctx, created.UserID, t, true); err != nil {
+	if _, err := h.syncSubresources(ctx, created, t, true); err != nil {
 		return partial, err
 	}
 	if err := h.sagas.Clear(key, sagaCreate); err != nil {
@@ -526,6 +549,26 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 		changes = append(changes, Change{Field: fAgentID, New: agentID})
 	}
 	return Result{State: next, Outcome: OutcomeCreated, Changes: changes}, nil
+}
+
+// duplicateAgentID reports whether VCC refused a create because the agent
+// ID is taken: a 409, or — VCC does not document the status, and some
+// accounts answer duplicates 400 — a 400 whose message names the ID as
+// already used.
+func duplicateAgentID(err error, agentID string) bool {
+	var ve *vcc.Error
+	if !errors.As(err, &ve) {
+		return false
+	}
+	switch ve.Status {
+	case http.StatusConflict:
+		return true
+	case http.StatusBadRequest:
+		msg := strings.ToLower(ve.Message)
+		return strings.Contains(msg, strings.ToLower(agentID)) &&
+			(strings.Contains(msg, "already") || strings.Contains(msg, "in use") || strings.Contains(msg, "exists") || strings.Contains(msg, "duplicate"))
+	}
+	return false
 }
 
 // retryError marks an error that a retry will get past (a conflict that
@@ -595,7 +638,7 @@ func (h *Handler) converge(ctx context.Context, key string, next State, cur *vcc
 		if err != nil {
 			return partial, err
 		}
-		n, err := h.syncSubresources(ctx, cur.UserID, t, false)
+		n, err := h.syncSubresources(ctx, cur, t, false)
 		if err != nil {
 			return partial, err
 		}
@@ -631,13 +674,13 @@ func (h *Handler) template(ctx context.Context, name string) (*template, error) 
 	}
 	u, err := h.vcc.GetUserByUsername(ctx, name)
 	if errors.Is(err, vcc.ErrNotFound) {
-		return nil, permanent("template VCC user %q not found: check the mapping's templates", name)
+		return nil, &ConfigError{Msg: fmt.Sprintf("template VCC user %q not found: create it in VCC or fix the mapping's templates", name), Err: err}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read template VCC user %s: %w", name, err)
 	}
 	if u.Config == nil || u.Config.Role == "" {
-		return nil, permanent("template VCC user %q has no role", name)
+		return nil, &ConfigError{Msg: fmt.Sprintf("template VCC user %q has no role", name)}
 	}
 	t := &template{user: u, loaded: time.Now()}
 	if t.skills, err = h.vcc.GetSkills(ctx, u.UserID); err != nil {
@@ -649,15 +692,23 @@ func (h *Handler) template(ctx context.Context, name string) (*template, error) 
 	if t.callbacks, err = h.vcc.GetCallbackNumbers(ctx, u.UserID); err != nil {
 		return nil, fmt.Errorf("read callback numbers of template %s: %w", name, err)
 	}
+	if t.perms, err = h.vcc.GetGroupPermissions(ctx, u.UserID); err != nil {
+		return nil, fmt.Errorf("read group permissions of template %s: %w", name, err)
+	}
 	h.templates[name] = t
 	return t, nil
 }
 
 // copyConfig copies the template's account configuration for a new user:
-// role, actAsAgent and agent settings (location, telephony region,
-// capacity, ...), without the template's own agent ID and phone number.
+// role, chargeable, actAsAgent and every agent setting VCC documents
+// (location, telephony region, capacity, wrap-up, auto-answer, call rating,
+// transcription, national display, ...), without what belongs to the
+// template user itself: its agent ID, phone number and extension. The
+// selected callback number is left out too: VCC accepts only one of the
+// user's own callback numbers, which a new user gets after the create
+// (see selectCallbackNumber).
 func copyConfig(c *vcc.AccountConfiguration) *vcc.AccountConfiguration {
-	out := &vcc.AccountConfiguration{Role: c.Role, ActAsAgent: c.ActAsAgent}
+	out := &vcc.AccountConfiguration{Role: c.Role, Chargeable: c.Chargeable, ActAsAgent: c.ActAsAgent}
 	if c.ActAsAgent == nil || !*c.ActAsAgent {
 		return out
 	}
@@ -668,7 +719,7 @@ func copyConfig(c *vcc.AccountConfiguration) *vcc.AccountConfiguration {
 	a.AgentDisplayID = ""
 	if a.TelephonyAddress != nil {
 		ta := *a.TelephonyAddress
-		ta.TelephoneAddress, ta.TelephonyExtension = "", ""
+		ta.TelephoneAddress, ta.TelephonyExtension, ta.SelectedCallbackNumberID = "", "", ""
 		a.TelephonyAddress = &ta
 	}
 	if a.Capacity != nil {
@@ -679,10 +730,14 @@ func copyConfig(c *vcc.AccountConfiguration) *vcc.AccountConfiguration {
 	return out
 }
 
-// syncSubresources makes the user's skills, groups and callback numbers
-// those of the template and returns how many lists it wrote. For a user
-// just created (fresh) the lists are known to be empty and are not read.
-func (h *Handler) syncSubresources(ctx context.Context, userID string, t *template, fresh bool) (int, error) {
+// syncSubresources makes the user's skills, groups, callback numbers and
+// group permissions those of the template, then selects the template's
+// callback number, and returns how many writes it made. Every list is read
+// and written whole (VCC's PUTs replace the list). For a user just created
+// (fresh) the lists are known to be empty and are not read. cur is the
+// user as last read or returned by VCC.
+func (h *Handler) syncSubresources(ctx context.Context, cur *vcc.User, t *template, fresh bool) (int, error) {
+	userID := cur.UserID
 	n := 0
 	for _, step := range []func() (bool, error){
 		func() (bool, error) {
@@ -694,6 +749,10 @@ func (h *Handler) syncSubresources(ctx context.Context, userID string, t *templa
 		func() (bool, error) {
 			return syncList(ctx, userID, "callback numbers", fresh, t.callbacks, h.vcc.GetCallbackNumbers, h.vcc.PutCallbackNumbers)
 		},
+		func() (bool, error) {
+			return syncList(ctx, userID, "group permissions", fresh, t.perms, h.vcc.GetGroupPermissions, h.vcc.PutGroupPermissions)
+		},
+		func() (bool, error) { return h.selectCallbackNumber(ctx, cur, t) },
 	} {
 		wrote, err := step()
 		if err != nil {
@@ -704,6 +763,33 @@ func (h *Handler) syncSubresources(ctx context.Context, userID string, t *templa
 		}
 	}
 	return n, nil
+}
+
+// selectCallbackNumber sets the template's selected callback number on the
+// user, now that the user has the template's callback numbers, writing the
+// whole telephonyAddress (VCC does not document whether a partial nested
+// object is merged).
+func (h *Handler) selectCallbackNumber(ctx context.Context, cur *vcc.User, t *template) (bool, error) {
+	want := ""
+	if c := t.user.Config; c != nil && c.Agent != nil && c.Agent.TelephonyAddress != nil {
+		want = c.Agent.TelephonyAddress.SelectedCallbackNumberID
+	}
+	if want == "" || cur.Config == nil || cur.Config.ActAsAgent == nil || !*cur.Config.ActAsAgent {
+		return false, nil
+	}
+	ta := vcc.TelephonyAddress{}
+	if cur.Config.Agent != nil && cur.Config.Agent.TelephonyAddress != nil {
+		ta = *cur.Config.Agent.TelephonyAddress
+	}
+	if ta.SelectedCallbackNumberID == want {
+		return false, nil
+	}
+	ta.SelectedCallbackNumberID = want
+	patch := &vcc.User{Config: &vcc.AccountConfiguration{Agent: &vcc.AgentConfiguration{TelephonyAddress: &ta}}}
+	if _, err := h.vcc.PatchUser(ctx, cur.UserID, patch); err != nil {
+		return false, fmt.Errorf("select the template's callback number %s for VCC user %s: %w", want, cur.UserID, err)
+	}
+	return true, nil
 }
 
 // syncList makes one replace-all list of the user equal to want: read it

@@ -183,15 +183,28 @@ func TestCreateFromTemplate(t *testing.T) {
 			if ga.AgentDisplayID != tc.wantAgentID {
 				t.Errorf("agentDisplayId %q, want %q", ga.AgentDisplayID, tc.wantAgentID)
 			}
-			if ga.Location != ta.Location || ga.TelephonyAddress.OutboundTelephonyRegion != ta.TelephonyAddress.OutboundTelephonyRegion || ga.Capacity != ta.Capacity || ga.WebRTC != ta.WebRTC {
-				t.Errorf("agent settings not copied from the template:\n got %+v\nwant %+v", ga, ta)
+			// Every agent setting is the template's, but what is the
+			// person's own: agent ID, phone number and extension.
+			want := *ta
+			want.AgentDisplayID = ga.AgentDisplayID
+			want.TelephonyAddress.TelephoneAddress = ga.TelephonyAddress.TelephoneAddress
+			want.TelephonyAddress.TelephonyExtension = ""
+			if *ga != want {
+				t.Errorf("agent settings not copied from the template:\n got %+v\nwant %+v", *ga, want)
 			}
-			if !slices.Equal(got.Skills, tmpl.Skills) || !slices.Equal(got.Groups, tmpl.Groups) || !slices.Equal(got.CallbackNumbers, tmpl.CallbackNumbers) {
-				t.Errorf("sub-resources differ from the template: skills %v/%v groups %v/%v callbacks %v/%v",
-					got.Skills, tmpl.Skills, got.Groups, tmpl.Groups, got.CallbackNumbers, tmpl.CallbackNumbers)
+			if gu.Config.Chargeable != tu.Config.Chargeable {
+				t.Errorf("chargeable %v, want the template's %v", gu.Config.Chargeable, tu.Config.Chargeable)
 			}
-			if w := hs.sb.Stats().WritesByUser[gu.UserID]; w["POST"] != 1 || w["PATCH"] != 0 {
-				t.Errorf("writes to the new user: %v, want one POST and no PATCH", w)
+			if !slices.Equal(got.Skills, tmpl.Skills) || !slices.Equal(got.Groups, tmpl.Groups) || !slices.Equal(got.CallbackNumbers, tmpl.CallbackNumbers) ||
+				!slices.Equal(got.GroupPermissions, tmpl.GroupPermissions) {
+				t.Errorf("sub-resources differ from the template: skills %d/%d groups %d/%d callbacks %d/%d group permissions %d/%d",
+					len(got.Skills), len(tmpl.Skills), len(got.Groups), len(tmpl.Groups), len(got.CallbackNumbers), len(tmpl.CallbackNumbers),
+					len(got.GroupPermissions), len(tmpl.GroupPermissions))
+			}
+			// One create, the four lists, and the selected callback number
+			// once the user has the numbers (VCC refuses it before).
+			if w := hs.sb.Stats().WritesByUser[gu.UserID]; w["POST"] != 1 || w["PUT"] != 4 || w["PATCH"] != 1 {
+				t.Errorf("writes to the new user: %v, want one POST, four PUTs and one PATCH", w)
 			}
 		})
 	}
@@ -317,8 +330,8 @@ func TestInterruptedCreateIsCompleted(t *testing.T) {
 	hs := newHarness(t, nil)
 	tmpl, _ := hs.sb.UserByUsername(sandbox.DemoAgentTemplateUsername)
 	// The create reached VCC and the skills were copied, then the worker
-	// failed before the groups and callback numbers: the create step is
-	// still recorded.
+	// failed before the groups, callback numbers, group permissions and the
+	// selected callback number: the create step is still recorded.
 	rec, err := hs.sb.AddUser(sandbox.VCCUserRecord{User: sandbox.VCCUser{Username: "Omar.Haddad@acme.example", Name: "Omar Haddad",
 		Email: "Omar.Haddad@acme.example", Active: true, SSOExternalID: "OHaddad", Config: sandbox.VCCAccountConfig{Role: "Agent", ActAsAgent: true,
 			Agent: &sandbox.VCCAgentConfig{AgentDisplayID: "1000"}}}, Skills: tmpl.Skills})
@@ -337,12 +350,15 @@ func TestInterruptedCreateIsCompleted(t *testing.T) {
 		t.Errorf("outcome %q, want created (the create is finished)", res.Outcome)
 	}
 	got, _ := hs.sb.User(rec.User.UserID)
-	if res.State.VCCUserID != rec.User.UserID || !slices.Equal(got.Groups, tmpl.Groups) || !slices.Equal(got.CallbackNumbers, tmpl.CallbackNumbers) {
-		t.Errorf("outcome %q; groups %v callbacks %v, want the template's", res.Outcome, got.Groups, got.CallbackNumbers)
+	if res.State.VCCUserID != rec.User.UserID || !slices.Equal(got.Groups, tmpl.Groups) || !slices.Equal(got.CallbackNumbers, tmpl.CallbackNumbers) ||
+		!slices.Equal(got.GroupPermissions, tmpl.GroupPermissions) ||
+		got.User.Config.Agent.TelephonyAddress.SelectedCallbackNumberID != tmpl.User.Config.Agent.TelephonyAddress.SelectedCallbackNumberID {
+		t.Errorf("outcome %q; groups %d, callbacks %d, group permissions %d, selected callback %q: want the template's",
+			res.Outcome, len(got.Groups), len(got.CallbackNumbers), len(got.GroupPermissions), got.User.Config.Agent.TelephonyAddress.SelectedCallbackNumberID)
 	}
 	w := hs.sb.Stats().WritesByUser[rec.User.UserID]
-	if w["POST"] != 0 || w["PUT"] != 2 {
-		t.Errorf("writes %v: want no create and two PUTs (groups, callback numbers; the skills were already right)", w)
+	if w["POST"] != 0 || w["PUT"] != 3 || w["PATCH"] != 1 {
+		t.Errorf("writes %v: want no create, three PUTs (groups, callback numbers, group permissions; the skills were already right) and the PATCH selecting the callback number", w)
 	}
 	if _, ok, _ := hs.db.SagaStep(k, "create"); ok {
 		t.Error("create step still recorded after it was completed")

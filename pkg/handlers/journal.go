@@ -113,9 +113,16 @@ func (g guardedVCC) DeleteUser(ctx context.Context, id string) error {
 	return g.Client.DeleteUser(ctx, id)
 }
 
-func (g guardedVCC) UnlockUser(ctx context.Context, id string) (*vcc.User, error) {
+func (g guardedVCC) PutGroupPermissions(ctx context.Context, id string, p []vcc.GroupPermission) error {
 	if err := beforeWrite(ctx); err != nil {
-		return nil, err
+		return err
+	}
+	return g.Client.PutGroupPermissions(ctx, id, p)
+}
+
+func (g guardedVCC) UnlockUser(ctx context.Context, id string) error {
+	if err := beforeWrite(ctx); err != nil {
+		return err
 	}
 	return g.Client.UnlockUser(ctx, id)
 }

@@ -3,6 +3,8 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/vccsync/vccsync/pkg/events"
@@ -36,6 +38,13 @@ type Mapping struct {
 	// the other profiles. Both empty: vccsync leaves membership alone.
 	ContactCenters       map[string]string `yaml:"contactCenters"`
 	DefaultContactCenter string            `yaml:"defaultContactCenter"`
+	// TelephonyRegions maps a telephony region's name (as set-telephony-region
+	// takes it: "EMEA - Primary (11)", "EMEA - Primary" or "11") to the GUID
+	// VCC keeps in telephonyAddress.outboundTelephonyRegion. VCC has no
+	// endpoint that lists regions: operators find the GUIDs on existing
+	// users (syncworker --list-regions). A region not mapped here cannot be
+	// set.
+	TelephonyRegions map[string]string `yaml:"telephonyRegions"`
 }
 
 // normalized checks the mapping and returns it with defaults applied and
@@ -95,10 +104,63 @@ func (m Mapping) normalized() (Mapping, error) {
 		}
 		out.DefaultContactCenter = ccID
 	}
+	out.TelephonyRegions = make(map[string]string, len(m.TelephonyRegions))
+	for name, id := range m.TelephonyRegions {
+		r, err := events.LookupTelephonyRegion(name)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("mapping.telephonyRegions: key %w", err))
+			continue
+		}
+		if !isGUID(strings.TrimSpace(id)) {
+			errs = append(errs, fmt.Errorf("mapping.telephonyRegions[%s]: %q is not a GUID (8-4-4-4-12 hexadecimal digits, as in telephonyAddress.outboundTelephonyRegion)", name, id))
+			continue
+		}
+		if prev, dup := out.TelephonyRegions[r.Name]; dup {
+			errs = append(errs, fmt.Errorf("mapping.telephonyRegions: %q and another key both name region %s (%s)", name, r.Name, prev))
+			continue
+		}
+		out.TelephonyRegions[r.Name] = strings.ToLower(strings.TrimSpace(id))
+	}
 	if out.DefaultTemplate == "" && len(out.Templates) == 0 {
 		errs = append(errs, errors.New("mapping: no template users: set defaultTemplate or templates"))
 	}
 	return out, errors.Join(errs...)
+}
+
+// isGUID reports whether s is a GUID: 8-4-4-4-12 hexadecimal digits.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// regionID returns the GUID configured for a region (its canonical
+// name), and the canonical name of the region whose GUID is id.
+func (m Mapping) regionID(name string) (string, bool) {
+	id, ok := m.TelephonyRegions[name]
+	return id, ok
+}
+
+func (m Mapping) regionName(id string) string {
+	for name, rid := range m.TelephonyRegions {
+		if strings.EqualFold(rid, id) {
+			return name
+		}
+	}
+	return id
 }
 
 // contactCenterID checks a contact center ID and returns its 18-character form.
@@ -167,14 +229,16 @@ func (m Mapping) ContactCenter(u events.User) string { return m.contactCenter(u)
 // Username is the VCC username for the user, "" when unknown.
 func (m Mapping) Username(u events.User) string { return m.username(u) }
 
-// TemplateUsernames returns the usernames of the template users.
+// TemplateUsernames returns the distinct usernames of the template users,
+// the default first, the others sorted.
 func (m Mapping) TemplateUsernames() []string {
+	seen := map[string]bool{}
 	var out []string
-	if m.DefaultTemplate != "" {
-		out = append(out, m.DefaultTemplate)
-	}
-	for _, t := range m.Templates {
-		out = append(out, t)
+	for _, t := range append([]string{m.DefaultTemplate}, slices.Sorted(maps.Values(m.Templates))...) {
+		if t != "" && !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
 	}
 	return out
 }

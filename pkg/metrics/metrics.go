@@ -28,6 +28,7 @@ const (
 	QuarantineTransitionsName = "vccsync_quarantine_transitions_total"
 	ConsumerPendingName       = "vccsync_consumer_pending"
 	ConsumerAckPendingName    = "vccsync_consumer_ack_pending"
+	VCCRateLimitName          = "vccsync_vcc_rate_limit_per_minute"
 )
 
 // States of the worker's quarantine, the values of the state label of
@@ -107,6 +108,11 @@ type Metrics struct {
 	// delivered and not yet acked; read from the consumer every few seconds.
 	ConsumerPending    prometheus.Gauge // vccsync_consumer_pending
 	ConsumerAckPending prometheus.Gauge // vccsync_consumer_ack_pending
+
+	// VCCRateLimit is the rate, in requests a minute, the worker's VCC
+	// limiter allows now: it backs off on 429s and probes upward while
+	// none come (VCC does not publish its limit).
+	VCCRateLimit prometheus.Gauge // vccsync_vcc_rate_limit_per_minute
 
 	quarantineMu sync.Mutex
 	quarantined  bool
@@ -188,6 +194,10 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: ConsumerAckPendingName,
 			Help: "Messages delivered by the durable consumer and not yet acked.",
 		}),
+		VCCRateLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: VCCRateLimitName,
+			Help: "VCC requests a minute the worker's adaptive limiter allows now (it backs off on 429 and probes upward while none come).",
+		}),
 	}
 	// The classes are known in advance: start them at zero so that
 	// rate() and alerts see the series before the first dead letter.
@@ -250,6 +260,7 @@ func (m *Metrics) collectors() []namedCollector {
 		{QuarantineTransitionsName, m.QuarantineTransitions},
 		{ConsumerPendingName, m.ConsumerPending},
 		{ConsumerAckPendingName, m.ConsumerAckPending},
+		{VCCRateLimitName, m.VCCRateLimit},
 	}
 }
 

@@ -67,6 +67,7 @@ func TestNames(t *testing.T) {
 		"vccsync_quarantine_transitions_total":  {dto.MetricType_COUNTER, []string{"state"}},
 		"vccsync_consumer_pending":              {dto.MetricType_GAUGE, nil},
 		"vccsync_consumer_ack_pending":          {dto.MetricType_GAUGE, nil},
+		"vccsync_vcc_rate_limit_per_minute":     {dto.MetricType_GAUGE, nil},
 	}
 	mfs, err := reg.Gather()
 	if err != nil {

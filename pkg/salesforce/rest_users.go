@@ -314,3 +314,12 @@ func restTimeField(v json.RawMessage) (events.Field[events.Time], error) {
 	}
 	return events.Field[events.Time]{}, fmt.Errorf("%s is neither a datetime string nor epoch milliseconds", restExcerpt(string(v)))
 }
+
+// CheckUserFields runs the client's User query once, for an ID no user has,
+// so that Salesforce says at start — not at the first event — whether the
+// token works and the integration user can see every field the client
+// reads (a field it cannot see is refused with INVALID_FIELD, naming it).
+func (c *Client) CheckUserFields(ctx context.Context) error {
+	_, err := c.QueryUsers(ctx, []string{"005000000000000"})
+	return err
+}

@@ -6,118 +6,163 @@
 //
 // # VCC
 //
-// [VCC] is a Vonage Contact Center account behind the User Admin API v4:
-// the token endpoint POST /Auth/connect/token (client credentials, scopes
-// users:read and users:write, opaque bearer tokens with an expiry) and, under
-// /useradmin, the users list (include, page, limit), get by userId and by
-// username, create, PATCH (deep merge; {"active":false} archives,
-// {"active":true} reverts), delete, the skills, groups and callbackNumbers
-// sub-resources of a user (PUT replaces all) and the account's callback
-// numbers. Every /useradmin request needs a bearer token and
-// Accept: application/vnd.newvoicemedia.v4+json, and the error bodies are
-// VCC's: {"error":...,"error_description":...} from the token endpoint,
-// {"statusCode":400,"error":"Bad Request","message":...} for the Accept
-// header and {"message":...} for everything else.
+// [VCC] is a Vonage Contact Center account behind the User Admin API v4,
+// following VCC's documentation (docs-vcc.atlassian.net, space VCCA; the
+// project's summary is shared/reference/vcc-user-admin-api.md). Where the
+// documentation is silent the sandbox is strict: it refuses what might not
+// work on the real system, and each such behaviour is marked "strict"
+// below and in the code.
 //
-// Endpoints VCC's documentation does not describe are marked [I]: their
-// shape is the project's choice, with one client method each on the other
-// side.
-//   - [I] GET /useradmin/telephonyRegions (users:read):
-//     {"telephonyRegions":[{"telephonyRegionId":"…","name":"EMEA - Primary (11)"},…]},
-//     the account's regions ([VCC.AddTelephonyRegion]; [VCC.SeedDemo] adds
-//     the six VCC documents, see [DemoTelephonyRegions]).
-//   - [I] POST /useradmin/users/{userId}/passwordReset (users:write, no
-//     body): 202 with no body, and a [PasswordReset] email in the outbox
-//     ([VCC.PasswordResets]); 404 for an unknown user, 409 for an archived
-//     one. It counts as a POST write of the user.
-//   - [I] GET /useradmin/users/{userId}/credentials (users:read):
-//     {"credentials":[{"clientId":"…"}]}, the user's user-level API
-//     credentials ([VCC.AddUserCredential], [VCC.RemoveUserCredential]).
-//   - [I] Unlock is PATCH /useradmin/users/{userId} with {"locked":false}.
-//   - POST /sandbox/login ([VCCLoginPath]) is the sandbox's own, not VCC's:
-//     it stands in for logging in to the VCC portal or ContactPad so that
-//     locking can be exercised. JSON {"username":"…","password":"…"}, no
-//     token, no Accept header. 200 {"userId","username","lastLoginTime"};
-//     401 {"message":"Invalid username or password"} (unknown user too);
-//     423 {"message":"account locked"}; 403 {"message":"account archived"}
-//     (right password, archived user); 400 for a missing field. Passwords
-//     are set through Go ([VCC.SetPassword]); a user without one cannot log
-//     in.
+// Documented endpoints, and only those (any other path under /useradmin is
+// 404; a documented path asked with another method is 405 with Allow):
+//   - POST /Auth/connect/token: client credentials (form or HTTP Basic),
+//     scopes users:read and users:write, opaque bearer tokens with an
+//     expiry. Errors {"error":...,"error_description":...}.
+//   - GET /users (include=Active|Archived|All), GET /users/{userId},
+//     GET /users/by/username/{username}, POST /users?allowOverages=,
+//     PATCH /users/{userId}?allowOverages=&acceptArchiveInMultipleAccounts=
+//     ({"active":false} archives, {"active":true} reverts),
+//     DELETE /users/{userId} (204).
+//   - GET and PUT /users/{userId}/skills, /groups, /callbackNumbers and
+//     /permissions/groups (PUT replaces all and answers 200 with no body,
+//     as documented: "Successful requests return a 200 Success code"),
+//     and GET /callbackNumbers (the account's outbound CLIDs).
+//   - POST /users/{userId}/unlock: unlocks the user and resets the count
+//     of failed logins; 200, no body.
+//   - POST /users/{userId}/forgotPassword: sends the password-reset email
+//     (a [PasswordReset] in [VCC.PasswordResets]); 200, no body; 404 for an
+//     unknown user; 409 for an archived one (strict).
 //
-// Rules enforced (seed 003, VCC User Admin, and the API reference):
+// Every /useradmin request needs a bearer token and
+// Accept: application/vnd.newvoicemedia.v4+json; GETs need users:read, the
+// rest users:write (403). Errors are {"statusCode":400,"error":"Bad
+// Request","message":...} for the Accept header and {"message":...} for
+// everything else.
+//
+// Every list is paged: limit 1 to 5000 (default 25), page 1 to 1000000000
+// (default 1); anything else is 400. The reply is
+// {"meta":{"page","count","pageCount","totalCount"},<key>:[…]} with key
+// users, agentSkills, agentGroups, callbackNumbers or groupPermissions
+// (user lists also carry "userId"); a page past the end is an empty list.
+// Items keep a stable order: users by creation, a user's items in the
+// order last PUT, the account's numbers in the order added. A reader that
+// does not follow meta.pageCount sees 25 items, and the demo agent
+// template has more than that in every list.
+//
+// The user object is the documented v4 one, agentConfiguration included:
+// agentDisplayId, webrtc, agentControlWebrtc, handleMultipleInteractions,
+// enforcedDispositionCodes, screenRecording, callRecordingControls,
+// transcribeCalls, transcribeCallsRealTime, callParking, video,
+// salesCadence, outboundAutoanswer, inboundAutoanswer (booleans),
+// outboundWrapUp, backToReadyAfterNoAnswer, backToReadyAfterLineBusy,
+// backToReadyAfterInvalidNumber, backToReadyAfterNetworkIssue,
+// callRatingFrequency (whole numbers), location, telephonyAddress
+// (telephoneAddress, telephonyExtension, outboundTelephonyRegion,
+// nationalDisplay, virtualLocation, preventAutoCallbackNumber,
+// selectedCallbackNumberId) and capacity (isAgentLevel, live, nonLive,
+// semiLive). associatedUsers is not modelled. Request JSON is decoded
+// leniently: keys match case-insensitively (nonlive too), unknown keys are
+// ignored.
+//
+// Rules enforced (VCC's API pages, seed 003 and strict choices):
 //   - Required username, name, email and role; usernames unique
 //     case-insensitively.
 //   - agentDisplayId required when acting as agent, unique among active and
-//     archived users and immutable once set. Acting as agent: actAsAgent is
-//     the allow/deny switch; a Supervisor, Admin or Wallboard allowed for
-//     the first time must be given an agentDisplayId in the same request.
-//     Once granted (actAsAgent true with an agentDisplayId) agent access
-//     cannot be revoked: the agent ID cannot be cleared or changed, even
-//     while acting as agent is denied, and the agent settings are kept,
-//     hidden, while denied (agentConfiguration is shown only while
-//     actAsAgent is true) and shown again when allowed again. An Agent
-//     always acts as agent.
-//   - outboundTelephonyRegion must be one of the account's telephony
-//     regions (400 naming the valid ones); a region already stored is not
-//     checked again.
+//     archived users and immutable once set. actAsAgent is the allow/deny
+//     switch; a Supervisor, Admin or Wallboard allowed for the first time
+//     must be given an agentDisplayId in the same request. Once granted,
+//     agent access cannot be revoked: the agent ID cannot be cleared or
+//     changed, and the agent settings are kept, hidden, while denied
+//     (agentConfiguration is shown only while actAsAgent is true). An
+//     Agent always acts as agent.
+//   - PATCH merges top-level, userAccountConfiguration and
+//     agentConfiguration scalars (only the keys present change), but a
+//     telephonyAddress or capacity in the body replaces the whole stored
+//     object: fields left out become empty (strict: VCC does not say
+//     whether a partial nested object is merged).
+//   - locked is read-only: a POST or PATCH body with locked (any value) is
+//     400 "locked is read-only: unlock with POST /users/{userId}/unlock"
+//     (strict). Five consecutive failed logins ([VCCLockAfterFailedLogins])
+//     lock a user; a locked user cannot log in even with the right
+//     password; a correct login resets the count; unlock resets it; a
+//     password reset does not unlock.
+//   - outboundTelephonyRegion must be one of the account's regions (400
+//     naming them). VCC has no endpoint that lists regions: they are seeded
+//     through Go ([VCC.AddTelephonyRegion], [DemoTelephonyRegions]). A
+//     region already stored is not checked again.
+//   - selectedCallbackNumberId must be one of the user's own callback
+//     numbers (PUT /users/{userId}/callbackNumbers), on create too, where
+//     the user has none yet; and a PUT of the callback numbers cannot drop
+//     the selected one (both strict). A template copy creates the user,
+//     PUTs the numbers, then PATCHes the selection.
 //   - An agent with webrtc true must have a telephoneAddress (VCC routes
 //     calls to it when WebRTC is unavailable); telephone addresses are
-//     unique in the account (compared as given), among active and archived
-//     users. A user already breaking the WebRTC rule (seeded through Go) is
-//     not refused for other changes.
-//   - Five consecutive failed logins ([VCCLockAfterFailedLogins]) lock a
-//     user ("locked":true in the API); a locked user cannot log in even with
-//     the right password; a correct login resets the count. {"locked":false}
-//     unlocks and resets the count; "locked" cannot be set to true through
-//     the API. A password reset does not unlock.
-//   - Only archived users can be deleted, only by an admin client, and only
-//     when they have no user-level API credentials (409 naming them). While
-//     its user is archived, a user-level credential registered as an API
-//     client ([VCC.AddClient] with the same ID) gets no token
-//     (invalid_client).
-//   - Capacity: isAgentLevel false is the account's default, true the
-//     agent's own live, nonLive and semiLive percentages, each 0 to 100.
-//     enforcedDispositionCodes, callRecordingControls, screenRecording and
-//     the other agent switches deep-merge like every PATCH field.
-//   - Skill levels 1 to [VCCOptions.MaxSkillLevel] (default 10); callback
-//     numbers must be the account's.
+//     unique in the account, among active and archived users.
+//   - Capacity and callRatingFrequency are percentages 0 to 100 (the
+//     latter's range is a strict choice); the timespans cannot be negative.
+//   - Skill levels 1 to [VCCOptions.MaxSkillLevel] (default 10), as a number
+//     or a numeric string; GET shows them as strings ("6"). Skill IDs are
+//     not checked (no skills catalogue). Groups and group permissions must
+//     name the account's groups ([VCC.AddGroup]; strict for agentGroups);
+//     groupPermission is exactly None, Read or Write; callback numbers must
+//     be the account's. An item listed twice is refused.
+//   - Archiving (a PATCH with active false) a user who belongs to several
+//     VCC accounts ([VCC.SetAccounts], [DemoMultiAccountUsername]) without
+//     acceptArchiveInMultipleAccounts=true is refused with
+//     [MsgMultiAccountArchive] (status MultiAccountArchiveStatus, 400).
+//   - Only archived users can be deleted, only by an admin client, and
+//     only when they have no user-level API credentials (409
+//     [MsgDeleteWithCredentials], seed 003's wording). VCC documents no
+//     endpoint for these credentials: they exist through Go only
+//     ([VCC.AddUserCredential]). While its user is archived, a user-level
+//     credential registered as an API client gets no token.
+//   - Fair usage: with [VCCOptions].RateLimitPerMinute, at most that many
+//     /useradmin requests in any sliding 60 seconds of [VCCOptions].Now;
+//     more are 429 {"message":"Too Many Requests"} with no Retry-After (VCC
+//     documents none). Refused requests do not count in the window;
+//     [VCCStats].RateLimited counts them.
 //
-// Request JSON is decoded leniently: keys match case-insensitively and
-// unknown keys are ignored.
+// POST /sandbox/login ([VCCLoginPath]) is the sandbox's own, not VCC's: it
+// stands in for logging in to the VCC portal or ContactPad so that locking
+// can be exercised. JSON {"username":"…","password":"…"}, no token, no
+// Accept header. 200 {"userId","username","lastLoginTime"}; 401
+// {"message":"Invalid username or password"} (unknown user too); 423
+// {"message":"account locked"}; 403 {"message":"account archived"} (right
+// password, archived user); 400 for a missing field. Passwords are set
+// through Go ([VCC.SetPassword]).
 //
 // State lives in memory and is seeded through Go ([VCC.AddClient],
-// [VCC.AddCallbackNumber], [VCC.AddTelephonyRegion], [VCC.AddUser],
-// [VCC.SetPassword], [VCC.AddUserCredential], [VCC.SeedDemo]). Tests
-// observe it with [VCC.User], [VCC.UserByUsername], [VCC.Users],
-// [VCC.FailedLogins], [VCC.UserCredentials], [VCC.PasswordResets],
-// [VCC.Stats] and [VCC.WriteCount] (writes per user and method),
-// [VCC.NoopWriteCount] (writes that changed nothing) and [VCC.WriteLog] /
-// [VCC.WritesTo] (each write with its path and body), and disturb it with
-// [VCC.SetFaults] (latency, 429/5xx with an optional Retry-After, an
-// outage), [VCC.RevokeTokens] and [VCC.ModifyUser].
+// [VCC.AddCallbackNumber], [VCC.AddGroup], [VCC.AddTelephonyRegion],
+// [VCC.AddUser], [VCC.SetPassword], [VCC.AddUserCredential],
+// [VCC.SetAccounts], [VCC.SeedDemo]). Tests observe it with [VCC.User],
+// [VCC.UserByUsername], [VCC.Users], [VCC.FailedLogins],
+// [VCC.UserCredentials], [VCC.Accounts], [VCC.PasswordResets], [VCC.Stats]
+// and [VCC.WriteCount] (writes per user and method), [VCC.NoopWriteCount]
+// (writes that changed nothing) and [VCC.WriteLog] / [VCC.WritesTo] (each
+// write with its path and body), and disturb it with [VCC.SetFaults]
+// (latency, 429/5xx with an optional Retry-After, an outage),
+// [VCC.RevokeTokens] and [VCC.ModifyUser].
 //
 // Caveats:
-//   - Where VCC's documentation is silent the behaviour is a choice, and the
-//     status codes are settable in [VCCOptions]: create answers 201
-//     (CreateStatus); a duplicate username, agentDisplayId or telephone
-//     address 409 (ConflictStatus); deleting an active user 409
-//     (DeleteActiveStatus); bad client credentials 401 (InvalidClientStatus);
-//     a missing scope or a non-admin delete 403 (ForbiddenStatus); a licence
-//     overage 400 (OverageStatus, only with AgentLicences set); whether an
-//     agent needs an agentDisplayId (AgentDisplayIDOptional) and whether
-//     WebRTC needs a telephone number (WebRTCPhoneOptional).
-//   - Also chosen: sub-resource PUTs answer 200 with the new list; GET
-//     skills shows the level as a string ("6") as VCC does, and PUT accepts
-//     a number or a numeric string; capacity percentages must be 0 to 100; a
-//     wrong method on a known path answers 405; deleting a user with
-//     credentials and resetting an archived user's password answer 409.
-//   - Writes are counted only when they succeed; a PATCH that changes
-//     nothing still counts (and also counts as a no-op), so tests can assert
-//     that a client writes only what differs.
-//   - Not modelled: group permissions and licence endpoints, the account's
-//     skills and groups catalogue (any ID is accepted), a numeric rate
-//     limit (inject 429s instead), the password-reset link itself, the
-//     Global Voice Assurance switch, linked accounts.
+//   - Where VCC's documentation leaves a status or shape open it is
+//     settable in [VCCOptions]: create answers 201 (CreateStatus) with the
+//     user, or no body (CreateEmptyBody); a duplicate username,
+//     agentDisplayId or telephone address 409 (ConflictStatus; 400 is
+//     seen too); deleting an active user 409 (DeleteActiveStatus); bad
+//     client credentials 401 (InvalidClientStatus); a missing scope or a
+//     non-admin delete 403 (ForbiddenStatus); a licence overage 400
+//     (OverageStatus, only with AgentLicences set); the multi-account
+//     archive refusal 400 (MultiAccountArchiveStatus); lists as bare arrays
+//     (ListsAsBareArrays); whether an agent needs an agentDisplayId
+//     (AgentDisplayIDOptional) and whether WebRTC needs a telephone number
+//     (WebRTCPhoneOptional).
+//   - Writes are counted only when they succeed; a PATCH, PUT or unlock
+//     that changes nothing still counts (and also counts as a no-op), so
+//     tests can assert that a client writes only what differs.
+//   - Not modelled: the licences, schedules and address, interaction plan
+//     and queue permission endpoints, the account's skills catalogue (any
+//     skill ID is accepted), associatedUsers, the password-reset link
+//     itself, the Global Voice Assurance switch.
 //
 // # Salesforce
 //

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -34,11 +33,13 @@ const (
 )
 
 // VCCOptions configures a VCC sandbox. Zero values take the defaults; the
-// statuses the documentation leaves open are settable.
+// statuses and shapes the documentation leaves open are settable.
 type VCCOptions struct {
 	// TokenLifetime is the access token lifetime (default 2h, as VCC).
 	TokenLifetime time.Duration
-	// Now is the clock for token expiry (default time.Now).
+	// Now is the sandbox's clock: token expiry, the rate-limit window,
+	// write-log and login times (default time.Now). A benchmark may run it
+	// faster than real time.
 	Now func() time.Time
 	// MaxSkillLevel is the highest agentSkillLevel (default 10); levels start at 1.
 	MaxSkillLevel int
@@ -53,13 +54,26 @@ type VCCOptions struct {
 	// WriteLogLimit is how many of the latest writes [VCC.WriteLog] keeps
 	// (default 10000; negative keeps none).
 	WriteLogLimit int
+	// RateLimitPerMinute is VCC's "fair usage" limit: at most this many
+	// /useradmin requests in any sliding 60 seconds of [VCCOptions.Now];
+	// more are answered 429 {"message":"Too Many Requests"} without
+	// Retry-After. 0 means no limit.
+	RateLimitPerMinute int
 
-	CreateStatus        int // POST /users success (default 201)
-	ConflictStatus      int // duplicate username, agentDisplayId or telephoneAddress (default 409)
-	DeleteActiveStatus  int // DELETE of an active user (default 409)
-	InvalidClientStatus int // token request with bad client credentials (default 401)
-	ForbiddenStatus     int // missing scope or admin rights (default 403)
-	OverageStatus       int // agent licence overage (default 400)
+	// ListsAsBareArrays answers every list as a bare JSON array, without
+	// meta (still paged by limit and page), as some accounts are seen to.
+	ListsAsBareArrays bool
+	// CreateEmptyBody answers a successful POST /users with CreateStatus and
+	// no body: the client must look the user up by username.
+	CreateEmptyBody bool
+
+	CreateStatus              int // POST /users success (default 201)
+	ConflictStatus            int // duplicate username, agentDisplayId or telephoneAddress (default 409)
+	DeleteActiveStatus        int // DELETE of an active user (default 409)
+	InvalidClientStatus       int // token request with bad client credentials (default 401)
+	ForbiddenStatus           int // missing scope or admin rights (default 403)
+	OverageStatus             int // agent licence overage (default 400)
+	MultiAccountArchiveStatus int // archive of a multi-account user without acceptArchiveInMultipleAccounts=true (default 400)
 }
 
 func (o VCCOptions) withDefaults() VCCOptions {
@@ -82,6 +96,7 @@ func (o VCCOptions) withDefaults() VCCOptions {
 	def(&o.InvalidClientStatus, http.StatusUnauthorized)
 	def(&o.ForbiddenStatus, http.StatusForbidden)
 	def(&o.OverageStatus, http.StatusBadRequest)
+	def(&o.MultiAccountArchiveStatus, http.StatusBadRequest)
 	return o
 }
 
@@ -94,29 +109,6 @@ type VCCClient struct {
 	Admin  bool
 }
 
-// VCCStats counts what the sandbox was asked to do.
-type VCCStats struct {
-	Requests       map[string]int            // every request by HTTP method (token requests and injected faults included)
-	TokenRequests  int                       // requests to the token endpoint
-	InjectedFaults int                       // requests answered by an injected fault
-	Writes         int                       // successful POST, PATCH, PUT and DELETE calls under /useradmin
-	WritesByMethod map[string]int            // Writes by HTTP method
-	WritesByUser   map[string]map[string]int // VCC userId → HTTP method → successful writes; a create counts for the new user
-}
-
-// VCCWrite is one successful write, as [VCC.WriteLog] records it.
-type VCCWrite struct {
-	Method string // POST, PATCH, PUT or DELETE
-	Path   string // the request URI, query included
-	UserID string // the user written to (the new user for a create)
-	Body   []byte // the request body as sent; nil when empty
-	// Changed reports whether the write changed the stored state; a PATCH or
-	// PUT that sets what is already there is false. A create, a delete and a
-	// password reset (an email goes out) are always true.
-	Changed bool
-	At      time.Time // by VCCOptions.Now
-}
-
 // VCC is an in-process VCC User Admin API v4. It implements http.Handler and
 // is safe for concurrent use.
 type VCC struct {
@@ -127,6 +119,7 @@ type VCC struct {
 	clients    map[string]VCCClient
 	tokens     map[string]tokenInfo
 	numbers    []VCCCallbackNumber
+	groups     []VCCGroup
 	users      map[string]*userEntry // by userId
 	byUsername map[string]string     // lower-case username → userId
 	byAgentID  map[string]string     // agentDisplayId → userId
@@ -138,6 +131,7 @@ type VCC struct {
 	stats      VCCStats
 	noops      map[string]int // userId → successful writes that changed nothing
 	writeLog   []VCCWrite
+	window     rateWindow
 
 	faults faultInjector
 }
@@ -148,6 +142,7 @@ type userEntry struct {
 	password     string   // "" = none set: every login fails
 	failedLogins int      // consecutive
 	credentials  []string // user-level API credential clientIds
+	accounts     int      // VCC accounts the user belongs to; 0 and 1 mean this one only
 }
 
 type tokenInfo struct {
@@ -173,6 +168,8 @@ func NewVCC(opts VCCOptions) *VCC {
 		noops:      map[string]int{},
 	}
 	v.stats = newStats()
+	v.window.limit = v.opts.RateLimitPerMinute
+	// Only the endpoints VCC documents: any other path is 404.
 	routes := []struct {
 		pattern string
 		h       func(*http.Request) (int, any)
@@ -189,24 +186,17 @@ func NewVCC(opts VCCOptions) *VCC {
 		{"PUT /useradmin/users/{userId}/groups", v.putGroups},
 		{"GET /useradmin/users/{userId}/callbackNumbers", v.getUserCallbackNumbers},
 		{"PUT /useradmin/users/{userId}/callbackNumbers", v.putUserCallbackNumbers},
+		{"GET /useradmin/users/{userId}/permissions/groups", v.getGroupPermissions},
+		{"PUT /useradmin/users/{userId}/permissions/groups", v.putGroupPermissions},
+		{"POST /useradmin/users/{userId}/unlock", v.unlock},
+		{"POST /useradmin/users/{userId}/forgotPassword", v.forgotPassword},
 		{"GET /useradmin/callbackNumbers", v.listCallbackNumbers},
-		{"GET /useradmin/telephonyRegions", v.listTelephonyRegions},
-		{"POST /useradmin/users/{userId}/passwordReset", v.passwordReset},
-		{"GET /useradmin/users/{userId}/credentials", v.getCredentials},
 	}
 	for _, rt := range routes {
 		v.mux.Handle(rt.pattern, v.authorize(rt.h))
 	}
 	v.mux.HandleFunc(VCCAPIRoot+"/", v.noRoute)
 	return v
-}
-
-func newStats() VCCStats {
-	return VCCStats{
-		Requests:       map[string]int{},
-		WritesByMethod: map[string]int{},
-		WritesByUser:   map[string]map[string]int{},
-	}
 }
 
 // ServeHTTP serves the token endpoint, the User Admin API and the
@@ -229,6 +219,11 @@ func (v *VCC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == VCCLoginPath:
 		v.login(w, r)
 	case strings.HasPrefix(r.URL.Path, VCCAPIRoot+"/"):
+		if v.rateLimited() {
+			// VCC documents the 429 but no Retry-After: none is sent.
+			writeJSON(w, http.StatusTooManyRequests, message("Too Many Requests"))
+			return
+		}
 		v.api(w, r)
 	default:
 		writeJSON(w, http.StatusNotFound, message("No route matches %s %s", r.Method, r.URL.Path))
@@ -328,7 +323,8 @@ func (v *VCC) authorize(h func(*http.Request) (int, any)) http.Handler {
 	})
 }
 
-// noRoute answers 405 for a known path with another method, else 404.
+// noRoute answers 405 (with Allow) for a documented path asked with another
+// method, and 404 for any path VCC does not document.
 func (v *VCC) noRoute(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -377,120 +373,6 @@ func (v *VCC) injectFault(w http.ResponseWriter, r *http.Request, isToken bool) 
 	return true
 }
 
-// Stats returns a copy of the counters.
-func (v *VCC) Stats() VCCStats {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	s := v.stats
-	s.Requests = maps.Clone(s.Requests)
-	s.WritesByMethod = maps.Clone(s.WritesByMethod)
-	s.WritesByUser = make(map[string]map[string]int, len(v.stats.WritesByUser))
-	for id, m := range v.stats.WritesByUser {
-		s.WritesByUser[id] = maps.Clone(m)
-	}
-	return s
-}
-
-// NoopWriteCount is the number of successful writes to one user, or to any
-// user when userID is "", that left the stored state as it was: a PATCH or
-// PUT of what was already there. Such writes count in [VCCStats] too.
-func (v *VCC) NoopWriteCount(userID string) int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if userID != "" {
-		return v.noops[userID]
-	}
-	n := 0
-	for _, c := range v.noops {
-		n += c
-	}
-	return n
-}
-
-// WriteLog returns copies of the latest successful writes, oldest first
-// (at most VCCOptions.WriteLogLimit of them).
-func (v *VCC) WriteLog() []VCCWrite {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	log, limit := v.writeLog, max(v.opts.WriteLogLimit, 0)
-	if len(log) > limit {
-		log = log[len(log)-limit:]
-	}
-	out := slices.Clone(log)
-	for i := range out {
-		out[i].Body = bytes.Clone(out[i].Body)
-	}
-	return out
-}
-
-// WritesTo returns copies of the logged writes to one user, oldest first.
-func (v *VCC) WritesTo(userID string) []VCCWrite {
-	var out []VCCWrite
-	for _, w := range v.WriteLog() {
-		if w.UserID == userID {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
-// WriteCount is the number of successful writes to one user with method, or
-// with any method when method is "".
-func (v *VCC) WriteCount(userID, method string) int {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if method != "" {
-		return v.stats.WritesByUser[userID][strings.ToUpper(method)]
-	}
-	n := 0
-	for _, c := range v.stats.WritesByUser[userID] {
-		n += c
-	}
-	return n
-}
-
-// ResetStats zeroes the counters and empties the write log. The password
-// reset outbox is kept.
-func (v *VCC) ResetStats() {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	v.stats = newStats()
-	v.noops = map[string]int{}
-	v.writeLog = nil
-}
-
-// countWrite records a successful write of r to a user, and whether it
-// changed the stored state; the caller holds v.mu.
-func (v *VCC) countWrite(r *http.Request, userID string, changed bool) {
-	method := r.Method
-	v.stats.Writes++
-	v.stats.WritesByMethod[method]++
-	m := v.stats.WritesByUser[userID]
-	if m == nil {
-		m = map[string]int{}
-		v.stats.WritesByUser[userID] = m
-	}
-	m[method]++
-	if !changed {
-		v.noops[userID]++
-	}
-	limit := v.opts.WriteLogLimit
-	if limit <= 0 {
-		return
-	}
-	var body []byte
-	if b, _ := r.Context().Value(bodyKey{}).([]byte); len(b) > 0 {
-		body = bytes.Clone(b)
-	}
-	if len(v.writeLog) >= 2*limit {
-		// Drop the oldest half at once: amortised O(1) per write.
-		v.writeLog = slices.Clone(v.writeLog[len(v.writeLog)-limit:])
-	}
-	v.writeLog = append(v.writeLog, VCCWrite{
-		Method: method, Path: r.URL.RequestURI(), UserID: userID, Body: body, Changed: changed, At: v.opts.Now(),
-	})
-}
-
 // apiError is a refusal with VCC's {"message": ...} body.
 type apiError struct {
 	status int
@@ -509,6 +391,7 @@ func message(format string, args ...any) map[string]string {
 	return map[string]string{"message": fmt.Sprintf(format, args...)}
 }
 
+// writeJSON writes body as JSON with status; a nil body writes no body.
 func writeJSON(w http.ResponseWriter, status int, body any) {
 	if body == nil {
 		w.WriteHeader(status)

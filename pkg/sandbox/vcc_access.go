@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// PasswordReset is one password-reset email in the outbox of the sandbox.
+// PasswordReset is one password-reset email in the outbox of the sandbox,
+// as POST /users/{userId}/forgotPassword sends it.
 type PasswordReset struct {
 	UserID string
 	Email  string // the user's email when the reset was asked for
@@ -39,17 +40,55 @@ func (v *VCC) FailedLogins(userID string) int {
 	return 0
 }
 
-// PasswordResets returns copies of the password-reset emails sent so far,
-// oldest first.
+// PasswordResets returns copies of the password-reset emails sent so far
+// by forgotPassword, oldest first.
 func (v *VCC) PasswordResets() []PasswordReset {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return slices.Clone(v.resets)
 }
 
+// forgotPassword is POST /users/{userId}/forgotPassword: VCC sends the user
+// a password-reset email (here: to the outbox) and answers 200. Refusing
+// an archived user (409) is a strict choice: an archived user cannot log
+// in, and VCC does not document what it does then.
+func (v *VCC) forgotPassword(r *http.Request) (int, any) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e := v.users[r.PathValue("userId")]
+	if e == nil {
+		return errUserNotFound.reply()
+	}
+	u := e.rec.User
+	if !u.Active {
+		return apiErrorf(http.StatusConflict, "User %s is archived: revert it to active before resetting its password", u.UserID).reply()
+	}
+	v.resets = append(v.resets, PasswordReset{UserID: u.UserID, Email: u.Email, At: v.opts.Now()})
+	v.countWrite(r, u.UserID, true)
+	return http.StatusOK, nil
+}
+
+// unlock is POST /users/{userId}/unlock: it unlocks the user and resets
+// the count of failed logins, and answers 200 with no body. Unlocking a
+// user who is not locked succeeds and changes nothing (but the count).
+func (v *VCC) unlock(r *http.Request) (int, any) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e := v.users[r.PathValue("userId")]
+	if e == nil {
+		return errUserNotFound.reply()
+	}
+	changed := e.rec.User.Locked || e.failedLogins > 0
+	e.rec.User.Locked = false
+	e.failedLogins = 0
+	v.countWrite(r, e.rec.User.UserID, changed)
+	return http.StatusOK, nil
+}
+
 // AddUserCredential gives a user the user-level API credential clientID.
 // A user with credentials cannot be deleted, and while the user is archived
-// a client registered under that ID ([VCC.AddClient]) gets no token.
+// a client registered under that ID ([VCC.AddClient]) gets no token. VCC
+// has no documented endpoint for them: they exist through Go only.
 func (v *VCC) AddUserCredential(userID, clientID string) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -102,41 +141,33 @@ func (v *VCC) archivedCredential(clientID string) bool {
 	return e != nil && !e.rec.User.Active
 }
 
-type credentialView struct {
-	ClientID string `json:"clientId"`
-}
-
-// getCredentials is GET /users/{userId}/credentials.
-func (v *VCC) getCredentials(r *http.Request) (int, any) {
+// SetAccounts records that a user belongs to n VCC accounts (linked
+// accounts; 1 is this one only). Archiving a user of several accounts
+// needs acceptArchiveInMultipleAccounts=true.
+func (v *VCC) SetAccounts(userID string, n int) error {
+	if n < 1 {
+		return fmt.Errorf("set accounts of vcc user %s: %d, want 1 or more", userID, n)
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	e := v.users[r.PathValue("userId")]
+	e := v.users[userID]
 	if e == nil {
-		return errUserNotFound.reply()
+		return fmt.Errorf("set accounts of vcc user %s: not found", userID)
 	}
-	out := []credentialView{}
-	for _, c := range e.credentials {
-		out = append(out, credentialView{ClientID: c})
-	}
-	return http.StatusOK, map[string]any{"credentials": out}
+	e.accounts = n
+	return nil
 }
 
-// passwordReset is POST /users/{userId}/passwordReset: it sends the user a
-// password-reset email (to the outbox) and answers 202 with no body.
-func (v *VCC) passwordReset(r *http.Request) (int, any) {
+// Accounts is the number of VCC accounts a user belongs to (0 for an
+// unknown user).
+func (v *VCC) Accounts(userID string) int {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	e := v.users[r.PathValue("userId")]
+	e := v.users[userID]
 	if e == nil {
-		return errUserNotFound.reply()
+		return 0
 	}
-	u := e.rec.User
-	if !u.Active {
-		return apiErrorf(http.StatusConflict, "User %s is archived: revert it to active before resetting its password", u.UserID).reply()
-	}
-	v.resets = append(v.resets, PasswordReset{UserID: u.UserID, Email: u.Email, At: v.opts.Now()})
-	v.countWrite(r, u.UserID, true)
-	return http.StatusAccepted, nil
+	return max(e.accounts, 1)
 }
 
 type loginBody struct {

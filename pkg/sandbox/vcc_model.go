@@ -20,6 +20,15 @@ const (
 
 var vccRoles = []string{VCCRoleAdmin, VCCRoleSupervisor, VCCRoleWallboard, VCCRoleAgent}
 
+// Group permission levels (groupPermission of /users/{userId}/permissions/groups).
+const (
+	VCCGroupPermissionNone  = "None"
+	VCCGroupPermissionRead  = "Read"
+	VCCGroupPermissionWrite = "Write"
+)
+
+var vccGroupPermissions = []string{VCCGroupPermissionNone, VCCGroupPermissionRead, VCCGroupPermissionWrite}
+
 // VCCUser is a VCC user in the v4 shape of the User Admin API.
 // Config.Agent is kept when actAsAgent is turned off (the agent ID stays
 // taken) but the API shows it only while actAsAgent is true.
@@ -43,21 +52,34 @@ type VCCAccountConfig struct {
 	Agent      *VCCAgentConfig `json:"agentConfiguration,omitempty"`
 }
 
-// VCCAgentConfig is userAccountConfiguration.agentConfiguration.
+// VCCAgentConfig is userAccountConfiguration.agentConfiguration, every
+// field VCC documents for it (the user object of Get user by user ID and
+// Create user, VCC API docs space VCCA) except associatedUsers. Timespans
+// (outboundWrapUp, backToReadyAfter…) are whole numbers as VCC shows them.
 type VCCAgentConfig struct {
-	AgentDisplayID             string              `json:"agentDisplayId"`
-	WebRTC                     bool                `json:"webrtc"`
-	AgentControlWebRTC         bool                `json:"agentControlWebrtc"`
-	HandleMultipleInteractions bool                `json:"handleMultipleInteractions"`
-	EnforcedDispositionCodes   bool                `json:"enforcedDispositionCodes"`
-	ScreenRecording            bool                `json:"screenRecording"`
-	CallRecordingControls      bool                `json:"callRecordingControls"`
-	TranscribeCalls            bool                `json:"transcribeCalls"`
-	CallParking                bool                `json:"callParking"`
-	Video                      bool                `json:"video"`
-	Location                   string              `json:"location,omitempty"`
-	TelephonyAddress           VCCTelephonyAddress `json:"telephonyAddress"`
-	Capacity                   VCCCapacity         `json:"capacity"`
+	AgentDisplayID                string              `json:"agentDisplayId"`
+	WebRTC                        bool                `json:"webrtc"`
+	AgentControlWebRTC            bool                `json:"agentControlWebrtc"`
+	HandleMultipleInteractions    bool                `json:"handleMultipleInteractions"`
+	EnforcedDispositionCodes      bool                `json:"enforcedDispositionCodes"`
+	ScreenRecording               bool                `json:"screenRecording"`
+	CallRecordingControls         bool                `json:"callRecordingControls"`
+	TranscribeCalls               bool                `json:"transcribeCalls"`
+	TranscribeCallsRealTime       bool                `json:"transcribeCallsRealTime"`
+	CallParking                   bool                `json:"callParking"`
+	Video                         bool                `json:"video"`
+	SalesCadence                  bool                `json:"salesCadence"`
+	OutboundAutoAnswer            bool                `json:"outboundAutoanswer"`
+	InboundAutoAnswer             bool                `json:"inboundAutoanswer"`
+	OutboundWrapUp                int                 `json:"outboundWrapUp"`
+	BackToReadyAfterNoAnswer      int                 `json:"backToReadyAfterNoAnswer"`
+	BackToReadyAfterLineBusy      int                 `json:"backToReadyAfterLineBusy"`
+	BackToReadyAfterInvalidNumber int                 `json:"backToReadyAfterInvalidNumber"`
+	BackToReadyAfterNetworkIssue  int                 `json:"backToReadyAfterNetworkIssue"`
+	CallRatingFrequency           int                 `json:"callRatingFrequency"`
+	Location                      string              `json:"location,omitempty"`
+	TelephonyAddress              VCCTelephonyAddress `json:"telephonyAddress"`
+	Capacity                      VCCCapacity         `json:"capacity"`
 }
 
 // VCCTelephonyAddress is agentConfiguration.telephonyAddress.
@@ -65,6 +87,7 @@ type VCCTelephonyAddress struct {
 	TelephoneAddress          string `json:"telephoneAddress,omitempty"`
 	TelephonyExtension        string `json:"telephonyExtension,omitempty"`
 	OutboundTelephonyRegion   string `json:"outboundTelephonyRegion,omitempty"`
+	NationalDisplay           bool   `json:"nationalDisplay"`
 	VirtualLocation           string `json:"virtualLocation,omitempty"`
 	PreventAutoCallbackNumber bool   `json:"preventAutoCallbackNumber"`
 	SelectedCallbackNumberID  string `json:"selectedCallbackNumberId,omitempty"`
@@ -72,6 +95,8 @@ type VCCTelephonyAddress struct {
 
 // VCCCapacity is agentConfiguration.capacity: IsAgentLevel false means the
 // account's default capacity; true means the agent's own percentages.
+// Older pages spell nonlive and semilive; keys are decoded
+// case-insensitively.
 type VCCCapacity struct {
 	IsAgentLevel bool `json:"isAgentLevel"`
 	Live         int  `json:"live"`
@@ -93,19 +118,34 @@ type VCCCallbackNumber struct {
 }
 
 // VCCTelephonyRegion is one of the account's telephony regions, the values
-// of agentConfiguration.telephonyAddress.outboundTelephonyRegion.
+// of agentConfiguration.telephonyAddress.outboundTelephonyRegion. VCC has
+// no endpoint that lists them: they are seeded through Go only.
 type VCCTelephonyRegion struct {
-	ID   string `json:"telephonyRegionId"`
-	Name string `json:"name"`
+	ID   string
+	Name string
 }
 
-// VCCUserRecord is a user with its sub-resources: skills, group IDs and
-// callback number IDs.
+// VCCGroup is one of the account's groups.
+type VCCGroup struct {
+	ID        string // groupId
+	DisplayID string // groupDisplayId
+	Name      string // groupName
+}
+
+// VCCGroupPermission is a user's access level to one group.
+type VCCGroupPermission struct {
+	GroupID    string
+	Permission string // VCCGroupPermissionNone, …Read or …Write
+}
+
+// VCCUserRecord is a user with its sub-resources: skills, group IDs,
+// callback number IDs and group permissions, each in the order last put.
 type VCCUserRecord struct {
-	User            VCCUser
-	Skills          []VCCSkill
-	Groups          []string
-	CallbackNumbers []string
+	User             VCCUser
+	Skills           []VCCSkill
+	Groups           []string
+	CallbackNumbers  []string
+	GroupPermissions []VCCGroupPermission
 }
 
 func (r VCCUserRecord) clone() VCCUserRecord {
@@ -113,6 +153,7 @@ func (r VCCUserRecord) clone() VCCUserRecord {
 	r.Skills = slices.Clone(r.Skills)
 	r.Groups = slices.Clone(r.Groups)
 	r.CallbackNumbers = slices.Clone(r.CallbackNumbers)
+	r.GroupPermissions = slices.Clone(r.GroupPermissions)
 	return r
 }
 
@@ -154,6 +195,13 @@ func (u VCCUser) region() string {
 	return u.Config.Agent.TelephonyAddress.OutboundTelephonyRegion
 }
 
+func (u VCCUser) selectedCallbackNumber() string {
+	if u.Config.Agent == nil {
+		return ""
+	}
+	return u.Config.Agent.TelephonyAddress.SelectedCallbackNumberID
+}
+
 // webrtcWithoutPhone reports whether the user acts as agent with WebRTC on
 // but no telephone number to fall back on.
 func (u VCCUser) webrtcWithoutPhone() bool {
@@ -166,8 +214,10 @@ func (u VCCUser) usesLicence() bool {
 	return u.Active && u.Config.Chargeable && u.Config.Role == VCCRoleAgent
 }
 
-// userBody is a POST or PATCH body: every field optional, so absent differs
-// from false. Keys match case-insensitively and unknown keys are ignored.
+// userBody is a POST or PATCH body: every scalar optional, so absent
+// differs from false. Keys match case-insensitively and unknown keys are
+// ignored. telephonyAddress and capacity are whole objects: given, they
+// replace the stored one.
 type userBody struct {
 	Username      *string            `json:"username"`
 	Name          *string            `json:"name"`
@@ -186,35 +236,29 @@ type accountConfigBody struct {
 }
 
 type agentConfigBody struct {
-	AgentDisplayID             *string               `json:"agentDisplayId"`
-	WebRTC                     *bool                 `json:"webrtc"`
-	AgentControlWebRTC         *bool                 `json:"agentControlWebrtc"`
-	HandleMultipleInteractions *bool                 `json:"handleMultipleInteractions"`
-	EnforcedDispositionCodes   *bool                 `json:"enforcedDispositionCodes"`
-	ScreenRecording            *bool                 `json:"screenRecording"`
-	CallRecordingControls      *bool                 `json:"callRecordingControls"`
-	TranscribeCalls            *bool                 `json:"transcribeCalls"`
-	CallParking                *bool                 `json:"callParking"`
-	Video                      *bool                 `json:"video"`
-	Location                   *string               `json:"location"`
-	TelephonyAddress           *telephonyAddressBody `json:"telephonyAddress"`
-	Capacity                   *capacityBody         `json:"capacity"`
-}
-
-type telephonyAddressBody struct {
-	TelephoneAddress          *string `json:"telephoneAddress"`
-	TelephonyExtension        *string `json:"telephonyExtension"`
-	OutboundTelephonyRegion   *string `json:"outboundTelephonyRegion"`
-	VirtualLocation           *string `json:"virtualLocation"`
-	PreventAutoCallbackNumber *bool   `json:"preventAutoCallbackNumber"`
-	SelectedCallbackNumberID  *string `json:"selectedCallbackNumberId"`
-}
-
-type capacityBody struct {
-	IsAgentLevel *bool `json:"isAgentLevel"`
-	Live         *int  `json:"live"`
-	NonLive      *int  `json:"nonLive"`
-	SemiLive     *int  `json:"semiLive"`
+	AgentDisplayID                *string              `json:"agentDisplayId"`
+	WebRTC                        *bool                `json:"webrtc"`
+	AgentControlWebRTC            *bool                `json:"agentControlWebrtc"`
+	HandleMultipleInteractions    *bool                `json:"handleMultipleInteractions"`
+	EnforcedDispositionCodes      *bool                `json:"enforcedDispositionCodes"`
+	ScreenRecording               *bool                `json:"screenRecording"`
+	CallRecordingControls         *bool                `json:"callRecordingControls"`
+	TranscribeCalls               *bool                `json:"transcribeCalls"`
+	TranscribeCallsRealTime       *bool                `json:"transcribeCallsRealTime"`
+	CallParking                   *bool                `json:"callParking"`
+	Video                         *bool                `json:"video"`
+	SalesCadence                  *bool                `json:"salesCadence"`
+	OutboundAutoAnswer            *bool                `json:"outboundAutoanswer"`
+	InboundAutoAnswer             *bool                `json:"inboundAutoanswer"`
+	OutboundWrapUp                *int                 `json:"outboundWrapUp"`
+	BackToReadyAfterNoAnswer      *int                 `json:"backToReadyAfterNoAnswer"`
+	BackToReadyAfterLineBusy      *int                 `json:"backToReadyAfterLineBusy"`
+	BackToReadyAfterInvalidNumber *int                 `json:"backToReadyAfterInvalidNumber"`
+	BackToReadyAfterNetworkIssue  *int                 `json:"backToReadyAfterNetworkIssue"`
+	CallRatingFrequency           *int                 `json:"callRatingFrequency"`
+	Location                      *string              `json:"location"`
+	TelephonyAddress              *VCCTelephonyAddress `json:"telephonyAddress"`
+	Capacity                      *VCCCapacity         `json:"capacity"`
 }
 
 func set[T any](dst *T, src *T) {
@@ -223,26 +267,35 @@ func set[T any](dst *T, src *T) {
 	}
 }
 
-// applyTo deep-merges the body into u. agentConfiguration is taken only when
-// the user acts as agent afterwards; an Agent always acts as agent. While
-// acting as agent is denied the agent settings are kept as they are, and an
-// attempt to change the agent ID of a user who has one is refused.
+// errLockedReadOnly refuses a body that sets locked. VCC documents locked
+// as set by failed logins and cleared by POST /users/{userId}/unlock; it
+// does not say a PATCH may change it, so the sandbox refuses (strict).
+var errLockedReadOnly = apiErrorf(400, "locked is read-only: unlock with POST /users/{userId}/unlock")
+
+// applyTo merges the body into u: top-level, userAccountConfiguration and
+// agentConfiguration scalars change only when present; telephonyAddress
+// and capacity are replaced whole.
 func (b *userBody) applyTo(u *VCCUser) *apiError {
+	if b.Locked != nil {
+		return errLockedReadOnly
+	}
 	set(&u.Username, b.Username)
 	set(&u.Name, b.Name)
 	set(&u.Email, b.Email)
 	set(&u.Active, b.Active)
 	set(&u.SSOExternalID, b.SSOExternalID)
-	if b.Locked != nil {
-		if *b.Locked && !u.Locked {
-			return apiErrorf(400, "locked can only be cleared: VCC locks a user after failed logins")
-		}
-		u.Locked = *b.Locked
-	}
 	c := b.Config
 	if c == nil {
 		c = &accountConfigBody{}
 	}
+	return c.applyTo(u)
+}
+
+// applyTo merges userAccountConfiguration. agentConfiguration is taken only
+// when the user acts as agent afterwards; an Agent always acts as agent.
+// While acting as agent is denied the agent settings are kept as they are,
+// and an attempt to change the agent ID of a user who has one is refused.
+func (c *accountConfigBody) applyTo(u *VCCUser) *apiError {
 	if c.Role != nil {
 		u.Config.Role = *c.Role
 		for _, r := range vccRoles {
@@ -268,32 +321,69 @@ func (b *userBody) applyTo(u *VCCUser) *apiError {
 	if u.Config.Agent == nil {
 		u.Config.Agent = &VCCAgentConfig{}
 	}
-	if a := c.Agent; a != nil {
-		g := u.Config.Agent
-		set(&g.AgentDisplayID, a.AgentDisplayID)
-		set(&g.WebRTC, a.WebRTC)
-		set(&g.AgentControlWebRTC, a.AgentControlWebRTC)
-		set(&g.HandleMultipleInteractions, a.HandleMultipleInteractions)
-		set(&g.EnforcedDispositionCodes, a.EnforcedDispositionCodes)
-		set(&g.ScreenRecording, a.ScreenRecording)
-		set(&g.CallRecordingControls, a.CallRecordingControls)
-		set(&g.TranscribeCalls, a.TranscribeCalls)
-		set(&g.CallParking, a.CallParking)
-		set(&g.Video, a.Video)
-		set(&g.Location, a.Location)
-		if t := a.TelephonyAddress; t != nil {
-			set(&g.TelephonyAddress.TelephoneAddress, t.TelephoneAddress)
-			set(&g.TelephonyAddress.TelephonyExtension, t.TelephonyExtension)
-			set(&g.TelephonyAddress.OutboundTelephonyRegion, t.OutboundTelephonyRegion)
-			set(&g.TelephonyAddress.VirtualLocation, t.VirtualLocation)
-			set(&g.TelephonyAddress.PreventAutoCallbackNumber, t.PreventAutoCallbackNumber)
-			set(&g.TelephonyAddress.SelectedCallbackNumberID, t.SelectedCallbackNumberID)
+	if c.Agent != nil {
+		c.Agent.applyTo(u.Config.Agent)
+	}
+	return nil
+}
+
+// applyTo merges the agent settings into g. telephonyAddress and capacity
+// replace the stored objects (fields left out become empty): VCC does not
+// document whether a partial nested object is merged, so the sandbox takes
+// the strict reading and a client must send the whole object.
+func (a *agentConfigBody) applyTo(g *VCCAgentConfig) {
+	set(&g.AgentDisplayID, a.AgentDisplayID)
+	set(&g.WebRTC, a.WebRTC)
+	set(&g.AgentControlWebRTC, a.AgentControlWebRTC)
+	set(&g.HandleMultipleInteractions, a.HandleMultipleInteractions)
+	set(&g.EnforcedDispositionCodes, a.EnforcedDispositionCodes)
+	set(&g.ScreenRecording, a.ScreenRecording)
+	set(&g.CallRecordingControls, a.CallRecordingControls)
+	set(&g.TranscribeCalls, a.TranscribeCalls)
+	set(&g.TranscribeCallsRealTime, a.TranscribeCallsRealTime)
+	set(&g.CallParking, a.CallParking)
+	set(&g.Video, a.Video)
+	set(&g.SalesCadence, a.SalesCadence)
+	set(&g.OutboundAutoAnswer, a.OutboundAutoAnswer)
+	set(&g.InboundAutoAnswer, a.InboundAutoAnswer)
+	set(&g.OutboundWrapUp, a.OutboundWrapUp)
+	set(&g.BackToReadyAfterNoAnswer, a.BackToReadyAfterNoAnswer)
+	set(&g.BackToReadyAfterLineBusy, a.BackToReadyAfterLineBusy)
+	set(&g.BackToReadyAfterInvalidNumber, a.BackToReadyAfterInvalidNumber)
+	set(&g.BackToReadyAfterNetworkIssue, a.BackToReadyAfterNetworkIssue)
+	set(&g.CallRatingFrequency, a.CallRatingFrequency)
+	set(&g.Location, a.Location)
+	set(&g.TelephonyAddress, a.TelephonyAddress)
+	set(&g.Capacity, a.Capacity)
+}
+
+// checkAgentNumbers applies the range rules of the agent's numeric
+// settings: capacity and callRatingFrequency are percentages (0 to 100;
+// callRatingFrequency's range is not documented, a strict choice), the
+// timespans cannot be negative.
+func checkAgentNumbers(a *VCCAgentConfig) *apiError {
+	const prefix = "userAccountConfiguration.agentConfiguration."
+	for _, c := range []struct {
+		name string
+		n    int
+	}{
+		{"capacity.live", a.Capacity.Live}, {"capacity.nonLive", a.Capacity.NonLive},
+		{"capacity.semiLive", a.Capacity.SemiLive}, {"callRatingFrequency", a.CallRatingFrequency},
+	} {
+		if c.n < 0 || c.n > 100 {
+			return apiErrorf(400, prefix+"%s must be a percentage between 0 and 100", c.name)
 		}
-		if k := a.Capacity; k != nil {
-			set(&g.Capacity.IsAgentLevel, k.IsAgentLevel)
-			set(&g.Capacity.Live, k.Live)
-			set(&g.Capacity.NonLive, k.NonLive)
-			set(&g.Capacity.SemiLive, k.SemiLive)
+	}
+	for _, c := range []struct {
+		name string
+		n    int
+	}{
+		{"outboundWrapUp", a.OutboundWrapUp}, {"backToReadyAfterNoAnswer", a.BackToReadyAfterNoAnswer},
+		{"backToReadyAfterLineBusy", a.BackToReadyAfterLineBusy}, {"backToReadyAfterInvalidNumber", a.BackToReadyAfterInvalidNumber},
+		{"backToReadyAfterNetworkIssue", a.BackToReadyAfterNetworkIssue},
+	} {
+		if c.n < 0 {
+			return apiErrorf(400, prefix+"%s cannot be negative", c.name)
 		}
 	}
 	return nil
@@ -325,17 +415,33 @@ type skillView struct {
 }
 
 type groupsBody struct {
-	AgentGroups *[]groupView `json:"agentGroups"`
+	AgentGroups *[]struct {
+		GroupID string `json:"groupId"`
+	} `json:"agentGroups"`
 }
 
 type groupView struct {
-	GroupID string `json:"groupId"`
+	GroupID   string `json:"groupId"`
+	DisplayID string `json:"groupDisplayId,omitempty"`
+	Name      string `json:"groupName,omitempty"`
 }
 
 type callbackNumbersBody struct {
 	CallbackNumbers *[]struct {
 		ID string `json:"callbackNumberId"`
 	} `json:"callbackNumbers"`
+}
+
+type groupPermissionsBody struct {
+	GroupPermissions *[]struct {
+		GroupID    string `json:"groupId"`
+		Permission string `json:"groupPermission"`
+	} `json:"groupPermissions"`
+}
+
+type groupPermissionView struct {
+	groupView
+	Permission string `json:"groupPermission"`
 }
 
 func decodeJSON(b []byte, dst any) *apiError {

@@ -59,32 +59,23 @@ const allRegions = "EMEA - Primary (11) [" + DemoRegionEMEAPrimary + "], EMEA - 
 
 func TestTelephonyRegions(t *testing.T) {
 	e := newEnv(t, VCCOptions{})
-	want := `{"telephonyRegions":[` +
-		`{"telephonyRegionId":"` + DemoRegionEMEAPrimary + `","name":"EMEA - Primary (11)"},` +
-		`{"telephonyRegionId":"` + DemoRegionEMEASecondary + `","name":"EMEA - Secondary (8)"},` +
-		`{"telephonyRegionId":"` + DemoRegionNAMEast + `","name":"NAM EAST (Default)"},` +
-		`{"telephonyRegionId":"` + DemoRegionNAMWest + `","name":"NAM WEST (16)"},` +
-		`{"telephonyRegionId":"` + DemoRegionSingapore + `","name":"Singapore (14)"},` +
-		`{"telephonyRegionId":"` + DemoRegionSydney + `","name":"Sydney (12)"}]}`
-	reader := e.token(readerID, readerSecret, "users:read")
-	if r := e.raw("GET", "/useradmin/telephonyRegions", reader, VCCAcceptV4, ""); r.status != 200 || strings.TrimSpace(string(r.body)) != want {
-		t.Fatalf("GET telephonyRegions: %d %s\nwant %s", r.status, r.body, want)
-	}
-	writer := e.token(writerID, writerSecret, "users:write")
-	if r := e.raw("GET", "/useradmin/telephonyRegions", writer, VCCAcceptV4, ""); r.status != 403 {
-		t.Fatalf("GET telephonyRegions without users:read: %d", r.status)
+	// VCC has no region list: the regions exist through Go only.
+	if r := e.api("GET", "/useradmin/telephonyRegions", ""); r.status != 404 {
+		t.Fatalf("GET telephonyRegions: %d %s, want 404", r.status, r.body)
 	}
 	if got := e.vcc.TelephonyRegions(); !slices.Equal(got, DemoTelephonyRegions()) {
 		t.Fatalf("TelephonyRegions() %v", got)
 	}
 
+	// telephonyAddress is replaced whole, so each PATCH keeps the WebRTC number.
 	region := func(id string) string {
-		return `{"userAccountConfiguration":{"agentConfiguration":{"telephonyAddress":{"outboundTelephonyRegion":"` + id + `"}}}}`
+		return `{"userAccountConfiguration":{"agentConfiguration":{"telephonyAddress":{"telephoneAddress":"1001","outboundTelephonyRegion":"` + id + `"}}}}`
 	}
 	bad := `outboundTelephonyRegion "b4c6e398-9999" is not a telephony region of this account; valid: ` + allRegions
 	e.run([]step{
 		{"PATCH to Sydney", "PATCH", "/useradmin/users/" + activeUserID, region(DemoRegionSydney), 200, ""},
-		{"PATCH to NAM WEST", "PATCH", "/useradmin/users/" + templateAgentID, region(DemoRegionNAMWest), 200, ""},
+		{"PATCH to NAM WEST", "PATCH", "/useradmin/users/" + templateAgentID,
+			`{"userAccountConfiguration":{"agentConfiguration":{"telephonyAddress":{"telephoneAddress":"9901","outboundTelephonyRegion":"` + DemoRegionNAMWest + `"}}}}`, 200, ""},
 		{"PATCH to an unknown region", "PATCH", "/useradmin/users/" + activeUserID, region("b4c6e398-9999"), 400, bad},
 		{"PATCH to a region's name", "PATCH", "/useradmin/users/" + activeUserID, region("Sydney (12)"), 400,
 			`outboundTelephonyRegion "Sydney (12)" is not a telephony region of this account; valid: ` + allRegions},
@@ -245,14 +236,17 @@ func TestLoginLocksAfterFiveFailures(t *testing.T) {
 
 	e.run([]step{
 		{"locking through the API is refused", "PATCH", "/useradmin/users/" + templateAgentID, `{"locked":true}`, 400,
-			"locked can only be cleared: VCC locks a user after failed logins"},
-		{"a password reset does not unlock", "POST", "/useradmin/users/" + activeUserID + "/passwordReset", "", 202, ""},
+			"locked is read-only: unlock with POST /users/{userId}/unlock"},
+		{"a password reset does not unlock", "POST", "/useradmin/users/" + activeUserID + "/forgotPassword", "", 200, ""},
 	})
 	if r := e.login(DemoActiveUsername, "s3cret"); r.status != 423 {
 		t.Fatalf("after a password reset: %d %s", r.status, r.body)
 	}
-	if u := decode[VCCUser](t, e.must(200, "PATCH", "/useradmin/users/"+activeUserID, `{"locked":false}`).body); u.Locked {
-		t.Fatal("PATCH locked:false left the user locked")
+	if r := e.must(200, "POST", "/useradmin/users/"+activeUserID+"/unlock", ""); len(r.body) != 0 {
+		t.Fatalf("unlock answered with a body: %s", r.body)
+	}
+	if locked() {
+		t.Fatal("POST unlock left the user locked")
 	}
 	if n := e.vcc.FailedLogins(activeUserID); n != 0 {
 		t.Fatalf("failed logins after unlock %d, want 0", n)
@@ -268,9 +262,9 @@ func TestLoginLocksAfterFiveFailures(t *testing.T) {
 	}
 	// Unlocking also clears failures of a user who is not locked.
 	e.login(DemoActiveUsername, "guess")
-	e.must(200, "PATCH", "/useradmin/users/"+activeUserID, `{"locked":false}`)
+	e.must(200, "POST", "/useradmin/users/"+activeUserID+"/unlock", "")
 	if n := e.vcc.FailedLogins(activeUserID); n != 0 {
-		t.Fatalf("failed logins after PATCH locked:false %d, want 0", n)
+		t.Fatalf("failed logins after POST unlock %d, want 0", n)
 	}
 	// So does clearing Locked through Go, as the portal's Unlock would.
 	for range 5 {
@@ -316,7 +310,7 @@ func TestLoginLocksAfterFiveFailures(t *testing.T) {
 	}
 }
 
-func TestPasswordReset(t *testing.T) {
+func TestForgotPassword(t *testing.T) {
 	clock, at := fixedClock()
 	e := newEnv(t, VCCOptions{Now: clock})
 	reader := e.token(readerID, readerSecret, "users:read")
@@ -325,9 +319,9 @@ func TestPasswordReset(t *testing.T) {
 		status          int
 		message         string
 	}{
-		{"active user", activeUserID, e.admin, 202, ""},
-		{"again: a second email", activeUserID, e.admin, 202, ""},
-		{"admin user", adminUserID, e.admin, 202, ""},
+		{"active user", activeUserID, e.admin, 200, ""},
+		{"again: a second email", activeUserID, e.admin, 200, ""},
+		{"admin user", adminUserID, e.admin, 200, ""},
 		{"archived user", archivedUserID, e.admin, 409,
 			"User " + archivedUserID + " is archived: revert it to active before resetting its password"},
 		{"unknown user", "00000000-0000-4000-8000-000000000000", e.admin, 404, "User not found"},
@@ -335,13 +329,13 @@ func TestPasswordReset(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := e.raw("POST", "/useradmin/users/"+tt.id+"/passwordReset", tt.token, VCCAcceptV4, "")
+			r := e.raw("POST", "/useradmin/users/"+tt.id+"/forgotPassword", tt.token, VCCAcceptV4, "")
 			if r.status != tt.status {
 				t.Fatalf("status %d, want %d; body %s", r.status, tt.status, r.body)
 			}
 			if tt.message == "" {
 				if len(r.body) != 0 {
-					t.Fatalf("202 with a body: %s", r.body)
+					t.Fatalf("200 with a body: %s", r.body)
 				}
 				return
 			}
@@ -366,8 +360,11 @@ func TestPasswordReset(t *testing.T) {
 	if w := e.vcc.Stats().WritesByUser; !reflect.DeepEqual(w, map[string]map[string]int{activeUserID: {"POST": 2}, adminUserID: {"POST": 1}}) {
 		t.Fatalf("writes %v: want one POST per reset sent and none for a refusal", w)
 	}
-	if r := e.api("GET", "/useradmin/users/"+activeUserID+"/passwordReset", ""); r.status != 405 {
-		t.Fatalf("GET passwordReset: %d", r.status)
+	if r := e.api("GET", "/useradmin/users/"+activeUserID+"/forgotPassword", ""); r.status != 405 || r.header.Get("Allow") != "POST" {
+		t.Fatalf("GET forgotPassword: %d, Allow %q", r.status, r.header.Get("Allow"))
+	}
+	if r := e.api("POST", "/useradmin/users/"+activeUserID+"/passwordReset", ""); r.status != 404 {
+		t.Fatalf("POST passwordReset (the old route): %d", r.status)
 	}
 	e.vcc.ResetStats()
 	if len(e.vcc.PasswordResets()) != 3 {
@@ -400,16 +397,11 @@ func TestCredentialsBlockDelete(t *testing.T) {
 			t.Errorf("%s: no error", g.name)
 		}
 	}
-	creds := func(id string) string {
-		return strings.TrimSpace(string(e.must(200, "GET", "/useradmin/users/"+id+"/credentials", "").body))
+	if got := e.vcc.UserCredentials(archivedUserID); !slices.Equal(got, []string{"bob-cli", "bob-etl"}) {
+		t.Fatalf("UserCredentials %v", got)
 	}
-	if got := creds(archivedUserID); got != `{"credentials":[{"clientId":"bob-cli"},{"clientId":"bob-etl"}]}` {
-		t.Fatalf("GET credentials %s", got)
-	}
-	if got := creds(templateAgentID); got != `{"credentials":[]}` {
-		t.Fatalf("GET credentials of a user without any %s", got)
-	}
-	e.must(404, "GET", "/useradmin/users/nope/credentials", "")
+	// VCC documents no endpoint for a user's API credentials.
+	e.must(404, "GET", "/useradmin/users/"+archivedUserID+"/credentials", "")
 
 	rw := e.token(rwID, rwSecret, "users:read users:write")
 	if r := e.raw("DELETE", "/useradmin/users/"+archivedUserID, rw, VCCAcceptV4, ""); r.status != 403 {
@@ -418,14 +410,12 @@ func TestCredentialsBlockDelete(t *testing.T) {
 	e.run([]step{
 		{"active user with credentials: archive first", "DELETE", "/useradmin/users/" + activeUserID, "", 409,
 			"User must be archived before it can be deleted"},
-		{"archived user with two credentials", "DELETE", "/useradmin/users/" + archivedUserID, "", 409,
-			"User " + archivedUserID + " has user-level API credentials (bob-cli, bob-etl): delete them first"},
+		{"archived user with two credentials", "DELETE", "/useradmin/users/" + archivedUserID, "", 409, MsgDeleteWithCredentials},
 	})
 	if err := e.vcc.RemoveUserCredential(archivedUserID, "bob-cli"); err != nil {
 		t.Fatal(err)
 	}
-	e.run([]step{{"archived user with one credential", "DELETE", "/useradmin/users/" + archivedUserID, "", 409,
-		"User " + archivedUserID + " has user-level API credentials (bob-etl): delete them first"}})
+	e.run([]step{{"archived user with one credential", "DELETE", "/useradmin/users/" + archivedUserID, "", 409, MsgDeleteWithCredentials}})
 	if err := e.vcc.RemoveUserCredential(archivedUserID, "bob-etl"); err != nil {
 		t.Fatal(err)
 	}
@@ -552,25 +542,44 @@ func TestAgentSettingsRoundTrip(t *testing.T) {
 			func(a *VCCAgentConfig) { a.CallRecordingControls = false }},
 		{"screen recording on", `{"screenRecording":true}`, 200, "",
 			func(a *VCCAgentConfig) { a.ScreenRecording = true }},
-		{"capacity: the account's default", `{"capacity":{"isAgentLevel":false}}`, 200, "",
-			func(a *VCCAgentConfig) { a.Capacity.IsAgentLevel = false }},
+		{"capacity replaced whole: the account's default", `{"capacity":{"isAgentLevel":false}}`, 200, "",
+			func(a *VCCAgentConfig) { a.Capacity = VCCCapacity{} }},
 		{"capacity: the agent's own", `{"capacity":{"isAgentLevel":true,"live":0,"nonLive":100,"semiLive":50}}`, 200, "",
 			func(a *VCCAgentConfig) {
 				a.Capacity = VCCCapacity{IsAgentLevel: true, Live: 0, NonLive: 100, SemiLive: 50}
 			}},
-		{"capacity: one percentage", `{"capacity":{"semiLive":25}}`, 200, "",
-			func(a *VCCAgentConfig) { a.Capacity.SemiLive = 25 }},
-		{"capacity: nonlive spelt the old way", `{"capacity":{"nonlive":10}}`, 200, "",
-			func(a *VCCAgentConfig) { a.Capacity.NonLive = 10 }},
+		{"capacity: one percentage clears the others", `{"capacity":{"semiLive":25}}`, 200, "",
+			func(a *VCCAgentConfig) { a.Capacity = VCCCapacity{SemiLive: 25} }},
+		{"capacity: nonlive spelt the old way", `{"capacity":{"isAgentLevel":true,"nonlive":10}}`, 200, "",
+			func(a *VCCAgentConfig) { a.Capacity = VCCCapacity{IsAgentLevel: true, NonLive: 10} }},
 		{"capacity: negative", `{"capacity":{"nonLive":-1}}`, 400,
 			"userAccountConfiguration.agentConfiguration.capacity.nonLive must be a percentage between 0 and 100", nil},
 		{"capacity: over 100", `{"capacity":{"isAgentLevel":true,"semiLive":101}}`, 400,
 			"userAccountConfiguration.agentConfiguration.capacity.semiLive must be a percentage between 0 and 100", nil},
 		{"capacity: not a number", `{"capacity":{"live":"half"}}`, 400,
-			"Invalid request body: json: cannot unmarshal string into Go struct field capacityBody.userAccountConfiguration.agentConfiguration.capacity.live of type int", nil},
+			"Invalid request body: json: cannot unmarshal string into Go struct field VCCCapacity.userAccountConfiguration.agentConfiguration.capacity.live of type int", nil},
 		{"all four at once", `{"enforcedDispositionCodes":false,"callRecordingControls":true,"screenRecording":false,"capacity":{"isAgentLevel":false}}`, 200, "",
 			func(a *VCCAgentConfig) {
-				a.EnforcedDispositionCodes, a.CallRecordingControls, a.ScreenRecording, a.Capacity.IsAgentLevel = false, true, false, false
+				a.EnforcedDispositionCodes, a.CallRecordingControls, a.ScreenRecording, a.Capacity = false, true, false, VCCCapacity{}
+			}},
+		{"auto-answer off", `{"outboundAutoanswer":false,"inboundAutoanswer":false}`, 200, "",
+			func(a *VCCAgentConfig) { a.OutboundAutoAnswer, a.InboundAutoAnswer = false, false }},
+		{"timespans", `{"outboundWrapUp":0,"backToReadyAfterNoAnswer":1,"backToReadyAfterLineBusy":2,"backToReadyAfterInvalidNumber":3,"backToReadyAfterNetworkIssue":4}`, 200, "",
+			func(a *VCCAgentConfig) {
+				a.OutboundWrapUp, a.BackToReadyAfterNoAnswer, a.BackToReadyAfterLineBusy = 0, 1, 2
+				a.BackToReadyAfterInvalidNumber, a.BackToReadyAfterNetworkIssue = 3, 4
+			}},
+		{"negative timespan", `{"backToReadyAfterLineBusy":-5}`, 400,
+			"userAccountConfiguration.agentConfiguration.backToReadyAfterLineBusy cannot be negative", nil},
+		{"call rating and real-time transcription", `{"callRatingFrequency":100,"transcribeCallsRealTime":false,"salesCadence":false}`, 200, "",
+			func(a *VCCAgentConfig) {
+				a.CallRatingFrequency, a.TranscribeCallsRealTime, a.SalesCadence = 100, false, false
+			}},
+		{"call rating below 0", `{"callRatingFrequency":-1}`, 400,
+			"userAccountConfiguration.agentConfiguration.callRatingFrequency must be a percentage between 0 and 100", nil},
+		{"telephonyAddress replaced whole", `{"telephonyAddress":{"telephoneAddress":"9901","nationalDisplay":false,"virtualLocation":"IE"}}`, 200, "",
+			func(a *VCCAgentConfig) {
+				a.TelephonyAddress = VCCTelephonyAddress{TelephoneAddress: "9901", VirtualLocation: "IE"}
 			}},
 	}
 	rec, _ := e.vcc.User(templateAgentID)
@@ -655,7 +664,7 @@ func TestWriteLogAndNoops(t *testing.T) {
 		{"the groups she has", "PUT", groups, `{"agentGroups":[{"groupId":"3f9a2b10-6c4d-4e8f-a1b2-c3d400000001"}]}`, 200, ""},
 		{"new groups", "PUT", groups, `{"agentGroups":[]}`, 200, ""},
 		{"a refusal is not logged", "PATCH", "/useradmin/users/" + activeUserID, `{"name":""}`, 400, "name is required"},
-		{"a password reset", "POST", "/useradmin/users/" + activeUserID + "/passwordReset", "", 202, ""},
+		{"a password reset", "POST", "/useradmin/users/" + activeUserID + "/forgotPassword", "", 200, ""},
 	})
 	want := []VCCWrite{
 		{Method: "PATCH", Path: "/useradmin/users/" + activeUserID + "?allowOverages=false", UserID: activeUserID, Body: []byte(`{"name":"Alice B. Archer"}`), Changed: true, At: at},
@@ -663,7 +672,7 @@ func TestWriteLogAndNoops(t *testing.T) {
 		{Method: "PATCH", Path: "/useradmin/users/" + activeUserID, UserID: activeUserID, Body: []byte(`{}`), Changed: false, At: at},
 		{Method: "PUT", Path: groups, UserID: activeUserID, Body: []byte(`{"agentGroups":[{"groupId":"3f9a2b10-6c4d-4e8f-a1b2-c3d400000001"}]}`), Changed: false, At: at},
 		{Method: "PUT", Path: groups, UserID: activeUserID, Body: []byte(`{"agentGroups":[]}`), Changed: true, At: at},
-		{Method: "POST", Path: "/useradmin/users/" + activeUserID + "/passwordReset", UserID: activeUserID, Changed: true, At: at},
+		{Method: "POST", Path: "/useradmin/users/" + activeUserID + "/forgotPassword", UserID: activeUserID, Changed: true, At: at},
 	}
 	if got := e.vcc.WriteLog(); !reflect.DeepEqual(got, want) {
 		t.Fatalf("write log\n%+v\nwant\n%+v", got, want)

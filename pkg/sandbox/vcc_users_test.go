@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -75,8 +76,17 @@ func TestCreateUser(t *testing.T) {
 		{name: "capacity over 100", status: 400, message: "userAccountConfiguration.agentConfiguration.capacity.live must be a percentage between 0 and 100",
 			body: `{"username":"n@acme.example","name":"N","email":"n@acme.example","userAccountConfiguration":{"role":"Agent","agentConfiguration":{"agentDisplayId":"1020","capacity":{"live":150}}}}`},
 		{name: "unknown selected callback number", status: 400,
-			message: `userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId: unknown callbackNumberId "nope"`,
+			message: `userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId "nope" is not one of the user's callback numbers: assign it with PUT /users/{userId}/callbackNumbers first`,
 			body:    `{"username":"n@acme.example","name":"N","email":"n@acme.example","userAccountConfiguration":{"role":"Agent","agentConfiguration":{"agentDisplayId":"1020","telephonyAddress":{"selectedCallbackNumberId":"nope"}}}}`},
+		{name: "a template's selected callback number: the new user has none yet", status: 400,
+			message: `userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId "` + DemoCallbackLondon + `" is not one of the user's callback numbers: assign it with PUT /users/{userId}/callbackNumbers first`,
+			body:    `{"username":"n@acme.example","name":"N","email":"n@acme.example","userAccountConfiguration":{"role":"Agent","agentConfiguration":{"agentDisplayId":"1020","telephonyAddress":{"selectedCallbackNumberId":"` + DemoCallbackLondon + `"}}}}`},
+		{name: "locked is read-only", status: 400, message: "locked is read-only: unlock with POST /users/{userId}/unlock",
+			body: `{"username":"n@acme.example","name":"N","email":"n@acme.example","locked":false,"userAccountConfiguration":{"role":"Admin"}}`},
+		{name: "negative wrap-up", status: 400, message: "userAccountConfiguration.agentConfiguration.outboundWrapUp cannot be negative",
+			body: `{"username":"n@acme.example","name":"N","email":"n@acme.example","userAccountConfiguration":{"role":"Agent","agentConfiguration":{"agentDisplayId":"1020","outboundWrapUp":-1}}}`},
+		{name: "call rating frequency over 100", status: 400, message: "userAccountConfiguration.agentConfiguration.callRatingFrequency must be a percentage between 0 and 100",
+			body: `{"username":"n@acme.example","name":"N","email":"n@acme.example","userAccountConfiguration":{"role":"Agent","agentConfiguration":{"agentDisplayId":"1020","callRatingFrequency":101}}}`},
 		{name: "malformed JSON", status: 400, message: "Invalid request body: unexpected EOF", body: `{"username":`},
 		{name: "wrong type", status: 400,
 			message: "Invalid request body: json: cannot unmarshal number into Go struct field userBody.username of type string",
@@ -169,9 +179,19 @@ func TestUserShape(t *testing.T) {
 	}
 	agent := m["userAccountConfiguration"].(map[string]any)["agentConfiguration"].(map[string]any)
 	for _, k := range []string{"agentDisplayId", "webrtc", "agentControlWebrtc", "handleMultipleInteractions", "enforcedDispositionCodes",
-		"screenRecording", "callRecordingControls", "transcribeCalls", "callParking", "video", "location", "telephonyAddress", "capacity"} {
+		"screenRecording", "callRecordingControls", "transcribeCalls", "callParking", "video", "location", "telephonyAddress", "capacity",
+		// The rest of Get user by user ID's documented agentConfiguration.
+		"salesCadence", "outboundAutoanswer", "inboundAutoanswer", "outboundWrapUp", "backToReadyAfterNoAnswer", "backToReadyAfterLineBusy",
+		"backToReadyAfterInvalidNumber", "backToReadyAfterNetworkIssue", "callRatingFrequency", "transcribeCallsRealTime"} {
 		if _, ok := agent[k]; !ok {
 			t.Errorf("agentConfiguration has no %q: %v", k, agent)
+		}
+	}
+	address := agent["telephonyAddress"].(map[string]any)
+	for _, k := range []string{"telephoneAddress", "telephonyExtension", "outboundTelephonyRegion", "nationalDisplay", "virtualLocation",
+		"preventAutoCallbackNumber", "selectedCallbackNumberId"} {
+		if _, ok := address[k]; !ok {
+			t.Errorf("telephonyAddress has no %q: %v", k, address)
 		}
 	}
 	admin := e.must(200, "GET", "/useradmin/users/"+adminUserID, "").json(t)
@@ -182,7 +202,7 @@ func TestUserShape(t *testing.T) {
 
 func TestListUsers(t *testing.T) {
 	e := newEnv(t, VCCOptions{})
-	// Demo: 4 active (2 templates, Alice, Carol) and 1 archived (Bob); add 3 more active.
+	// Demo: 5 active (2 templates, Alice, Carol, Dana) and 1 archived (Bob); add 3 more active.
 	for _, u := range []string{"u1@acme.example", "u2@acme.example", "u3@acme.example"} {
 		e.must(201, "POST", "/useradmin/users", `{"username":"`+u+`","name":"U","email":"`+u+`","userAccountConfiguration":{"role":"Admin"}}`)
 	}
@@ -202,16 +222,16 @@ func TestListUsers(t *testing.T) {
 		meta  listMeta
 		users []string
 	}{
-		{"", listMeta{Page: 1, Count: 7, PageCount: 1, TotalCount: 7},
-			[]string{"template.agent", "template.supervisor", "alice.archer", "carol.admin", "u1", "u2", "u3"}},
-		{"?include=Active&page=1&limit=3", listMeta{Page: 1, Count: 3, PageCount: 3, TotalCount: 7},
+		{"", listMeta{Page: 1, Count: 8, PageCount: 1, TotalCount: 8},
+			[]string{"template.agent", "template.supervisor", "alice.archer", "carol.admin", "dana.multi", "u1", "u2", "u3"}},
+		{"?include=Active&page=1&limit=3", listMeta{Page: 1, Count: 3, PageCount: 3, TotalCount: 8},
 			[]string{"template.agent", "template.supervisor", "alice.archer"}},
-		{"?include=Active&page=3&limit=3", listMeta{Page: 3, Count: 1, PageCount: 3, TotalCount: 7}, []string{"u3"}},
-		{"?include=Active&page=4&limit=3", listMeta{Page: 4, Count: 0, PageCount: 3, TotalCount: 7}, nil},
+		{"?include=Active&page=3&limit=3", listMeta{Page: 3, Count: 2, PageCount: 3, TotalCount: 8}, []string{"u2", "u3"}},
+		{"?include=Active&page=4&limit=3", listMeta{Page: 4, Count: 0, PageCount: 3, TotalCount: 8}, nil},
 		{"?include=Archived", listMeta{Page: 1, Count: 1, PageCount: 1, TotalCount: 1}, []string{"bob.bennett"}},
-		{"?include=all&limit=5000", listMeta{Page: 1, Count: 8, PageCount: 1, TotalCount: 8},
-			[]string{"template.agent", "template.supervisor", "alice.archer", "bob.bennett", "carol.admin", "u1", "u2", "u3"}},
-		{"?include=All&page=2&limit=5", listMeta{Page: 2, Count: 3, PageCount: 2, TotalCount: 8}, []string{"u1", "u2", "u3"}},
+		{"?include=all&limit=5000", listMeta{Page: 1, Count: 9, PageCount: 1, TotalCount: 9},
+			[]string{"template.agent", "template.supervisor", "alice.archer", "bob.bennett", "carol.admin", "dana.multi", "u1", "u2", "u3"}},
+		{"?include=All&page=2&limit=5", listMeta{Page: 2, Count: 4, PageCount: 2, TotalCount: 9}, []string{"dana.multi", "u1", "u2", "u3"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
@@ -230,7 +250,8 @@ func TestListUsers(t *testing.T) {
 		{"?limit=0", "limit must be a whole number between 1 and 5000"},
 		{"?limit=5001", "limit must be a whole number between 1 and 5000"},
 		{"?limit=ten", "limit must be a whole number between 1 and 5000"},
-		{"?page=0", "page must be a whole number of 1 or more"},
+		{"?page=0", "page must be a whole number between 1 and 1000000000"},
+		{"?page=1000000001", "page must be a whole number between 1 and 1000000000"},
 		{"?include=Deleted", "include must be one of Active, Archived, All"},
 	}
 	for _, tt := range bad {
@@ -242,16 +263,19 @@ func TestListUsers(t *testing.T) {
 	}
 }
 
-func TestPatchDeepMerge(t *testing.T) {
+func TestPatchMergesScalarsAndReplacesNestedObjects(t *testing.T) {
 	e := newEnv(t, VCCOptions{})
 	before, _ := e.vcc.User(templateAgentID)
 	r := e.must(200, "PATCH", "/useradmin/users/"+templateAgentID,
-		`{"name":"Renamed","ssoExternalId":"tagent","userAccountConfiguration":{"agentConfiguration":{"capacity":{"live":60},"telephonyAddress":{"telephonyExtension":"44"}}}}`)
+		`{"name":"Renamed","ssoExternalId":"tagent","userAccountConfiguration":{"agentConfiguration":{"outboundWrapUp":90,
+		"capacity":{"live":60},"telephonyAddress":{"telephoneAddress":"+442079461234","telephonyExtension":"44"}}}}`)
 
 	want := before.User.clone()
 	want.Name, want.SSOExternalID = "Renamed", "tagent"
-	want.Config.Agent.Capacity.Live = 60
-	want.Config.Agent.TelephonyAddress.TelephonyExtension = "44"
+	want.Config.Agent.OutboundWrapUp = 90
+	// Nested objects are replaced whole: what the body leaves out is empty.
+	want.Config.Agent.Capacity = VCCCapacity{Live: 60}
+	want.Config.Agent.TelephonyAddress = VCCTelephonyAddress{TelephoneAddress: "+442079461234", TelephonyExtension: "44"}
 	if got := decode[VCCUser](t, r.body); !reflect.DeepEqual(got, want) {
 		t.Fatalf("reply\n%+v\nwant\n%+v", got, want)
 	}
@@ -274,9 +298,15 @@ func TestPatchDeepMerge(t *testing.T) {
 		{"unknown user", "00000000-0000-4000-8000-000000000000", `{"name":"X"}`, 404, "User not found"},
 		{"clear name", templateAgentID, `{"name":""}`, 400, "name is required"},
 		{"take a username", templateAgentID, `{"username":"Alice.Archer@demo.example"}`, 409, "Username Alice.Archer@demo.example already exists"},
-		{"lock", templateAgentID, `{"locked":true}`, 400, "locked can only be cleared: VCC locks a user after failed logins"},
+		{"lock", templateAgentID, `{"locked":true}`, 400, "locked is read-only: unlock with POST /users/{userId}/unlock"},
+		{"unlock by PATCH", templateAgentID, `{"locked":false}`, 400, "locked is read-only: unlock with POST /users/{userId}/unlock"},
+		{"a partial telephonyAddress drops the WebRTC fallback number", templateAgentID,
+			`{"userAccountConfiguration":{"agentConfiguration":{"telephonyAddress":{"outboundTelephonyRegion":"` + DemoRegionSydney + `"}}}}`, 400,
+			"userAccountConfiguration.agentConfiguration.telephonyAddress.telephoneAddress is required when webrtc is true: VCC routes the agent's calls to this number when WebRTC is unavailable"},
 		{"malformed", templateAgentID, `{"name":`, 400, "Invalid request body: unexpected EOF"},
 		{"bad allowOverages", templateAgentID + "?allowOverages=maybe", `{}`, 400, "allowOverages must be true or false"},
+		{"bad acceptArchiveInMultipleAccounts", templateAgentID + "?acceptArchiveInMultipleAccounts=1x", `{}`, 400,
+			"acceptArchiveInMultipleAccounts must be true or false"},
 	}
 	for _, tt := range refusals {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,16 +318,6 @@ func TestPatchDeepMerge(t *testing.T) {
 	}
 	if n := e.vcc.WriteCount(templateAgentID, ""); n != 1 {
 		t.Fatalf("refused PATCHes counted: %d writes, want 1", n)
-	}
-}
-
-func TestUnlock(t *testing.T) {
-	e := newEnv(t, VCCOptions{})
-	if err := e.vcc.ModifyUser(activeUserID, func(r *VCCUserRecord) { r.User.Locked = true }); err != nil {
-		t.Fatal(err)
-	}
-	if u := decode[VCCUser](t, e.must(200, "PATCH", "/useradmin/users/"+activeUserID, `{"locked":false}`).body); u.Locked {
-		t.Fatal("still locked")
 	}
 }
 
@@ -421,20 +441,43 @@ func TestAgentLicences(t *testing.T) {
 	e.must(200, "PATCH", "/useradmin/users/"+archivedUserID+"?allowOverages=true", `{"active":true}`)
 }
 
+// skillsOf reads every page of a user's skills as the API shows them.
+func (e *env) skillsOf(userID string) []skillView {
+	e.t.Helper()
+	type page struct {
+		Meta   listMeta    `json:"meta"`
+		UserID string      `json:"userId"`
+		Skills []skillView `json:"agentSkills"`
+	}
+	var out []skillView
+	for n := 1; ; n++ {
+		p := decode[page](e.t, e.must(200, "GET", "/useradmin/users/"+userID+"/skills?limit=5000&page="+strconv.Itoa(n), "").body)
+		if p.UserID != userID || p.Skills == nil {
+			e.t.Fatalf("skills page %d: userId %q, list %v", n, p.UserID, p.Skills)
+		}
+		out = append(out, p.Skills...)
+		if n >= p.Meta.PageCount {
+			return out
+		}
+	}
+}
+
 func TestSkills(t *testing.T) {
 	e := newEnv(t, VCCOptions{})
-	path := "/useradmin/users/" + templateAgentID + "/skills"
-	want := `{"agentSkills":[{"skillId":"7a1e0c55-5b0e-4c7c-8f3a-1d2e00000001","agentSkillLevel":"6"},{"skillId":"7a1e0c55-5b0e-4c7c-8f3a-1d2e00000002","agentSkillLevel":"3"}]}`
+	path := "/useradmin/users/" + activeUserID + "/skills"
+	want := `{"agentSkills":[{"skillId":"7a1e0c55-5b0e-4c7c-8f3a-1d2e00000001","agentSkillLevel":"4"}],` +
+		`"meta":{"page":1,"count":1,"pageCount":1,"totalCount":1},"userId":"` + activeUserID + `"}`
 	if got := strings.TrimSpace(string(e.must(200, "GET", path, "").body)); got != want {
 		t.Fatalf("GET skills %s, want %s", got, want)
 	}
 
-	e.must(200, "PUT", path, `{"agentSkills":[{"skillId":"s-new","agentSkillLevel":9},{"skillId":"s-str","agentSkillLevel":"2"}]}`)
-	want = `{"agentSkills":[{"skillId":"s-new","agentSkillLevel":"9"},{"skillId":"s-str","agentSkillLevel":"2"}]}`
-	if got := strings.TrimSpace(string(e.must(200, "GET", path, "").body)); got != want {
-		t.Fatalf("GET after PUT %s, want %s", got, want)
+	if r := e.must(200, "PUT", path, `{"agentSkills":[{"skillId":"s-new","agentSkillLevel":9},{"skillId":"s-str","agentSkillLevel":"2"}]}`); len(r.body) != 0 {
+		t.Fatalf("PUT answered with a body: %s", r.body)
 	}
-	if rec, _ := e.vcc.User(templateAgentID); !reflect.DeepEqual(rec.Skills, []VCCSkill{{"s-new", 9}, {"s-str", 2}}) {
+	if got := e.skillsOf(activeUserID); !reflect.DeepEqual(got, []skillView{{"s-new", "9"}, {"s-str", "2"}}) {
+		t.Fatalf("GET after PUT %v", got)
+	}
+	if rec, _ := e.vcc.User(activeUserID); !reflect.DeepEqual(rec.Skills, []VCCSkill{{"s-new", 9}, {"s-str", 2}}) {
 		t.Fatalf("stored skills %+v", rec.Skills)
 	}
 
@@ -455,11 +498,12 @@ func TestSkills(t *testing.T) {
 	}
 
 	e.must(200, "PUT", path, `{"agentSkills":[]}`)
-	if got := strings.TrimSpace(string(e.must(200, "GET", path, "").body)); got != `{"agentSkills":[]}` {
-		t.Fatalf("GET after clearing: %s", got)
+	if got := e.skillsOf(activeUserID); len(got) != 0 {
+		t.Fatalf("GET after clearing: %v", got)
 	}
 	e.must(404, "PUT", "/useradmin/users/nope/skills", `{"agentSkills":[]}`)
-	if n := e.vcc.WriteCount(templateAgentID, "PUT"); n != 2 {
+	e.must(404, "GET", "/useradmin/users/nope/skills", "")
+	if n := e.vcc.WriteCount(activeUserID, "PUT"); n != 2 {
 		t.Fatalf("PUT writes %d, want 2", n)
 	}
 
@@ -469,40 +513,50 @@ func TestSkills(t *testing.T) {
 
 func TestGroupsAndCallbackNumbers(t *testing.T) {
 	e := newEnv(t, VCCOptions{})
-	base := "/useradmin/users/" + templateAgentID
+	base := "/useradmin/users/" + activeUserID
+	ukService, teamFive := demoGroupID(1), demoGroupID(5)
 
-	groups := e.must(200, "GET", base+"/groups", "").body
-	if want := `{"agentGroups":[{"groupId":"3f9a2b10-6c4d-4e8f-a1b2-c3d400000001"},{"groupId":"3f9a2b10-6c4d-4e8f-a1b2-c3d400000002"}]}`; strings.TrimSpace(string(groups)) != want {
-		t.Fatalf("GET groups %s", groups)
+	want := `{"agentGroups":[{"groupId":"` + ukService + `","groupDisplayId":"1101","groupName":"UK Service"}],` +
+		`"meta":{"page":1,"count":1,"pageCount":1,"totalCount":1},"userId":"` + activeUserID + `"}`
+	if got := strings.TrimSpace(string(e.must(200, "GET", base+"/groups", "").body)); got != want {
+		t.Fatalf("GET groups %s\nwant %s", got, want)
 	}
-	e.must(200, "PUT", base+"/groups", `{"agentGroups":[{"groupId":"g3"}]}`)
-	if got := strings.TrimSpace(string(e.must(200, "GET", base+"/groups", "").body)); got != `{"agentGroups":[{"groupId":"g3"}]}` {
-		t.Fatalf("GET groups after PUT %s", got)
+	e.must(200, "PUT", base+"/groups", `{"agentGroups":[{"groupId":"`+teamFive+`"},{"groupId":"`+ukService+`"}]}`)
+	if rec, _ := e.vcc.User(activeUserID); !slices.Equal(rec.Groups, []string{teamFive, ukService}) {
+		t.Fatalf("stored groups %v", rec.Groups)
 	}
-	if m := e.must(400, "PUT", base+"/groups", `{"agentGroups":[{"groupId":""}]}`).message(t); m != "agentGroups: groupId is required" {
-		t.Fatalf("message %q", m)
+	for _, tt := range []struct{ body, message string }{
+		{`{"agentGroups":[{"groupId":""}]}`, "agentGroups: groupId is required"},
+		{`{"agentGroups":[{"groupId":"g3"}]}`, `agentGroups: unknown groupId "g3"`},
+		{`{"agentGroups":[{"groupId":"` + ukService + `"},{"groupId":"` + ukService + `"}]}`, "agentGroups: group " + ukService + " is listed twice"},
+	} {
+		if m := e.must(400, "PUT", base+"/groups", tt.body).message(t); m != tt.message {
+			t.Fatalf("message %q, want %q", m, tt.message)
+		}
 	}
 
 	type numbers struct {
+		Meta            listMeta            `json:"meta"`
 		CallbackNumbers []VCCCallbackNumber `json:"callbackNumbers"`
 	}
-	account := decode[numbers](t, e.must(200, "GET", "/useradmin/callbackNumbers", "").body)
-	if len(account.CallbackNumbers) != 4 || account.CallbackNumbers[0] != (VCCCallbackNumber{DemoCallbackLondon, "London Support", "+442079460000"}) {
+	account := decode[numbers](t, e.must(200, "GET", "/useradmin/callbackNumbers?limit=5000", "").body)
+	if len(account.CallbackNumbers) != demoCallbackNumbers || account.CallbackNumbers[0] != (VCCCallbackNumber{DemoCallbackLondon, "London Support", "+442079460000"}) {
 		t.Fatalf("account callback numbers %+v", account)
 	}
+	e.must(200, "PUT", base+"/callbackNumbers", `{"callbackNumbers":[{"callbackNumberId":"`+DemoCallbackLondon+`"},{"callbackNumberId":"`+DemoCallbackManchester+`"}]}`)
 	mine := decode[numbers](t, e.must(200, "GET", base+"/callbackNumbers", "").body)
 	if len(mine.CallbackNumbers) != 2 || mine.CallbackNumbers[1].ID != DemoCallbackManchester || mine.CallbackNumbers[1].CLID != "+441614960000" {
 		t.Fatalf("user callback numbers %+v", mine)
 	}
 	e.must(200, "PUT", base+"/callbackNumbers", `{"callbackNumbers":[{"callbackNumberId":"`+DemoCallbackSydney+`"}]}`)
-	if rec, _ := e.vcc.User(templateAgentID); !slices.Equal(rec.CallbackNumbers, []string{DemoCallbackSydney}) {
+	if rec, _ := e.vcc.User(activeUserID); !slices.Equal(rec.CallbackNumbers, []string{DemoCallbackSydney}) {
 		t.Fatalf("stored callback numbers %v", rec.CallbackNumbers)
 	}
 	r := e.must(400, "PUT", base+"/callbackNumbers", `{"callbackNumbers":[{"callbackNumberId":"`+DemoCallbackLondon+`"},{"callbackNumberId":"nope"}]}`)
 	if m := r.message(t); m != `callbackNumbers: unknown callbackNumberId "nope"` {
 		t.Fatalf("message %q", m)
 	}
-	if rec, _ := e.vcc.User(templateAgentID); !slices.Equal(rec.CallbackNumbers, []string{DemoCallbackSydney}) {
+	if rec, _ := e.vcc.User(activeUserID); !slices.Equal(rec.CallbackNumbers, []string{DemoCallbackSydney}) {
 		t.Fatalf("a refused PUT changed the callback numbers: %v", rec.CallbackNumbers)
 	}
 }
@@ -516,11 +570,17 @@ func TestSeedDemo(t *testing.T) {
 	a := tmpl.User.Config.Agent
 	if tmpl.User.Config.Role != VCCRoleAgent || !tmpl.User.Config.ActAsAgent || a.Location != "GB" ||
 		a.TelephonyAddress.OutboundTelephonyRegion != DemoRegionEMEAPrimary || !a.Capacity.IsAgentLevel ||
-		len(tmpl.Skills) != 2 || len(tmpl.Groups) != 2 || len(tmpl.CallbackNumbers) != 2 {
+		len(tmpl.Skills) != DemoAgentTemplateSkills || len(tmpl.Groups) != DemoAgentTemplateGroups ||
+		len(tmpl.CallbackNumbers) != DemoAgentTemplateCallbackNumbers || len(tmpl.GroupPermissions) != DemoAgentTemplateGroupPermissions {
 		t.Fatalf("agent template %+v agent %+v", tmpl, a)
 	}
+	// The first two skills and groups are the ones the template always had.
+	if tmpl.Skills[0] != (VCCSkill{"7a1e0c55-5b0e-4c7c-8f3a-1d2e00000001", 6}) || tmpl.Skills[1] != (VCCSkill{"7a1e0c55-5b0e-4c7c-8f3a-1d2e00000002", 3}) ||
+		tmpl.Groups[0] != "3f9a2b10-6c4d-4e8f-a1b2-c3d400000001" || tmpl.Groups[1] != "3f9a2b10-6c4d-4e8f-a1b2-c3d400000002" {
+		t.Fatalf("agent template lists start %v %v", tmpl.Skills[:2], tmpl.Groups[:2])
+	}
 	sup, _ := e.vcc.UserByUsername(DemoSupervisorTemplateUsername)
-	if sup.User.Config.Role != VCCRoleSupervisor || !sup.User.Config.ActAsAgent || reflect.DeepEqual(sup.Skills, tmpl.Skills) {
+	if sup.User.Config.Role != VCCRoleSupervisor || !sup.User.Config.ActAsAgent || reflect.DeepEqual(sup.Skills, tmpl.Skills) || len(sup.GroupPermissions) == 0 {
 		t.Fatalf("supervisor template %+v", sup)
 	}
 	var ids []string
@@ -532,8 +592,45 @@ func TestSeedDemo(t *testing.T) {
 	if !slices.Equal(ids, []string{"9901", "9902", "1001", "1003"}) {
 		t.Fatalf("agent IDs in use %v", ids)
 	}
+	multi, _ := e.vcc.UserByUsername(DemoMultiAccountUsername)
+	if n := e.vcc.Accounts(multi.User.UserID); n != 2 || !multi.User.Active || multi.User.agentID() != "" {
+		t.Fatalf("multi-account user %+v in %d accounts", multi.User, n)
+	}
+	if n := len(e.vcc.CallbackNumbers()); n < DemoAgentTemplateCallbackNumbers {
+		t.Fatalf("%d callback numbers in the account", n)
+	}
 	if err := e.vcc.SeedDemo(); err == nil {
 		t.Fatal("seeding twice succeeded")
+	}
+}
+
+// TestDemoTemplatesSetEveryAgentSetting guards the templates: a copy that
+// drops a setting must show, so none may hold its zero value.
+func TestDemoTemplatesSetEveryAgentSetting(t *testing.T) {
+	e := newEnv(t, VCCOptions{})
+	for _, id := range []string{templateAgentID, supervisorTemplateID} {
+		agent := e.agentConfig(id)
+		tmpl, _ := e.vcc.User(id)
+		for _, obj := range []struct {
+			name string
+			v    any
+			got  map[string]any
+		}{
+			{"agentConfiguration", *tmpl.User.Config.Agent, agent},
+			{"telephonyAddress", tmpl.User.Config.Agent.TelephonyAddress, agent["telephonyAddress"].(map[string]any)},
+			{"capacity", tmpl.User.Config.Agent.Capacity, agent["capacity"].(map[string]any)},
+		} {
+			rv := reflect.ValueOf(obj.v)
+			for i := range rv.NumField() {
+				key, _, _ := strings.Cut(rv.Type().Field(i).Tag.Get("json"), ",")
+				if rv.Field(i).IsZero() {
+					t.Errorf("%s: %s.%s has its zero value", id, obj.name, key)
+				}
+				if _, ok := obj.got[key]; !ok {
+					t.Errorf("%s: GET shows no %s.%s", id, obj.name, key)
+				}
+			}
+		}
 	}
 }
 

@@ -32,8 +32,12 @@ const (
 	DefaultTimeout       = 30 * time.Second
 )
 
-// MaxPageSize is the largest page VCC serves on GET /users.
+// MaxPageSize is the largest page VCC serves on any list (limit 1 to 5000).
 const MaxPageSize = 5000
+
+// VCCDefaultPageSize is the page size VCC uses when a list request sends no
+// limit. The client always sends one.
+const VCCDefaultPageSize = 25
 
 // maxReplyBytes bounds how much of a reply is read (a 5000-user page is a
 // few megabytes).
@@ -42,17 +46,17 @@ const maxReplyBytes = 64 << 20
 // Route templates, as passed to a RequestObserver and set in Error.Route and
 // TransportError.Route.
 const (
-	RouteToken               = "/Auth/connect/token"
-	RouteUsers               = "/users"
-	RouteUser                = "/users/{userId}"
-	RouteUserByUsername      = "/users/by/username/{username}"
-	RouteUserSkills          = "/users/{userId}/skills"
-	RouteUserGroups          = "/users/{userId}/groups"
-	RouteUserCallbackNumbers = "/users/{userId}/callbackNumbers"
-	RouteCallbackNumbers     = "/callbackNumbers"
-	RouteTelephonyRegions    = "/telephonyRegions"
-	RouteUserPasswordReset   = "/users/{userId}/passwordReset"
-	RouteUserCredentials     = "/users/{userId}/credentials"
+	RouteToken                = "/Auth/connect/token"
+	RouteUsers                = "/users"
+	RouteUser                 = "/users/{userId}"
+	RouteUserByUsername       = "/users/by/username/{username}"
+	RouteUserSkills           = "/users/{userId}/skills"
+	RouteUserGroups           = "/users/{userId}/groups"
+	RouteUserCallbackNumbers  = "/users/{userId}/callbackNumbers"
+	RouteUserGroupPermissions = "/users/{userId}/permissions/groups"
+	RouteUserUnlock           = "/users/{userId}/unlock"
+	RouteUserForgotPassword   = "/users/{userId}/forgotPassword"
+	RouteCallbackNumbers      = "/callbackNumbers"
 )
 
 // RequestObserver is told about every HTTP request the client makes,
@@ -93,8 +97,10 @@ type Config struct {
 	// shared by every client of the account.
 	RatePerMinute int
 	// RateBurst is how many requests may go at once before the rate applies;
-	// default 10.
+	// default 10, and never more than the per-minute rate.
 	RateBurst int
+	// Limiter, if set, paces every request (retries included) instead of the fixed RatePerMinute limiter.
+	Limiter Limiter
 	// Timeout bounds each HTTP request, reply body included; default 30s.
 	Timeout time.Duration
 	// HTTPClient sends the requests; default a new http.Client.
@@ -107,6 +113,13 @@ type Config struct {
 	// AllowOverages is sent as allowOverages on POST and PATCH of a user:
 	// whether VCC may exceed the account's licences.
 	AllowOverages bool
+	// AcceptArchiveInMultipleAccounts lets an archive (a PATCH that sets
+	// active=false) of a user who belongs to several VCC accounts go ahead:
+	// when VCC refuses it for that reason, the PATCH is sent again with
+	// acceptArchiveInMultipleAccounts=true, which archives the user in all
+	// of those accounts. When false, such an archive fails with an error
+	// matching ErrMultipleAccounts.
+	AcceptArchiveInMultipleAccounts bool
 
 	// The retry policy: a call whose try fails transiently (408, 429, 5xx,
 	// a *TransportError, a temporary failure of the token endpoint) is
@@ -140,10 +153,11 @@ type Client struct {
 	base       string // BaseURL without a trailing slash
 	hc         *http.Client
 	timeout    time.Duration
-	limiter    *rate.Limiter // nil when disabled
+	limiter    Limiter // nil when disabled
 	obs        RequestObserver
 	externalID string
 	overages   bool
+	multiArch  bool // AcceptArchiveInMultipleAccounts
 	tokens     *tokenSource
 	secret     string
 
@@ -215,6 +229,7 @@ func New(cfg Config) (*Client, error) {
 		obs:        cfg.Observer,
 		externalID: cfg.ExternalID,
 		overages:   cfg.AllowOverages,
+		multiArch:  cfg.AcceptArchiveInMultipleAccounts,
 		secret:     cfg.ClientSecret,
 	}
 	if c.hc == nil {
@@ -227,15 +242,13 @@ func New(cfg Config) (*Client, error) {
 	c.retryMax = max(cmp.Or(cfg.RetryMax, DefaultRetryMax), c.retryInitial)
 	c.maxTries = cmp.Or(cfg.MaxTries, DefaultMaxTries)
 	c.retryBudget = cmp.Or(cfg.RetryBudget, DefaultRetryBudget)
-	if cfg.RatePerMinute >= 0 {
-		perMinute, burst := cfg.RatePerMinute, cfg.RateBurst
-		if perMinute == 0 {
-			perMinute = DefaultRatePerMinute
-		}
-		if burst == 0 {
-			burst = DefaultRateBurst
-		}
-		c.limiter = rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst)
+	switch {
+	case cfg.Limiter != nil:
+		c.limiter = cfg.Limiter
+	case cfg.RatePerMinute >= 0:
+		perMinute := cmp.Or(cfg.RatePerMinute, DefaultRatePerMinute)
+		burst := min(cmp.Or(cfg.RateBurst, DefaultRateBurst), perMinute)
+		c.limiter = fixedLimiter{rate.NewLimiter(rate.Limit(float64(perMinute)/60), burst)}
 	}
 	c.tokens = &tokenSource{
 		c:        c,
@@ -277,6 +290,11 @@ type request struct {
 	path   string // escaped, under BaseURL
 	query  url.Values
 	body   any // encoded as JSON; nil for none
+	// idempotent marks a POST that may be sent again after any transient
+	// failure, as a PUT (UnlockUser).
+	idempotent bool
+	// emptyOK accepts a 2xx reply with no body: out is left untouched.
+	emptyOK bool
 	// lookup, when set, is a GET that finds what the request creates: after
 	// a transient failure that may hide a processed request, it is sent
 	// before the request is sent again (see retryCreate).
@@ -288,10 +306,11 @@ type prepared struct {
 	method, route string
 	target        string // the full URL
 	body          []byte // nil for none
+	emptyOK       bool
 }
 
 func (c *Client) prepare(r *request) (*prepared, error) {
-	p := &prepared{method: r.method, route: r.route, target: c.base + r.path}
+	p := &prepared{method: r.method, route: r.route, target: c.base + r.path, emptyOK: r.emptyOK}
 	if r.body != nil {
 		b, err := json.Marshal(r.body)
 		if err != nil {
@@ -399,6 +418,9 @@ func (c *Client) send(ctx context.Context, p *prepared, out any, refreshed *bool
 		if err != nil {
 			return true, err
 		}
+		if c.limiter != nil {
+			c.limiter.Observe(rep.status == http.StatusTooManyRequests)
+		}
 		if rep.status == http.StatusUnauthorized && !*refreshed {
 			*refreshed = true
 			c.tokens.invalidate(tok)
@@ -411,6 +433,9 @@ func (c *Client) send(ctx context.Context, p *prepared, out any, refreshed *bool
 			return true, nil
 		}
 		if len(bytes.TrimSpace(rep.body)) == 0 {
+			if p.emptyOK {
+				return true, nil
+			}
 			return true, fmt.Errorf("vcc: %s %s: %d with an empty reply", p.method, p.route, rep.status)
 		}
 		if err := json.Unmarshal(rep.body, out); err != nil {
@@ -420,6 +445,33 @@ func (c *Client) send(ctx context.Context, p *prepared, out any, refreshed *bool
 	}
 }
 
+// Limiter paces the requests of a Client (Config.Limiter). It must be safe
+// for concurrent use: one Client calls it from every goroutine that uses it.
+type Limiter interface {
+	Wait(ctx context.Context) error // before each request to the API (not the token endpoint)
+	Observe(throttled bool)         // after each API reply: true when VCC answered 429
+}
+
+// fixedLimiter is the default Limiter: a token bucket of RatePerMinute with
+// RateBurst, deaf to VCC's answers.
+type fixedLimiter struct{ *rate.Limiter }
+
+// Wait waits for a token; a wait that would outlast ctx's deadline fails at
+// once with context.DeadlineExceeded.
+func (l fixedLimiter) Wait(ctx context.Context) error {
+	if err := l.Limiter.Wait(ctx); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return ctxErr
+		}
+		return context.DeadlineExceeded
+	}
+	return nil
+}
+
+func (fixedLimiter) Observe(bool) {}
+
+var _ Limiter = fixedLimiter{}
+
 // wait takes a token from the rate limiter.
 func (c *Client) wait(ctx context.Context, method, route string) error {
 	if c.limiter == nil {
@@ -427,10 +479,9 @@ func (c *Client) wait(ctx context.Context, method, route string) error {
 	}
 	if err := c.limiter.Wait(ctx); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return fmt.Errorf("vcc: %s %s: rate limit: %w", method, route, ctxErr)
+			err = ctxErr
 		}
-		// The wait would outlast the context's deadline.
-		return fmt.Errorf("vcc: %s %s: rate limit: %w", method, route, context.DeadlineExceeded)
+		return fmt.Errorf("vcc: %s %s: rate limit: %w", method, route, err)
 	}
 	return nil
 }

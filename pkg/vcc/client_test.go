@@ -83,7 +83,7 @@ func TestNewDefaults(t *testing.T) {
 	if c.timeout != DefaultTimeout {
 		t.Errorf("timeout = %s", c.timeout)
 	}
-	if c.limiter == nil || c.limiter.Limit() != rate.Limit(160.0/60) || c.limiter.Burst() != DefaultRateBurst {
+	if l, ok := c.limiter.(fixedLimiter); !ok || l.Limit() != rate.Limit(160.0/60) || l.Burst() != DefaultRateBurst {
 		t.Errorf("limiter = %+v", c.limiter)
 	}
 	if c.tokens.scope != "users:read users:write" {
@@ -405,6 +405,8 @@ func TestAcceptHeaderOnEveryCall(t *testing.T) {
 			writeJSON(w, 200, map[string]any{"meta": map[string]any{"page": 1, "pageCount": 1}, "users": []any{map[string]any{"userId": "u1"}}})
 		case strings.HasSuffix(r.URL.Path, "/skills"), strings.HasSuffix(r.URL.Path, "/groups"), strings.HasSuffix(r.URL.Path, "allbackNumbers"):
 			writeJSON(w, 200, []any{})
+		case strings.HasSuffix(r.URL.Path, "/unlock"), strings.HasSuffix(r.URL.Path, "/forgotPassword"):
+			w.WriteHeader(http.StatusOK)
 		default:
 			writeJSON(w, 200, map[string]any{"userId": "u1"})
 		}
@@ -425,7 +427,8 @@ func TestAcceptHeaderOnEveryCall(t *testing.T) {
 		{"PatchUser", true, func() error { _, err := c.PatchUser(ctx, "u1", &User{Name: "J"}); return err }, "/useradmin/users/u1"},
 		{"ArchiveUser", true, func() error { _, err := c.ArchiveUser(ctx, "u1"); return err }, "/useradmin/users/u1"},
 		{"RevertUser", true, func() error { _, err := c.RevertUser(ctx, "u1"); return err }, "/useradmin/users/u1"},
-		{"UnlockUser", true, func() error { _, err := c.UnlockUser(ctx, "u1"); return err }, "/useradmin/users/u1"},
+		{"UnlockUser", false, func() error { return c.UnlockUser(ctx, "u1") }, "/useradmin/users/u1/unlock"},
+		{"ResetPassword", false, func() error { return c.ResetPassword(ctx, "u1") }, "/useradmin/users/u1/forgotPassword"},
 		{"DeleteUser", false, func() error { return c.DeleteUser(ctx, "u1") }, "/useradmin/users/u1"},
 		{"GetSkills", false, func() error { _, err := c.GetSkills(ctx, "u1"); return err }, "/useradmin/users/u1/skills"},
 		{"PutSkills", true, func() error { return c.PutSkills(ctx, "u1", nil) }, "/useradmin/users/u1/skills"},
@@ -433,6 +436,8 @@ func TestAcceptHeaderOnEveryCall(t *testing.T) {
 		{"PutGroups", true, func() error { return c.PutGroups(ctx, "u1", nil) }, "/useradmin/users/u1/groups"},
 		{"GetCallbackNumbers", false, func() error { _, err := c.GetCallbackNumbers(ctx, "u1"); return err }, "/useradmin/users/u1/callbackNumbers"},
 		{"PutCallbackNumbers", true, func() error { return c.PutCallbackNumbers(ctx, "u1", nil) }, "/useradmin/users/u1/callbackNumbers"},
+		{"GetGroupPermissions", false, func() error { _, err := c.GetGroupPermissions(ctx, "u1"); return err }, "/useradmin/users/u1/permissions/groups"},
+		{"PutGroupPermissions", true, func() error { return c.PutGroupPermissions(ctx, "u1", nil) }, "/useradmin/users/u1/permissions/groups"},
 		{"ListCallbackNumbers", false, func() error { _, err := c.ListCallbackNumbers(ctx); return err }, "/useradmin/callbackNumbers"},
 	}
 	for _, tt := range calls {

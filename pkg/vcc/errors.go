@@ -15,6 +15,13 @@ import (
 // ErrNotFound is matched (errors.Is) by an *Error with status 404.
 var ErrNotFound = errors.New("vcc: not found")
 
+// ErrMultipleAccounts is matched (errors.Is) by the error of an archive
+// that VCC refused because the user belongs to several VCC accounts, when
+// Config.AcceptArchiveInMultipleAccounts is false. The error also holds
+// VCC's *Error (errors.As) and is permanent: setting
+// AcceptArchiveInMultipleAccounts archives such a user in all its accounts.
+var ErrMultipleAccounts = errors.New("vcc: user belongs to several VCC accounts")
+
 // Error is a non-2xx reply of the VCC API (or a token endpoint failure).
 // It classifies itself: Temporary for 408, 429 and 5xx; permanent otherwise.
 type Error struct {
@@ -176,4 +183,72 @@ func (e *Error) StatusCode() int { return e.Status }
 // credentials) or answered with a server error.
 func (e *Error) Unavailable() bool {
 	return e.Route == RouteToken || e.Status == 401
+}
+
+// multipleAccounts reports whether err is VCC's refusal to archive a user
+// who belongs to several accounts: a 4xx whose message names
+// acceptArchiveInMultipleAccounts or "multiple accounts".
+func multipleAccounts(err error) (*Error, bool) {
+	var e *Error
+	if !errors.As(err, &e) || e.Status < 400 || e.Status > 499 || e.Temporary() {
+		return nil, false
+	}
+	m := strings.ToLower(e.Message)
+	return e, strings.Contains(m, "acceptarchiveinmultipleaccounts") || strings.Contains(m, "multiple accounts")
+}
+
+// multipleAccountsError is the error of an archive refused for a user of
+// several accounts: it matches ErrMultipleAccounts, unwraps to VCC's
+// *Error and is permanent.
+type multipleAccountsError struct {
+	userID string
+	err    *Error
+}
+
+func (e *multipleAccountsError) Error() string {
+	return fmt.Sprintf("vcc: archive user %s: the user belongs to several VCC accounts, and VCC archives such a user "+
+		"only in all of them at once; set vcc accept-archive-in-multiple-accounts (flag --vcc-accept-archive-multiple-accounts) "+
+		"to archive it in all its accounts (VCC said: %d %s)", e.userID, e.err.Status, e.err.Message)
+}
+
+// Unwrap returns ErrMultipleAccounts and VCC's *Error.
+func (e *multipleAccountsError) Unwrap() []error { return []error{ErrMultipleAccounts, e.err} }
+
+// Temporary is false: the same archive is refused again until the
+// configuration changes.
+func (e *multipleAccountsError) Temporary() bool { return false }
+
+// RetryAfter is 0.
+func (e *multipleAccountsError) RetryAfter() time.Duration { return 0 }
+
+// duplicatePhrases are what a refusal of a duplicate username, agent ID or
+// telephone number says (lower case).
+var duplicatePhrases = []string{"already exist", "already in use", "already taken", "already used", "duplicate", "not unique"}
+
+// IsDuplicate reports whether err is VCC's refusal of a value that another
+// user already has (username, agentDisplayId, telephone number). VCC does
+// not document the status: it may be 409 or 400, so the message decides —
+// except that a 409 to a create (POST /users) is always a duplicate.
+// Either way the error is a permanent *Error with VCC's message.
+func IsDuplicate(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Status {
+	case http.StatusConflict:
+		if e.Method == http.MethodPost && e.Route == RouteUsers {
+			return true
+		}
+	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+	default:
+		return false
+	}
+	m := strings.ToLower(e.Message)
+	for _, p := range duplicatePhrases {
+		if strings.Contains(m, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -76,6 +76,12 @@ func (f *fakeVCC) client(mod ...func(*Config)) *Client {
 	return c
 }
 
+// quickRetries makes the backoff short, for tests that count tries rather
+// than time them.
+func quickRetries(cfg *Config) {
+	cfg.RetryInitial, cfg.RetryMax = time.Millisecond, 10*time.Millisecond
+}
+
 // noRetries turns the client's retries off, for tests about how one reply
 // is classified.
 func noRetries(cfg *Config) { cfg.MaxTries = 1 }

@@ -49,10 +49,12 @@ type retryPolicy int
 
 const (
 	// retryIdempotent retries every transient failure: GET, PUT (the
-	// replace-all lists), PATCH (setting fields) and DELETE.
+	// replace-all lists), PATCH (setting fields), DELETE and the POSTs that
+	// set a state (UnlockUser).
 	retryIdempotent retryPolicy = iota
 	// retryRateLimited retries only a 429, which VCC sends for a request
-	// it did not process: a POST that is not idempotent (ResetPassword).
+	// it did not process: a POST that is not idempotent (ResetPassword
+	// sends an email).
 	retryRateLimited
 	// retryCreate re-sends after a 429 too; after any other transient
 	// failure, which may hide a processed request, it sends the request's
@@ -64,6 +66,9 @@ const (
 func policyOf(r *request) retryPolicy {
 	if r.lookup != nil {
 		return retryCreate
+	}
+	if r.idempotent {
+		return retryIdempotent
 	}
 	switch r.method {
 	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete:

@@ -16,12 +16,6 @@ import (
 	"github.com/vccsync/vccsync/pkg/sandbox"
 )
 
-// quickRetries makes the backoff short, for tests that count tries rather
-// than time them.
-func quickRetries(cfg *Config) {
-	cfg.RetryInitial, cfg.RetryMax = time.Millisecond, 10*time.Millisecond
-}
-
 // frontLog records the requests that reach a front handler, as "METHOD
 // path", the token endpoint excluded.
 type frontLog struct {
@@ -302,36 +296,43 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}
 }
 
-// TestRetryBackoff: without Retry-After the waits between tries follow the
-// backoff, from RetryInitial, jittered, never past RetryMax.
+// TestRetryBackoff: without Retry-After (VCC documents none for its 429)
+// the waits between tries follow the backoff, from RetryInitial, jittered,
+// never past RetryMax.
 func TestRetryBackoff(t *testing.T) {
-	f := newFake(t)
-	var (
-		mu    sync.Mutex
-		times []time.Time
-	)
-	f.setAPI(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		times = append(times, time.Now())
-		mu.Unlock()
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"message": "busy"})
-	})
-	c := f.client(func(cfg *Config) {
-		cfg.RetryInitial, cfg.RetryMax, cfg.MaxTries = 60*time.Millisecond, 120*time.Millisecond, 5
-	})
-	if _, err := c.GetUser(context.Background(), "u1"); err == nil {
-		t.Fatal("no error")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(times) != 5 {
-		t.Fatalf("%d tries, want 5", len(times))
-	}
-	for i := 1; i < len(times); i++ {
-		// ±50% jitter around 60ms at least; capped at 120ms, plus scheduling.
-		if gap := times[i].Sub(times[i-1]); gap < 30*time.Millisecond || gap > 250*time.Millisecond {
-			t.Errorf("wait %d: %s, want 30ms to 120ms", i, gap)
-		}
+	for _, status := range []int{http.StatusServiceUnavailable, http.StatusTooManyRequests} {
+		t.Run(http.StatusText(status), func(t *testing.T) {
+			f := newFake(t)
+			var (
+				mu    sync.Mutex
+				times []time.Time
+			)
+			f.setAPI(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				times = append(times, time.Now())
+				mu.Unlock()
+				writeJSON(w, status, map[string]any{"message": "busy"})
+			})
+			c := f.client(func(cfg *Config) {
+				cfg.RetryInitial, cfg.RetryMax, cfg.MaxTries = 60*time.Millisecond, 120*time.Millisecond, 5
+			})
+			_, err := c.GetUser(context.Background(), "u1")
+			var e *Error
+			if !errors.As(err, &e) || e.Status != status || e.RetryAfter() != 0 {
+				t.Fatalf("err = %v, want the last %d", err, status)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(times) != 5 {
+				t.Fatalf("%d tries, want 5", len(times))
+			}
+			for i := 1; i < len(times); i++ {
+				// ±50% jitter around 60ms at least; capped at 120ms, plus scheduling.
+				if gap := times[i].Sub(times[i-1]); gap < 30*time.Millisecond || gap > 250*time.Millisecond {
+					t.Errorf("wait %d: %s, want 30ms to 120ms", i, gap)
+				}
+			}
+		})
 	}
 }
 
@@ -615,7 +616,7 @@ func TestResetPasswordRetries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var dropped atomic.Bool
 			v, log, cfg := startSandbox(t, func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-				if tt.dropFirst && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/passwordReset") && dropped.CompareAndSwap(false, true) {
+				if tt.dropFirst && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/forgotPassword") && dropped.CompareAndSwap(false, true) {
 					dropReply(t, w, r, next)
 					return
 				}
@@ -632,7 +633,7 @@ func TestResetPasswordRetries(t *testing.T) {
 			case tt.wantErr != nil && !tt.wantErr(err):
 				t.Fatalf("ResetPassword: err = %T %v", err, err)
 			}
-			if n := log.count("POST /useradmin/users/" + id + "/passwordReset"); n != tt.wantPosts {
+			if n := log.count("POST /useradmin/users/" + id + "/forgotPassword"); n != tt.wantPosts {
 				t.Errorf("%d POSTs received, want %d", n, tt.wantPosts)
 			}
 			if n := len(v.PasswordResets()); n != tt.wantEmails {

@@ -47,31 +47,68 @@ type AccountConfiguration struct {
 }
 
 // AgentConfiguration is userAccountConfiguration.agentConfiguration; VCC
-// shows it only when actAsAgent is true.
+// shows it only when actAsAgent is true. It has every field of VCC's
+// documented user object (Create user, Get users), the ones a template
+// user carries beyond the reference's example included: a copy from a
+// template must carry them too. Timespans are integer milliseconds.
 type AgentConfiguration struct {
-	AgentDisplayID             string            `json:"agentDisplayId,omitempty"`
-	WebRTC                     *bool             `json:"webrtc,omitempty"`
-	AgentControlWebRTC         *bool             `json:"agentControlWebrtc,omitempty"`
-	HandleMultipleInteractions *bool             `json:"handleMultipleInteractions,omitempty"`
-	EnforcedDispositionCodes   *bool             `json:"enforcedDispositionCodes,omitempty"`
-	ScreenRecording            *bool             `json:"screenRecording,omitempty"`
-	CallRecordingControls      *bool             `json:"callRecordingControls,omitempty"`
-	TranscribeCalls            *bool             `json:"transcribeCalls,omitempty"`
-	CallParking                *bool             `json:"callParking,omitempty"`
-	Video                      *bool             `json:"video,omitempty"`
-	Location                   string            `json:"location,omitempty"`
-	TelephonyAddress           *TelephonyAddress `json:"telephonyAddress,omitempty"`
-	Capacity                   *Capacity         `json:"capacity,omitempty"`
+	AgentDisplayID             string `json:"agentDisplayId,omitempty"`
+	WebRTC                     *bool  `json:"webrtc,omitempty"`
+	AgentControlWebRTC         *bool  `json:"agentControlWebrtc,omitempty"`
+	HandleMultipleInteractions *bool  `json:"handleMultipleInteractions,omitempty"`
+	EnforcedDispositionCodes   *bool  `json:"enforcedDispositionCodes,omitempty"`
+	TranscribeCalls            *bool  `json:"transcribeCalls,omitempty"`
+	ScreenRecording            *bool  `json:"screenRecording,omitempty"`
+	CallParking                *bool  `json:"callParking,omitempty"`
+	// SalesCadence turns Cadence on for the agent.
+	SalesCadence *bool `json:"salesCadence,omitempty"`
+	// OutboundAutoAnswer and InboundAutoAnswer answer the agent's outbound
+	// and inbound calls automatically. VCC spells them with a lower-case
+	// "answer"; keys are matched case-insensitively on decode.
+	OutboundAutoAnswer *bool `json:"outboundAutoanswer,omitempty"`
+	InboundAutoAnswer  *bool `json:"inboundAutoanswer,omitempty"`
+	// OutboundWrapUp is the wrap-up time after an outbound call.
+	OutboundWrapUp *int `json:"outboundWrapUp,omitempty"`
+	// The BackToReadyAfter… fields are how long the agent stays out of
+	// Ready after an outbound call that was not answered, met a busy line,
+	// an invalid number or a network issue.
+	BackToReadyAfterNoAnswer      *int `json:"backToReadyAfterNoAnswer,omitempty"`
+	BackToReadyAfterLineBusy      *int `json:"backToReadyAfterLineBusy,omitempty"`
+	BackToReadyAfterInvalidNumber *int `json:"backToReadyAfterInvalidNumber,omitempty"`
+	BackToReadyAfterNetworkIssue  *int `json:"backToReadyAfterNetworkIssue,omitempty"`
+	// CallRatingFrequency is how often (a percentage of calls) the agent is
+	// asked to rate the call quality.
+	CallRatingFrequency     *int              `json:"callRatingFrequency,omitempty"`
+	Video                   *bool             `json:"video,omitempty"`
+	TranscribeCallsRealTime *bool             `json:"transcribeCallsRealTime,omitempty"`
+	CallRecordingControls   *bool             `json:"callRecordingControls,omitempty"`
+	Location                string            `json:"location,omitempty"`
+	TelephonyAddress        *TelephonyAddress `json:"telephonyAddress,omitempty"`
+	Capacity                *Capacity         `json:"capacity,omitempty"`
+	// AssociatedUsers links the user to users of other Vonage applications
+	// (e.g. VBC). They belong to this user: not a template field.
+	AssociatedUsers []AssociatedUser `json:"associatedUsers,omitempty"`
 }
 
 // TelephonyAddress is agentConfiguration.telephonyAddress.
 type TelephonyAddress struct {
-	TelephoneAddress          string `json:"telephoneAddress,omitempty"`
-	TelephonyExtension        string `json:"telephonyExtension,omitempty"`
-	OutboundTelephonyRegion   string `json:"outboundTelephonyRegion,omitempty"`
+	TelephoneAddress   string `json:"telephoneAddress,omitempty"`
+	TelephonyExtension string `json:"telephonyExtension,omitempty"`
+	// OutboundTelephonyRegion is the GUID of a telephony region. VCC has no
+	// endpoint that lists them: see Client.RegionsInUse.
+	OutboundTelephonyRegion string `json:"outboundTelephonyRegion,omitempty"`
+	// NationalDisplay shows outbound numbers in national format.
+	NationalDisplay           *bool  `json:"nationalDisplay,omitempty"`
 	VirtualLocation           string `json:"virtualLocation,omitempty"`
 	PreventAutoCallbackNumber *bool  `json:"preventAutoCallbackNumber,omitempty"`
 	SelectedCallbackNumberID  string `json:"selectedCallbackNumberId,omitempty"`
+}
+
+// AssociatedUser is a user of another Vonage application linked to a VCC
+// user.
+type AssociatedUser struct {
+	Username        string `json:"username,omitempty"`
+	ApplicationType string `json:"applicationType,omitempty"` // e.g. "VBC"
 }
 
 // Capacity is the agent's interaction capacity. IsAgentLevel false means the
@@ -183,15 +220,32 @@ func Bool(b bool) *bool { return &b }
 // String returns a pointer to s, for PATCH bodies.
 func String(s string) *string { return &s }
 
-// TelephonyRegion is one of the account's telephony regions: the ID that
-// telephonyAddress.outboundTelephonyRegion holds, and its name (e.g.
-// "EMEA - Primary (11)").
-type TelephonyRegion struct {
-	TelephonyRegionID string `json:"telephonyRegionId"`
-	Name              string `json:"name"`
+// GroupPermission is a supervisor's permission on a group
+// (/users/{userId}/permissions/groups).
+type GroupPermission struct {
+	GroupID    string `json:"groupId"`
+	Permission string `json:"groupPermission"` // PermissionNone, PermissionRead or PermissionWrite
 }
 
-// UserCredential is an API credential (OAuth client) that belongs to a user.
-type UserCredential struct {
-	ClientID string `json:"clientId"`
+// Group permissions.
+const (
+	PermissionNone  = "None"
+	PermissionRead  = "Read"
+	PermissionWrite = "Write"
+)
+
+// Int returns a pointer to n, for PATCH bodies.
+func Int(n int) *int { return &n }
+
+// RegionUse is one telephony region in use in the account (see
+// Client.RegionsInUse).
+type RegionUse struct {
+	// Region is the GUID users carry in
+	// telephonyAddress.outboundTelephonyRegion.
+	Region string `json:"region"`
+	// Users is how many users (active and archived) carry it.
+	Users int `json:"users"`
+	// Examples are up to three of their usernames, for an operator to
+	// recognise the region by.
+	Examples []string `json:"examples"`
 }

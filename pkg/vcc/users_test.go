@@ -92,6 +92,9 @@ func TestEmptyArgumentsMakeNoRequest(t *testing.T) {
 		"ListUsers page 0":  func() error { _, err := c.ListUsers(ctx, "", 0, 10); return err },
 		"ListUsers limit":   func() error { _, err := c.ListUsers(ctx, "", 1, MaxPageSize+1); return err },
 		"ForEachUser size":  func() error { return c.ForEachUser(ctx, "", -1, nil) },
+		"UnlockUser":        func() error { return c.UnlockUser(ctx, "") },
+		"ResetPassword":     func() error { return c.ResetPassword(ctx, "") },
+		"GetGroupPerms":     func() error { _, err := c.GetGroupPermissions(ctx, ""); return err },
 	}
 	for name, call := range calls {
 		if err := call(); err == nil {
@@ -125,9 +128,16 @@ func TestPatchSendsOnlySetFields(t *testing.T) {
 			wantBody: `{"active":true}`, wantQuery: url.Values{"allowOverages": {"true"}},
 		},
 		{
-			name: "unlock", method: "PATCH", path: "/useradmin/users/u1",
-			call:     func(c *Client) (*User, error) { return c.UnlockUser(context.Background(), "u1") },
-			wantBody: `{"locked":false}`, wantQuery: url.Values{"allowOverages": {"false"}},
+			name: "template fields", method: "PATCH", path: "/useradmin/users/u1",
+			call: func(c *Client) (*User, error) {
+				return c.PatchUser(context.Background(), "u1", &User{Config: &AccountConfiguration{Agent: &AgentConfiguration{
+					OutboundAutoAnswer: Bool(true), InboundAutoAnswer: Bool(false), OutboundWrapUp: Int(0),
+					CallRatingFrequency: Int(50), TranscribeCallsRealTime: Bool(true),
+					TelephonyAddress: &TelephonyAddress{TelephoneAddress: "800200", NationalDisplay: Bool(false)},
+				}}})
+			},
+			wantBody:  `{"userAccountConfiguration":{"agentConfiguration":{"outboundAutoanswer":true,"inboundAutoanswer":false,"outboundWrapUp":0,"callRatingFrequency":50,"transcribeCallsRealTime":true,"telephonyAddress":{"telephoneAddress":"800200","nationalDisplay":false}}}}`,
+			wantQuery: url.Values{"allowOverages": {"false"}},
 		},
 		{
 			name: "nested fields and a cleared SSO id", method: "PATCH", path: "/useradmin/users/u%201",
@@ -350,8 +360,8 @@ func TestListUsersDefaults(t *testing.T) {
 	if len(p.Users) != 1 || p.Users[0].IsActive() || p.Meta.TotalCount != 1 {
 		t.Errorf("page = %+v", p)
 	}
-	if q := f.requests()[0].Query; q != "page=1" {
-		t.Errorf("query %q, want page=1 only", q)
+	if q := f.requests()[0].Query; q != "limit=25&page=1" {
+		t.Errorf("query %q, want limit=25&page=1: both always sent, the limit at VCC's default", q)
 	}
 }
 
@@ -422,6 +432,25 @@ func TestSubResources(t *testing.T) {
 			req: got{"PUT", "/useradmin/users/u1/callbackNumbers", `{"callbackNumbers":[{"callbackNumberId":"c1"},{"callbackNumberId":"c2"}]}`},
 		},
 		{
+			name:  "group permissions",
+			reply: `{"groupPermissions":[{"groupId":"g1","groupPermission":"Write","groupName":"Sales"},{"groupId":"g2","groupPermission":"None"}]}`,
+			call:  func(c *Client) (any, error) { return c.GetGroupPermissions(context.Background(), "u1") },
+			want:  []GroupPermission{{GroupID: "g1", Permission: PermissionWrite}, {GroupID: "g2", Permission: PermissionNone}},
+			req:   got{"GET", "/useradmin/users/u1/permissions/groups", ""},
+		},
+		{
+			name: "put group permissions",
+			call: func(c *Client) (any, error) {
+				return nil, c.PutGroupPermissions(context.Background(), "u1", []GroupPermission{{GroupID: "g1", Permission: PermissionRead}})
+			},
+			req: got{"PUT", "/useradmin/users/u1/permissions/groups", `{"groupPermissions":[{"groupId":"g1","groupPermission":"Read"}]}`},
+		},
+		{
+			name: "put no group permissions",
+			call: func(c *Client) (any, error) { return nil, c.PutGroupPermissions(context.Background(), "u1", nil) },
+			req:  got{"PUT", "/useradmin/users/u1/permissions/groups", `{"groupPermissions":[]}`},
+		},
+		{
 			name:  "account callback numbers, bare array",
 			reply: `[{"callbackNumberId":"c1","callbackNumberName":"UK","callbackNumberClid":"+441234"}]`,
 			call:  func(c *Client) (any, error) { return c.ListCallbackNumbers(context.Background()) },
@@ -459,6 +488,13 @@ func TestSubResources(t *testing.T) {
 			}
 			if g := (got{reqs[0].Method, reqs[0].Path, reqs[0].Body}); g != tt.req {
 				t.Errorf("request %+v, want %+v", g, tt.req)
+			}
+			wantQuery := ""
+			if tt.req.method == "GET" {
+				wantQuery = "limit=5000&page=1" // every list read is paged
+			}
+			if reqs[0].Query != wantQuery {
+				t.Errorf("query %q, want %q", reqs[0].Query, wantQuery)
 			}
 		})
 	}

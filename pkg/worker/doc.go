@@ -64,10 +64,12 @@
 // quarantines itself instead:
 //
 //   - Detection: QuarantineKind sorts each handler failure, through
-//     interfaces only (Unavailable() bool, StatusCode() int, net.Error,
-//     Temporary() bool), into unavailable (5xx, 429, 408, network,
-//     timeouts), auth (401, 403) or "" (about the message: 409 and other
-//     4xx, unclassified errors). The worker keeps the last outcome of each
+//     interfaces only (Misconfigured() bool, Unavailable() bool,
+//     StatusCode() int, net.Error, Temporary() bool), into config (the
+//     configuration does not match the target, such as a missing template
+//     user), unavailable (5xx, 429, 408, network, timeouts), auth (401,
+//     403) or "" (about the message: 409 and other 4xx, unclassified
+//     errors). The worker keeps the last outcome of each
 //     of the last QuarantineWindow (20) messages handled within
 //     QuarantineMaxAge (1m); once it holds QuarantineMinSamples (10) and a
 //     share of QuarantineRatio (80%) or more failed with the same kind, the

@@ -31,6 +31,10 @@ const (
 	KindUnavailable = "unavailable"
 	// KindAuth: the target refuses the worker's credentials (401, 403).
 	KindAuth = "auth"
+	// KindConfig: the worker's configuration does not match the target
+	// (the error has Misconfigured() true: e.g. a template user that does
+	// not exist), so every message that needs it fails alike.
+	KindConfig = "config"
 )
 
 // QuarantineKind says how err shows that the target cannot be used at all,
@@ -38,6 +42,8 @@ const (
 // record it does not have) or about nothing the target said. It looks at
 // behaviour only:
 //
+//   - interface{ Misconfigured() bool } true is config: the
+//     configuration does not match the target;
 //   - interface{ Unavailable() bool }, when the error has it, decides:
 //     false means "not the target's state", true "the target cannot be
 //     used" (auth when the status is 401 or 403, else unavailable);
@@ -49,6 +55,10 @@ const (
 func QuarantineKind(err error) string {
 	if err == nil {
 		return ""
+	}
+	var mc interface{ Misconfigured() bool }
+	if errors.As(err, &mc) && mc.Misconfigured() {
+		return KindConfig
 	}
 	status := 0
 	var sc interface{ StatusCode() int }
@@ -295,8 +305,11 @@ func (w *Worker[S]) announce(kind, reason string) {
 }
 
 func describeKind(kind string) string {
-	if kind == KindAuth {
+	switch kind {
+	case KindAuth:
 		return "target refuses the credentials"
+	case KindConfig:
+		return "configuration does not match the target"
 	}
 	return "target unavailable"
 }

@@ -49,6 +49,8 @@ func TestQuarantineKind(t *testing.T) {
 		{"Unavailable true beats a 400", &unavailableError{statusError{msg: "invalid_client", status: 400}, true}, worker.KindUnavailable},
 		{"Unavailable true with a 401", &unavailableError{statusError{msg: "invalid_client", status: 401}, true}, worker.KindAuth},
 		{"Unavailable false beats a 503", &unavailableError{statusError{msg: "503 for this record", status: 503, temporary: true}, false}, ""},
+		{"misconfigured", fmt.Errorf("create: %w", &configError{"template VCC user agent.template not found"}), worker.KindConfig},
+		{"misconfigured beats a 404", &configError{"404 template"}, worker.KindConfig},
 		{"nil", nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -265,3 +267,10 @@ func TestNoQuarantineWithoutProbe(t *testing.T) {
 		t.Error("quarantined without a probe")
 	}
 }
+
+// configError is a refusal caused by the configuration (Misconfigured).
+type configError struct{ msg string }
+
+func (e *configError) Error() string       { return e.msg }
+func (e *configError) Temporary() bool     { return false }
+func (e *configError) Misconfigured() bool { return true }
