@@ -10,14 +10,16 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vccsync/vccsync/pkg/bus"
+	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/handlers"
+	"github.com/vccsync/vccsync/pkg/reconcile"
 	"github.com/vccsync/vccsync/pkg/salesforce"
 	"github.com/vccsync/vccsync/pkg/vcc"
 )
@@ -39,7 +41,10 @@ same file under their flag names, unless given as a flag or in the
 VCCSYNC_* environment variable. Other settings of the file are ignored.
 
 A Salesforce user matches the VCC user whose username (compared
-case-insensitively) is the one the mapping derives (usernameSource).
+case-insensitively) is the one the mapping derives (usernameSource), as
+the worker matches it. What should differ is what the worker would write
+(the same function decides both): username, name, email, ssoExternalId
+and active, for archived and departing users too.
 Classes:
   in_step       active with an active VCC user of the same username, name,
                 email and ssoExternalId, or inactive with an archived or no
@@ -52,7 +57,9 @@ Classes:
                 users excluded): reported, never changed
   ambiguous     several VCC users match (by username and by email), several
                 Salesforce users derive the same username, the only match
-                is by email, or no username can be derived: reported only
+                is by email, another VCC user holds the user's NVM Agent Id
+                (a create would be refused), or no username can be
+                derived: reported only
   out_of_scope  no template for its profile and no default template
 
 Plan: one line per user that is not in step or out of scope:
@@ -95,7 +102,7 @@ type reconcileOptions struct {
 	dryRun        bool
 	jsonOut       bool
 	allowArchives bool
-	threshold     archiveThreshold
+	threshold     reconcile.Threshold
 	timeout       time.Duration
 }
 
@@ -105,7 +112,8 @@ func reconcileEnv(flagName string) string {
 }
 
 func runReconcile(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o := reconcileOptions{threshold: archiveThreshold{share: 0.1, text: "10%"}}
+	o := reconcileOptions{}
+	_ = o.threshold.Set("10%")
 	fs := newFlagSet("reconcile")
 	o.nats.register(fs)
 	o.sf.register(fs)
@@ -296,113 +304,70 @@ func (o *reconcileOptions) sourceName() string {
 	return "salesforce"
 }
 
-// archiveThreshold is --archive-threshold: a share of the in-scope users
-// or an absolute count.
-type archiveThreshold struct {
-	share    float64
-	count    int
-	absolute bool
-	text     string
+// reconciler reads both sides.
+type reconciler struct {
+	m      handlers.Mapping // normalized
+	sf     *salesforce.Client
+	vcc    *vcc.Client
+	source string
 }
 
-func (a *archiveThreshold) String() string {
-	if a == nil {
-		return ""
-	}
-	return a.text
-}
+// jsPublisher publishes to JetStream with the event id as message id.
+type jsPublisher struct{ js jetstream.JetStream }
 
-func (a *archiveThreshold) Set(s string) error {
-	s = strings.TrimSpace(s)
-	if p, ok := strings.CutSuffix(s, "%"); ok {
-		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || f < 0 || f > 100 {
-			return fmt.Errorf("%q: want a percentage from 0%% to 100%%", s)
-		}
-		*a = archiveThreshold{share: f / 100, text: s}
-		return nil
+func (p jsPublisher) Publish(ctx context.Context, env events.Envelope) (uint64, bool, error) {
+	ack, err := bus.Publish(ctx, p.js, env)
+	if err != nil {
+		return 0, false, err
 	}
-	f, err := strconv.ParseFloat(s, 64)
-	switch {
-	case err != nil || f < 0:
-		return fmt.Errorf("%q: want a share (10%% or 0.1) or a count of users (25)", s)
-	case f < 1:
-		*a = archiveThreshold{share: f, text: s}
-	case f != float64(int(f)):
-		return fmt.Errorf("%q: a count of users is a whole number (a share is below 1 or ends in %%)", s)
-	default:
-		*a = archiveThreshold{count: int(f), absolute: true, text: s}
-	}
-	return nil
-}
-
-// limit is the most archives allowed among inScope users.
-func (a archiveThreshold) limit(inScope int) float64 {
-	if a.absolute {
-		return float64(a.count)
-	}
-	return a.share * float64(inScope)
-}
-
-// describe says what the limit is, e.g. "10% of 20 in-scope users = 2".
-func (a archiveThreshold) describe(inScope int) string {
-	if a.absolute {
-		return fmt.Sprintf("%d users", a.count)
-	}
-	return fmt.Sprintf("%s of %d in-scope users = %s", a.text, inScope, strconv.FormatFloat(a.limit(inScope), 'f', -1, 64))
+	return ack.Sequence, ack.Duplicate, nil
 }
 
 // run reads, classifies, prints and, when asked, publishes.
 func (r *reconciler) run(ctx context.Context, o reconcileOptions, stdout, stderr io.Writer) int {
+	fail := func(err error) int {
+		fmt.Fprintf(stderr, "publisher reconcile: %v\n", err)
+		return exitFail
+	}
 	var js jetstream.JetStream
 	if !o.dryRun {
 		nc, err := o.nats.connect(stderr)
 		if err != nil {
-			fmt.Fprintf(stderr, "publisher reconcile: %v\n", err)
-			return exitFail
+			return fail(err)
 		}
 		defer nc.Close()
 		if js, err = jetstream.New(nc); err != nil {
-			fmt.Fprintf(stderr, "publisher reconcile: jetstream: %v\n", err)
-			return exitFail
+			return fail(fmt.Errorf("jetstream: %w", err))
 		}
 		if err := checkStream(ctx, js, o.timeout); err != nil {
-			fmt.Fprintf(stderr, "publisher reconcile: %v\n", err)
-			return exitFail
+			return fail(err)
 		}
 	}
-	in, err := r.read(ctx)
+	in, err := reconcile.Read(ctx, r.m, r.sf, r.vcc)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher reconcile: %v\n", err)
-		return exitFail
+		return fail(err)
 	}
-	rep := classify(r.m, in)
-	if err := rep.events(r.source); err != nil {
-		fmt.Fprintf(stderr, "publisher reconcile: %v\n", err)
-		return exitFail
+	rep := reconcile.Classify(r.m, in)
+	if err := rep.BuildEvents(r.source); err != nil {
+		return fail(err)
 	}
-	rep.Guard = reconcileGuard{
-		Archives: rep.archives(), Threshold: o.threshold.text,
-		Limit: o.threshold.limit(rep.InScope), Allowed: o.allowArchives,
-	}
-	rep.Guard.Exceeded = float64(rep.Guard.Archives) > rep.Guard.Limit
+	rep.Judge(o.threshold, o.allowArchives)
 	rep.DryRun = o.dryRun
 	if !o.jsonOut {
-		rep.writeText(stdout)
+		rep.WriteText(stdout)
 	}
 	code := exitOK
 	switch {
 	case rep.Guard.Exceeded && !o.allowArchives:
 		fmt.Fprintf(stderr, "publisher reconcile: refused: the plan archives %d users, more than the threshold %s; check the mapping's scope and usernameSource, then give --allow-archives (or a higher --archive-threshold)\n",
-			rep.Guard.Archives, o.threshold.describe(rep.InScope))
+			rep.Guard.Archives, o.threshold.Describe(rep.InScope))
 		code = exitFail
 	case o.dryRun:
-		fmt.Fprintf(stderr, "publisher reconcile: dry run: %d events planned, nothing published\n", rep.planned())
+		fmt.Fprintf(stderr, "publisher reconcile: dry run: %d events planned, nothing published\n", rep.Planned())
 	default:
-		rep.Published = &reconcileTotals{}
-		rep.publish(ctx, js, o.timeout, func(res reconcilePublished) {
+		rep.Publish(ctx, jsPublisher{js}, o.timeout, func(res reconcile.Published) {
 			if !o.jsonOut {
-				fmt.Fprintln(stdout, res.line())
+				fmt.Fprintln(stdout, res.Line())
 			}
 		})
 		if !o.jsonOut {
@@ -416,8 +381,7 @@ func (r *reconciler) run(ctx context.Context, o reconcileOptions, stdout, stderr
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(stderr, "publisher reconcile: %v\n", err)
-			return exitFail
+			return fail(err)
 		}
 	}
 	return code

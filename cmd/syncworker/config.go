@@ -1,73 +1,28 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/vccsync/vccsync/internal/config"
 	"github.com/vccsync/vccsync/pkg/handlers"
 )
 
-// fileConfig is the configuration file: every flag under its own name, plus
-// the mapping (desired state) that has no flag form.
-type fileConfig struct {
-	Flags   map[string]any    `yaml:",inline"`
-	Mapping *handlers.Mapping `yaml:"mapping"`
-}
-
-// envName is the environment variable that fills a flag: VCCSYNC_<NAME>.
-func envName(flagName string) string {
-	return "VCCSYNC_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
-}
-
 // loadConfig fills every flag not given on the command line from its
-// VCCSYNC_* environment variable, then from the configuration file, and
-// returns the file's mapping (nil when absent). Precedence: flag, then
-// environment, then file, then default.
+// VCCSYNC_* environment variable, then from the configuration file (see
+// internal/config), and returns the file's mapping (nil when absent).
 func loadConfig(fs *flag.FlagSet, path string) (*handlers.Mapping, error) {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
-	var fc fileConfig
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		if err := dec.Decode(&fc); err != nil && !errors.Is(err, io.EOF) { // io.EOF: empty file
-			return nil, fmt.Errorf("config %s: %w", path, err)
-		}
-		for k := range fc.Flags {
-			if k == "config" || fs.Lookup(k) == nil {
-				return nil, fmt.Errorf("config %s: unknown setting %q (settings are the flag names of syncworker -h, and mapping)", path, k)
-			}
-		}
+	f, err := config.Load(config.FromFlagSet(fs), path, config.Options{Sections: []string{"mapping"}, Skip: []string{"config"}})
+	if err != nil {
+		return nil, err
 	}
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || f.Name == "config" {
-			return
-		}
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
-			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
-			}
-			return
-		}
-		if v, ok := fc.Flags[f.Name]; ok {
-			if err := fs.Set(f.Name, fmt.Sprint(v)); err != nil {
-				errs = append(errs, fmt.Errorf("config %s: %s: %w", path, f.Name, err))
-			}
-		}
-	})
-	return fc.Mapping, errors.Join(errs...)
+	var m handlers.Mapping
+	if ok, err := f.Decode("mapping", &m); err != nil || !ok {
+		return nil, err
+	}
+	return &m, nil
 }
 
 // readSecret reads a secret from a file (trimmed) or, when no file is

@@ -335,9 +335,21 @@ func TestEndToEnd(t *testing.T) {
 	if string(raw.Data) != string(poison) || raw.Header.Get(events.HeaderOriginalSubject) != events.UserChangedSubject("0055e0000000007") {
 		t.Error("DLQ copy lost the original body or subject")
 	}
+	// Outcomes are observed as each batch is applied; its acks follow the
+	// commit: wait for the work queue to drain.
 	main, _ := w1.sys.js.Stream(ctx, events.Stream)
-	if info, _ := main.Info(ctx); info.State.Msgs != 0 {
-		t.Errorf("VCCSYNC still holds %d messages", info.State.Msgs)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		info, err := main.Info(ctx)
+		if err == nil && info.State.Msgs == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			if err == nil {
+				err = fmt.Errorf("%d messages left", info.State.Msgs)
+			}
+			t.Errorf("VCCSYNC not drained 10s after the last outcome: %v", err)
+			break
+		}
 	}
 
 	// Restart on the same data dir; everything again under new message ids,

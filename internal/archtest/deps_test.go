@@ -47,6 +47,10 @@ var rules = map[string]rule{
 	// The VCC contract suite: runs against any *vcc.Client (its own tests
 	// also use the sandbox, which this table does not check).
 	"pkg/vcc/vcctest": {allow: []string{"pkg/vcc"}},
+
+	// Reconcile: classify, plan and publish; the desired state comes from
+	// the handlers, so the worker and reconcile never disagree.
+	"pkg/reconcile": {allow: []string{"pkg/events", "pkg/handlers", "pkg/vcc", "pkg/salesforce"}},
 }
 
 // adapters are the packages that talk to one external system each; they

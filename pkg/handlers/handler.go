@@ -415,14 +415,7 @@ func (h *Handler) applyVCC(ctx context.Context, key string, prev, next State, tm
 
 // desired is the VCC view of a Salesforce snapshot, keyed like State.Synced.
 func (h *Handler) desired(u events.User) map[string]string {
-	return map[string]string{
-		fUsername: h.m.username(u),
-		fName:     u.Name(),
-		fEmail:    u.Email.Get(),
-		fSSO:      u.FederationIdentifier.Get(),
-		fActive:   strconv.FormatBool(u.IsActive.Get()),
-		fAgentID:  u.AgentID.Get(),
-	}
+	return h.m.Desired(u).fields()
 }
 
 // syncedEqual reports whether everything desired was already synced. An
@@ -587,32 +580,27 @@ func (e *retryError) Temporary() bool { return true }
 func (h *Handler) converge(ctx context.Context, key string, next State, cur *vcc.User, want map[string]string, active, linking bool) (Result, error) {
 	next.VCCUserID = cur.UserID
 	partial := Result{State: next, Partial: true}
+	changes := Diff(desiredOf(want, active), cur)
 	patch := &vcc.User{}
-	var changes []Change
-	diff := func(field, old, new string, set func()) {
-		if old != new {
-			set()
-			changes = append(changes, Change{Field: field, Old: old, New: new})
+	for _, c := range changes {
+		switch c.Field {
+		case fUsername:
+			patch.Username = c.New
+		case fName:
+			patch.Name = c.New
+		case fEmail:
+			patch.Email = c.New
+		case fSSO:
+			patch.SSOExternalID = vcc.String(c.New)
+		case fActive:
+			patch.Active = vcc.Bool(active)
 		}
 	}
-	if want[fUsername] != "" {
-		diff(fUsername, cur.Username, want[fUsername], func() { patch.Username = want[fUsername] })
-	}
-	if want[fName] != "" {
-		diff(fName, cur.Name, want[fName], func() { patch.Name = want[fName] })
-	}
-	if want[fEmail] != "" {
-		diff(fEmail, cur.Email, want[fEmail], func() { patch.Email = want[fEmail] })
-	}
-	diff(fSSO, cur.SSO(), want[fSSO], func() { patch.SSOExternalID = vcc.String(want[fSSO]) })
 	wasActive := cur.IsActive()
-	diff(fActive, strconv.FormatBool(wasActive), strconv.FormatBool(active), func() { patch.Active = vcc.Bool(active) })
 
 	res := Result{State: next, Outcome: OutcomeUnchanged}
 	agentID := cur.AgentDisplayID()
-	if sf := want[fAgentID]; sf != "" && agentID != "" && sf != agentID {
-		res.Note = fmt.Sprintf("Salesforce NVM Agent Id %s differs from VCC agent ID %s, which VCC does not allow to change", sf, agentID)
-	}
+	res.Note = AgentIDConflict(desiredOf(want, active), cur)
 	if len(changes) > 0 {
 		if _, err := h.vcc.PatchUser(ctx, cur.UserID, patch); err != nil {
 			return partial, fmt.Errorf("update VCC user %s: %w", cur.UserID, err)
