@@ -6,11 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/vccsync/vccsync/pkg/bridge"
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/salesforce"
 )
@@ -29,7 +29,8 @@ lines starting with # are skipped). With --listen, an HTTP endpoint instead:
 POST one message or a JSON array of them; the answer comes after every
 acknowledgement: 200, 400 with the errors of rejected messages, or 500 when
 a publish or a Salesforce read failed (post again: what was published is a
-duplicate). GET /healthz answers ok. The endpoint does not authenticate:
+duplicate). GET /healthz answers ok, GET /metrics serves the Prometheus
+metrics (vccsync_cdc_…). The endpoint does not authenticate:
 bind it to localhost or a private network, next to the CDC subscriber.
 
 A message is either form (--format, default: told from its shape):
@@ -155,7 +156,7 @@ func runCDC(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		return usageError(stderr, "cdc", fmt.Errorf("--timeout %s: must be positive", o.timeout), printUsage)
 	}
 
-	in, err := o.ingester()
+	cfg, err := o.ingester()
 	if err != nil {
 		return usageError(stderr, "cdc", err, printUsage)
 	}
@@ -164,13 +165,17 @@ func runCDC(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		if err != nil {
 			return usageError(stderr, "cdc", err, printUsage)
 		}
-		in.users = c
+		cfg.Users = c
 	}
-	return runCDCWith(ctx, o, in, pos, stdin, stdout, stderr, printUsage)
+	return runCDCWith(ctx, o, cfg, pos, stdin, stdout, stderr, printUsage)
 }
 
-// runCDCWith runs cdc with a ready ingester (its users reader set or not).
-func runCDCWith(ctx context.Context, o cdcOptions, in *cdcIngester, pos []string, stdin io.Reader, stdout, stderr io.Writer, printUsage func(io.Writer)) int {
+// runCDCWith runs cdc with a ready ingester configuration (its Users set
+// or not); it adds the publisher and, with --listen, the metrics.
+//
+//	FILE, stdin ──readCDCInput──▶ bridge.Ingester ──▶ VCCSYNC    one line per message on stdout
+//	POST ──▶ bridge.IngestHandler ──┘                             summary on stderr
+func runCDCWith(ctx context.Context, o cdcOptions, cfg bridge.IngesterConfig, pos []string, stdin io.Reader, stdout, stderr io.Writer, printUsage func(io.Writer)) int {
 	var input io.Reader
 	name := ""
 	if o.listen == "" {
@@ -188,71 +193,64 @@ func runCDCWith(ctx context.Context, o cdcOptions, in *cdcIngester, pos []string
 		return exitFail
 	}
 	defer nc.Close()
-	in.js = js
+	cfg.Publisher = bridge.JetStream(js)
 
-	counts := &cdcCounts{}
+	counts := &bridge.Counts{}
 	if o.listen != "" {
-		ln, err := net.Listen("tcp", o.listen)
-		if err != nil {
-			fmt.Fprintf(stderr, "publisher cdc: --listen: %v\n", err)
-			return exitFail
-		}
-		fmt.Fprintf(stderr, "publisher cdc: listening on http://%s\n", ln.Addr())
-		err = serveCDC(ctx, ln, &cdcHandler{in: in, counts: counts, out: stdout}, 30*time.Second)
-		fmt.Fprintln(stderr, counts)
-		if err != nil {
-			fmt.Fprintf(stderr, "publisher cdc: serve: %v\n", err)
-			return exitFail
-		}
-		return exitOK
+		return cdcListen(ctx, o.listen, cfg, counts, stdout, stderr)
 	}
-
+	in, err := bridge.NewIngester(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "publisher cdc: %v\n", err)
+		return exitFail
+	}
 	err = readCDCInput(ctx, input, func(m cdcMessage) {
-		out := cdcOutcome{status: cdcRejected, err: m.err}
-		if m.err == nil {
-			out = in.ingest(ctx, m.body)
+		var out bridge.Outcome
+		if m.err != nil {
+			out = in.Reject(m.err)
+		} else {
+			out = in.Ingest(ctx, m.body)
 		}
-		counts.add(out)
-		fmt.Fprintln(stdout, out.line(m.label))
+		counts.Add(out)
+		fmt.Fprintln(stdout, out.Line(m.label))
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher cdc: %s: %v\n", name, err)
 	}
 	fmt.Fprintln(stderr, counts)
-	if err != nil || counts.count(cdcRejected) > 0 || counts.count(cdcFailed) > 0 {
+	if err != nil || counts.Messages(bridge.StatusRejected) > 0 || counts.Messages(bridge.StatusFailed) > 0 {
 		return exitFail
 	}
 	return exitOK
 }
 
-// ingester checks the decoding flags and builds the ingester, without its
-// NATS connection and Salesforce client.
-func (o *cdcOptions) ingester() (*cdcIngester, error) {
+// ingester checks the decoding flags and builds the ingester's
+// configuration, without its publisher and Salesforce client.
+func (o *cdcOptions) ingester() (bridge.IngesterConfig, error) {
 	format, err := salesforce.ParseCDCFormat(o.format)
 	if err != nil {
-		return nil, fmt.Errorf("--format: %w", err)
+		return bridge.IngesterConfig{}, fmt.Errorf("--format: %w", err)
 	}
 	switch org, err := events.NormalizeID(o.orgID); {
 	case o.orgID == "":
-		return nil, errors.New("--org-id is required: the Salesforce organization ID (00D…) the events come from")
+		return bridge.IngesterConfig{}, errors.New("--org-id is required: the Salesforce organization ID (00D…) the events come from")
 	case err != nil:
-		return nil, fmt.Errorf("--org-id: %w", err)
+		return bridge.IngesterConfig{}, fmt.Errorf("--org-id: %w", err)
 	case org[:3] != "00D":
-		return nil, fmt.Errorf("--org-id: %q is not an organization ID (00D…)", o.orgID)
+		return bridge.IngesterConfig{}, fmt.Errorf("--org-id: %q is not an organization ID (00D…)", o.orgID)
 	}
 	var schema *salesforce.CDCSchema
 	if o.schema != "" {
 		b, err := os.ReadFile(o.schema)
 		if err != nil {
-			return nil, fmt.Errorf("--schema: %w", err)
+			return bridge.IngesterConfig{}, fmt.Errorf("--schema: %w", err)
 		}
 		if schema, err = salesforce.ParseCDCSchema(b); err != nil {
-			return nil, fmt.Errorf("--schema %s: %w", o.schema, err)
+			return bridge.IngesterConfig{}, fmt.Errorf("--schema %s: %w", o.schema, err)
 		}
 	}
-	return &cdcIngester{
-		dec:     &salesforce.CDCDecoder{OrgID: o.orgID, OwnClient: o.ownClient, Format: format, Schema: schema},
-		timeout: o.timeout,
-		orgID:   o.orgID,
+	return bridge.IngesterConfig{
+		Decoder: &salesforce.CDCDecoder{OrgID: o.orgID, OwnClient: o.ownClient, Format: format, Schema: schema},
+		Timeout: o.timeout,
 	}, nil
 }

@@ -1,106 +1,70 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strings"
-	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vccsync/vccsync/pkg/bridge"
 )
 
-// cdcMaxBody bounds one POST.
-const cdcMaxBody = 16 << 20
-
-// cdcHandler accepts CDC messages over HTTP: POST one message or a JSON
-// array of them. It answers once every message is handled: 200 when all
-// were published (or were duplicates, ignored, or gaps read and
-// published), 400 with the specific errors when one was rejected, 500 when
-// one could not be published (retry: what was published is a duplicate
-// the second time). The body has one line per message, as on stdout.
-type cdcHandler struct {
-	in     *cdcIngester
-	counts *cdcCounts
-	out    io.Writer
-	posts  atomic.Int64
-}
-
-func (h *cdcHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-		return
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, fmt.Sprintf("method %s: POST a change event message (or a JSON array of them)", r.Method), http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cdcMaxBody))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		http.Error(w, fmt.Sprintf("body: larger than %s", sizeString(cdcMaxBody)), http.StatusRequestEntityTooLarge)
-		return
-	case err != nil:
-		http.Error(w, fmt.Sprintf("body: %v", err), http.StatusBadRequest)
-		return
-	}
-	msgs, err := cdcSplitBody(body)
+// cdcListen serves cdc --listen: POSTs to bridge.IngestHandler (any
+// path), GET /healthz and /metrics beside it, until ctx is done. It prints
+// the summary on stderr and returns the exit status.
+func cdcListen(ctx context.Context, addr string, cfg bridge.IngesterConfig, counts *bridge.Counts, stdout, stderr io.Writer) int {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := bridge.NewMetrics(reg)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+		fmt.Fprintf(stderr, "publisher cdc: %v\n", err)
+		return exitFail
 	}
-
-	post := h.posts.Add(1)
-	var reply strings.Builder
-	status := http.StatusOK
-	for i, m := range msgs {
-		o := h.in.ingest(r.Context(), m)
-		h.counts.add(o)
-		label := fmt.Sprintf("msg=%d", i+1)
-		fmt.Fprintf(h.out, "%s\n", o.line(fmt.Sprintf("post=%d %s", post, label)))
-		fmt.Fprintf(&reply, "%s\n", o.line(label))
-		switch {
-		case o.status == cdcFailed:
-			status = http.StatusInternalServerError
-		case o.status == cdcRejected && status == http.StatusOK:
-			status = http.StatusBadRequest
-		}
+	cfg.Metrics = m
+	in, err := bridge.NewIngester(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "publisher cdc: %v\n", err)
+		return exitFail
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, reply.String())
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "publisher cdc: --listen: %v\n", err)
+		return exitFail
+	}
+	fmt.Fprintf(stderr, "publisher cdc: listening on http://%s\n", ln.Addr())
+	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
+	err = serveCDC(ctx, ln, cdcRoutes(bridge.NewIngestHandler(in, counts, stdout), metrics), 30*time.Second)
+	fmt.Fprintln(stderr, counts)
+	if err != nil {
+		fmt.Fprintf(stderr, "publisher cdc: serve: %v\n", err)
+		return exitFail
+	}
+	return exitOK
 }
 
-// cdcSplitBody returns the messages of a POST body: the body itself, or
-// the elements of a JSON array.
-func cdcSplitBody(body []byte) ([]json.RawMessage, error) {
-	t := bytes.TrimSpace(bytes.TrimPrefix(body, []byte("\xef\xbb\xbf")))
-	switch {
-	case len(t) == 0:
-		return nil, errors.New("body: empty, want a change event message or a JSON array of them")
-	case t[0] != '[':
-		return []json.RawMessage{t}, nil
-	}
-	var msgs []json.RawMessage
-	if err := json.Unmarshal(t, &msgs); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, fmt.Errorf("body: not valid JSON at byte %d: %v", se.Offset, err)
+// cdcRoutes answers GET (and HEAD) /healthz with ok and /metrics with
+// metrics, and sends everything else to h.
+func cdcRoutes(h, metrics http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			switch r.URL.Path {
+			case "/healthz":
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				fmt.Fprintln(w, "ok")
+				return
+			case "/metrics":
+				metrics.ServeHTTP(w, r)
+				return
+			}
 		}
-		return nil, fmt.Errorf("body: not a JSON array of messages: %v", err)
-	}
-	if len(msgs) == 0 {
-		return nil, errors.New("body: an empty array, want at least one message")
-	}
-	return msgs, nil
+		h.ServeHTTP(w, r)
+	})
 }
 
 // serveCDC serves h on ln until ctx is done, then lets the requests in

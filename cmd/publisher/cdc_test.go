@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vccsync/vccsync/pkg/bridge"
 	"github.com/vccsync/vccsync/pkg/events"
 )
 
@@ -459,7 +460,7 @@ func TestCDCGapAndOverflow(t *testing.T) {
 	}
 }
 
-// cdcFakeUsers is a userReader over a fixed list, with errors to inject.
+// cdcFakeUsers is a bridge.UserReader over a fixed list, with errors to inject.
 type cdcFakeUsers struct {
 	users    []events.User
 	queryErr error
@@ -500,17 +501,17 @@ func TestCDCGapFailures(t *testing.T) {
 	noStamp := events.User{ID: cdcNoor, Alias: events.Val("nsaleh")}
 	path := writeInput(t, cdcGapEvent.streaming(t), cdcOverflowEvent.streaming(t))
 
-	run := func(users userReader) (int, string) {
+	run := func(users bridge.UserReader) (int, string) {
 		t.Helper()
 		o := cdcOptions{orgID: cdcTestOrg, timeout: 5 * time.Second, format: "detect", ownClient: "vccsync"}
 		o.nats.url = url
-		in, err := o.ingester()
+		cfg, err := o.ingester()
 		if err != nil {
 			t.Fatal(err)
 		}
-		in.users = users
+		cfg.Users = users
 		var stdout, stderr bytes.Buffer
-		code := runCDCWith(t.Context(), o, in, []string{path}, nil, &stdout, &stderr, func(io.Writer) {})
+		code := runCDCWith(t.Context(), o, cfg, []string{path}, nil, &stdout, &stderr, func(io.Writer) {})
 		return code, stdout.String()
 	}
 
@@ -519,8 +520,8 @@ func TestCDCGapFailures(t *testing.T) {
 		t.Errorf("no Salesforce: exit status %d, want 1", code)
 	}
 	checkOutput(t, stdout,
-		"failed line=1 change=GAP_UPDATE read=0: "+errNoUserReader.Error(),
-		"failed line=2 change=GAP_OVERFLOW read=0: "+errNoUserReader.Error(),
+		"failed line=1 change=GAP_UPDATE read=0: "+bridge.ErrNoUserReader.Error(),
+		"failed line=2 change=GAP_OVERFLOW read=0: "+bridge.ErrNoUserReader.Error(),
 	)
 
 	code, stdout = run(&cdcFakeUsers{users: []events.User{olga, noStamp}, queryErr: errors.New("salesforce: 503 Service Unavailable"), eachErr: errors.New("salesforce: connection reset")})
@@ -606,7 +607,7 @@ func TestCDCListen(t *testing.T) {
 		{"a bad message among good ones", "[" + cdcAccountChange.streaming(t) + "," + cdcOlgaRenamed.streaming(t) + "]", 400, []string{
 			`rejected msg=1 change=UPDATE: ChangeEventHeader.entityName: "Account", want "User" (subscribe to /data/UserChangeEvent)`,
 			"published msg=2 change=UPDATE published=1 duplicate=0 ids=" + cdcID(cdcOlga, "tx-rename", 2)}},
-		{"a gap without Salesforce", cdcGapEvent.streaming(t), 500, []string{"failed msg=1 change=GAP_UPDATE read=0: " + errNoUserReader.Error()}},
+		{"a gap without Salesforce", cdcGapEvent.streaming(t), 500, []string{"failed msg=1 change=GAP_UPDATE read=0: " + bridge.ErrNoUserReader.Error()}},
 		{"not JSON", `{"data":`, 400, []string{"rejected msg=1: message: not valid JSON at byte 8: unexpected end of JSON input"}},
 		{"a broken array", `[{"data":1},`, 400, []string{"body: not valid JSON at byte 12: unexpected end of JSON input"}},
 		{"empty", "", 400, []string{"body: empty, want a change event message or a JSON array of them"}},
@@ -634,7 +635,16 @@ func TestCDCListen(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("GET /healthz: %d", resp.StatusCode)
 	}
-	big := `{"data":"` + strings.Repeat("x", cdcMaxBody) + `"}`
+	resp, err = http.Get(addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `vccsync_cdc_messages_total{outcome="rejected"} 2`; resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+		t.Errorf("GET /metrics: %d, no %q in\n%s", resp.StatusCode, want, b)
+	}
+	big := `{"data":"` + strings.Repeat("x", bridge.MaxIngestBody) + `"}`
 	if status, reply := post(big); status != http.StatusRequestEntityTooLarge || reply != "body: larger than 16 MiB\n" {
 		t.Errorf("too big: %d %q", status, reply)
 	}

@@ -7,33 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/vccsync/vccsync/pkg/events"
-)
-
-// Headers dlq replay reads and writes besides the DLQ headers of the wire
-// contract.
-const (
-	// dlqHeaderReplays counts the replays of a message. It travels with the
-	// replayed message, and back to the DLQ with it when it fails again.
-	dlqHeaderReplays = "Vccsync-Replays"
-	// dlqHeaderReplayedFrom is the DLQ sequence a replay was made from.
-	dlqHeaderReplayedFrom = "Vccsync-Replayed-From"
-	// dlqHeaderOriginalMsgID is the Nats-Msg-Id the message had before the
-	// worker dead-lettered it (worker.HeaderOriginalMsgID).
-	dlqHeaderOriginalMsgID = "Vccsync-Original-Msg-Id"
-)
-
-// Defaults of dlq replay.
-const (
-	dlqDefaultMaxReplays = 5
-	dlqDefaultRate       = 100
+	"github.com/vccsync/vccsync/pkg/dlq"
 )
 
 // dlqEnv is what dlq asks of its surroundings: the clock and whether a
@@ -120,7 +98,7 @@ type dlqOptions struct {
 	yes        bool
 
 	// filter is built from the filter flags.
-	filter *dlqFilter
+	filter *dlq.Filter
 }
 
 func (o *dlqOptions) registerCommon(fs *flag.FlagSet) {
@@ -226,10 +204,10 @@ func (o *dlqOptions) check(sub string, pos []string, env dlqEnv, stdin io.Reader
 	if len(pos) > 0 {
 		return exitUsage, fmt.Errorf("unexpected arguments %q: %s takes only flags (--seq N for sequences)", pos, sub)
 	}
-	if o.filter.empty() && !o.all {
+	if o.filter.Empty() && !o.all {
 		return exitUsage, fmt.Errorf("%s needs a filter (--class, --type, --user, --since, --until, --seq) or --all for every message", sub)
 	}
-	if !o.filter.empty() && o.all {
+	if !o.filter.Empty() && o.all {
 		return exitUsage, errors.New("--all and a filter: give one or the other")
 	}
 	switch sub {
@@ -249,175 +227,48 @@ func (o *dlqOptions) check(sub string, pos []string, env dlqEnv, stdin io.Reader
 }
 
 // buildFilter checks the filter flags.
-func (o *dlqOptions) buildFilter(now time.Time) (*dlqFilter, error) {
-	f := &dlqFilter{}
-	for _, c := range dlqSplitList(o.classes) {
-		switch c {
-		case events.ClassPoison, events.ClassPermanent, events.ClassExhausted:
-		default:
-			return nil, fmt.Errorf("--class %q: want %s, %s or %s", c, events.ClassPoison, events.ClassPermanent, events.ClassExhausted)
+func (o *dlqOptions) buildFilter(now time.Time) (*dlq.Filter, error) {
+	f := &dlq.Filter{}
+	for _, p := range []struct {
+		flag   string
+		values stringList
+		parse  func(string) (string, error)
+		into   *[]string
+	}{
+		{"--class", o.classes, dlq.ParseClass, &f.Classes},
+		{"--type", o.types, dlq.ParseType, &f.Types},
+		{"--user", o.users, dlq.ParseUser, &f.Users},
+	} {
+		for _, v := range dlq.SplitList(p.values) {
+			v, err := p.parse(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s %w", p.flag, err)
+			}
+			*p.into = append(*p.into, v)
 		}
-		f.classes = append(f.classes, c)
-	}
-	for _, t := range dlqSplitList(o.types) {
-		if strings.ContainsAny(strings.TrimSuffix(t, "*"), "* \t") {
-			return nil, fmt.Errorf("--type %q: want an event type, or a prefix ending in *", t)
-		}
-		f.types = append(f.types, t)
-	}
-	for _, u := range dlqSplitList(o.users) {
-		k, err := events.UserKey(u)
-		if err != nil {
-			return nil, fmt.Errorf("--user %q: %v", u, err)
-		}
-		f.users = append(f.users, k)
 	}
 	var err error
 	if o.since != "" {
-		if f.since, err = parseDLQTime(o.since, now); err != nil {
+		if f.Since, err = dlq.ParseTime(o.since, now); err != nil {
 			return nil, fmt.Errorf("--since: %w", err)
 		}
 	}
 	if o.until != "" {
-		if f.until, err = parseDLQTime(o.until, now); err != nil {
+		if f.Until, err = dlq.ParseTime(o.until, now); err != nil {
 			return nil, fmt.Errorf("--until: %w", err)
 		}
 	}
-	if !f.since.IsZero() && !f.until.IsZero() && !f.since.Before(f.until) {
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		return nil, fmt.Errorf("--since %s is not before --until %s", o.since, o.until)
 	}
-	if f.seqs, err = dlqParseSeqs(dlqSplitList(o.seqs)); err != nil {
+	if f.Seqs, err = dlq.ParseSeqs(dlq.SplitList(o.seqs)); err != nil {
 		return nil, fmt.Errorf("--seq: %w", err)
 	}
 	return f, nil
 }
 
-// dlqSplitList splits the values of a repeatable flag on commas.
-func dlqSplitList(l stringList) []string {
-	var out []string
-	for _, v := range l {
-		for p := range strings.SplitSeq(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
-// parseDLQTime reads an RFC 3339 time, a date (UTC) or a duration before now.
-func parseDLQTime(s string, now time.Time) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
-		}
-	}
-	if d, err := time.ParseDuration(s); err == nil {
-		if d < 0 {
-			return time.Time{}, fmt.Errorf("%q: a duration before now must be positive", s)
-		}
-		return now.Add(-d).UTC(), nil
-	}
-	return time.Time{}, fmt.Errorf("%q: want RFC 3339 (2026-11-20T10:15:00Z), a date (2026-11-20) or a duration before now (36h)", s)
-}
-
-// dlqSeqRange is an inclusive range of DLQ sequences; single is a sequence
-// given alone (reported when it is not in the stream).
-type dlqSeqRange struct {
-	lo, hi uint64
-	single bool
-}
-
-// dlqParseSeqs reads sequences and ranges, and returns them sorted, ranges
-// merged and sequences inside a range dropped.
-func dlqParseSeqs(list []string) ([]dlqSeqRange, error) {
-	var ranges, singles []dlqSeqRange
-	for _, s := range list {
-		a, b, isRange := strings.Cut(s, "-")
-		lo, err := strconv.ParseUint(strings.TrimSpace(a), 10, 64)
-		if err != nil || lo == 0 {
-			return nil, fmt.Errorf("%q: want a sequence (1, 2, …) or a range A-B", s)
-		}
-		if !isRange {
-			singles = append(singles, dlqSeqRange{lo: lo, hi: lo, single: true})
-			continue
-		}
-		hi, err := strconv.ParseUint(strings.TrimSpace(b), 10, 64)
-		if err != nil || hi < lo {
-			return nil, fmt.Errorf("%q: want a range A-B with A <= B", s)
-		}
-		ranges = append(ranges, dlqSeqRange{lo: lo, hi: hi})
-	}
-	slices.SortFunc(ranges, func(x, y dlqSeqRange) int { return dlqCompareUint(x.lo, y.lo) })
-	var merged []dlqSeqRange
-	for _, r := range ranges {
-		if n := len(merged); n > 0 && r.lo <= merged[n-1].hi+1 {
-			merged[n-1].hi = max(merged[n-1].hi, r.hi)
-			continue
-		}
-		merged = append(merged, r)
-	}
-	out := merged
-	for _, s := range singles {
-		inside := slices.ContainsFunc(merged, func(r dlqSeqRange) bool { return s.lo >= r.lo && s.lo <= r.hi })
-		if !inside && !slices.ContainsFunc(out, func(r dlqSeqRange) bool { return r.single && r.lo == s.lo }) {
-			out = append(out, s)
-		}
-	}
-	slices.SortFunc(out, func(x, y dlqSeqRange) int { return dlqCompareUint(x.lo, y.lo) })
-	return out, nil
-}
-
-func dlqCompareUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-// dlqFilter selects DLQ messages.
-type dlqFilter struct {
-	classes, types, users []string
-	since, until          time.Time
-	seqs                  []dlqSeqRange
-}
-
-func (f *dlqFilter) empty() bool {
-	return len(f.classes) == 0 && len(f.types) == 0 && len(f.users) == 0 &&
-		f.since.IsZero() && f.until.IsZero() && len(f.seqs) == 0
-}
-
-// match reports whether a message passes every filter but --seq (the
-// reader only reads the sequences asked for).
-func (f *dlqFilter) match(d *dlqDesc) bool {
-	if len(f.classes) > 0 && !slices.Contains(f.classes, d.Class) {
-		return false
-	}
-	if len(f.types) > 0 && !slices.ContainsFunc(f.types, func(t string) bool {
-		if p, ok := strings.CutSuffix(t, "*"); ok {
-			return d.Type != "" && strings.HasPrefix(d.Type, p)
-		}
-		return d.Type == t
-	}) {
-		return false
-	}
-	if len(f.users) > 0 && !slices.Contains(f.users, d.User) {
-		return false
-	}
-	if !f.since.IsZero() && d.failedAt.Before(f.since) {
-		return false
-	}
-	if !f.until.IsZero() && !d.failedAt.Before(f.until) {
-		return false
-	}
-	return true
-}
-
 // dlqOpen connects and looks up the DLQ stream.
-func dlqOpen(ctx context.Context, o *dlqOptions, stderr io.Writer) (*dlqReader, func(), error) {
+func dlqOpen(ctx context.Context, o *dlqOptions, stderr io.Writer) (*dlq.DLQ, func(), error) {
 	nc, err := o.nats.connect(stderr)
 	if err != nil {
 		return nil, nil, err
@@ -427,22 +278,20 @@ func dlqOpen(ctx context.Context, o *dlqOptions, stderr io.Writer) (*dlqReader, 
 		nc.Close()
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
-	lctx, cancel := context.WithTimeout(ctx, o.timeout)
-	defer cancel()
-	s, err := js.Stream(lctx, events.DLQStream)
-	switch {
-	case err == nil:
-	case errors.Is(err, jetstream.ErrStreamNotFound):
+	d, err := dlq.Open(ctx, js, o.timeout)
+	if err != nil {
 		nc.Close()
-		return nil, nil, fmt.Errorf("stream %s not found: is syncworker running (it creates the streams)?", events.DLQStream)
-	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
-		nc.Close()
-		return nil, nil, fmt.Errorf("stream %s: JetStream is not enabled on this server (or for this account): %w", events.DLQStream, err)
-	default:
-		nc.Close()
-		return nil, nil, fmt.Errorf("look up stream %s: %w", events.DLQStream, err)
+		return nil, nil, err
 	}
-	return &dlqReader{js: js, stream: s, timeout: o.timeout}, nc.Close, nil
+	return d, nc.Close, nil
+}
+
+// dlqPlural is one or many by n.
+func dlqPlural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // dlqIsTerminal reports whether x (a reader or writer) is a terminal.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/vccsync/vccsync/pkg/dlq"
 	"github.com/vccsync/vccsync/pkg/events"
 )
 
@@ -50,58 +50,19 @@ func registerDLQList(o *dlqOptions, fs *flag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON document (messages and histogram) instead of text")
 }
 
-// dlqHistogram counts messages by class and by reason.
-type dlqHistogram struct {
-	total    int
-	byClass  map[string]int
-	byReason map[string]int
-}
-
-func newDLQHistogram() *dlqHistogram {
-	return &dlqHistogram{byClass: map[string]int{}, byReason: map[string]int{}}
-}
-
-func (h *dlqHistogram) add(d *dlqDesc) {
-	h.total++
-	c := d.Class
-	if c == "" {
-		c = "(none)"
-	}
-	h.byClass[c]++
-	h.byReason[d.Reason]++
-}
-
-// dlqCount is one bar of the histogram.
-type dlqCount struct {
-	Reason string `json:"reason"`
-	Count  int    `json:"count"`
-}
-
-// dlqSorted returns the counts of m, largest first.
-func dlqSorted(m map[string]int) []dlqCount {
-	out := make([]dlqCount, 0, len(m))
-	for k, v := range m {
-		out = append(out, dlqCount{Reason: k, Count: v})
-	}
-	slices.SortFunc(out, func(a, b dlqCount) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Reason, b.Reason))
-	})
-	return out
-}
-
-// print writes the histogram as text, with bars of # up to 40 wide.
-func (h *dlqHistogram) print(w io.Writer, stored uint64) {
-	if h.total == 0 {
+// dlqPrintHistogram writes the histogram as text, with bars of # up to 40 wide.
+func dlqPrintHistogram(w io.Writer, h *dlq.Histogram, stored uint64) {
+	if h.Total == 0 {
 		fmt.Fprintf(w, "no message matches (%s holds %d)\n", events.DLQStream, stored)
 		return
 	}
-	fmt.Fprintf(w, "%d %s (%s holds %d)\n", h.total, dlqPlural(h.total, "message", "messages"), events.DLQStream, stored)
+	fmt.Fprintf(w, "%d %s (%s holds %d)\n", h.Total, dlqPlural(h.Total, "message", "messages"), events.DLQStream, stored)
 	for _, part := range []struct {
 		title string
 		m     map[string]int
-	}{{"by class:", h.byClass}, {"by reason:", h.byReason}} {
+	}{{"by class:", h.ByClass}, {"by reason:", h.ByReason}} {
 		fmt.Fprintln(w, part.title)
-		counts := dlqSorted(part.m)
+		counts := dlq.Sorted(part.m)
 		width := len(strconv.Itoa(counts[0].Count))
 		for _, c := range counts {
 			bar := max(1, c.Count*40/counts[0].Count)
@@ -110,62 +71,55 @@ func (h *dlqHistogram) print(w io.Writer, stored uint64) {
 	}
 }
 
-func dlqPlural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 func runDLQList(ctx context.Context, o *dlqOptions, _ []string, _ dlqEnv, _ io.Reader, stdout, stderr io.Writer) int {
-	r, closeConn, err := dlqOpen(ctx, o, stderr)
+	d, closeConn, err := dlqOpen(ctx, o, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq list: %v\n", err)
 		return exitFail
 	}
 	defer closeConn()
-	p, err := r.plan(ctx, o.filter)
+	p, err := d.Plan(ctx, o.filter)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq list: %v\n", err)
 		return exitFail
 	}
 
-	h := newDLQHistogram()
-	var rows []*dlqDesc
+	h := dlq.NewHistogram()
+	var rows []*dlq.Letter
 	var tw *tabwriter.Writer
 	if !o.json {
 		tw = tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	}
-	err = r.scan(ctx, p, o.filter, func(_ *dlqMsg, d *dlqDesc) error {
-		h.add(d)
+	err = d.Scan(ctx, p, o.filter, func(l *dlq.Letter) error {
+		h.Add(l)
 		if o.json {
-			rows = append(rows, d)
+			rows = append(rows, l)
 			return nil
 		}
-		if h.total == 1 {
+		if h.Total == 1 {
 			fmt.Fprintln(tw, "SEQ\tFAILED-AT\tCLASS\tTYPE\tUSER\tDELIVERIES\tREPLAYS\tERROR")
 		}
-		replays := strconv.Itoa(d.Replays)
-		if d.replaysErr != "" {
+		replays := strconv.Itoa(l.Replays)
+		if l.ReplaysErr != "" {
 			replays = "?"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Seq, d.failedAt.Format(time.RFC3339),
-			dlqDash(d.Class), dlqDash(d.Type), dlqDash(d.User), dlqDash(d.Deliveries), replays, dlqDash(dlqTruncate(dlqOneLine(d.Error), 80)))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", l.Seq, l.Failed.Format(time.RFC3339),
+			dlqDash(l.Class), dlqDash(l.Type), dlqDash(l.User), dlqDash(l.Deliveries), replays, dlqDash(l.ErrorLine(80)))
 		return nil
 	}, func(seq uint64) {
 		fmt.Fprintf(stderr, "publisher dlq list: seq %d: not in %s (replayed, purged or expired?)\n", seq, events.DLQStream)
 	})
 	if o.json {
 		if rows == nil {
-			rows = []*dlqDesc{}
+			rows = []*dlq.Letter{}
 		}
 		doc := struct {
-			Messages []*dlqDesc     `json:"messages"`
+			Messages []*dlq.Letter  `json:"messages"`
 			Total    int            `json:"total"`
 			Stored   uint64         `json:"stored"`
 			ByClass  map[string]int `json:"byClass"`
-			ByReason []dlqCount     `json:"byReason"`
-		}{rows, h.total, p.msgs, h.byClass, dlqSorted(h.byReason)}
+			ByReason []dlq.Count    `json:"byReason"`
+		}{rows, h.Total, p.Stored, h.ByClass, dlq.Sorted(h.ByReason)}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		if eerr := enc.Encode(doc); eerr != nil && err == nil {
@@ -173,10 +127,10 @@ func runDLQList(ctx context.Context, o *dlqOptions, _ []string, _ dlqEnv, _ io.R
 		}
 	} else {
 		tw.Flush()
-		if h.total > 0 {
+		if h.Total > 0 {
 			fmt.Fprintln(stdout)
 		}
-		h.print(stdout, p.msgs)
+		dlqPrintHistogram(stdout, h, p.Stored)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq list: %v\n", dlqInterrupted(err))
@@ -190,11 +144,6 @@ func dlqDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// dlqOneLine puts a multi-line text on one line.
-func dlqOneLine(s string) string {
-	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }), " ")
 }
 
 // dlqInterrupted words an interruption for an operator.
@@ -226,33 +175,33 @@ func registerDLQShow(o *dlqOptions, fs *flag.FlagSet) {
 }
 
 func runDLQShow(ctx context.Context, o *dlqOptions, pos []string, _ dlqEnv, _ io.Reader, stdout, stderr io.Writer) int {
-	seqs, err := dlqParseSeqs(pos)
+	seqs, err := dlq.ParseSeqs(pos)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq show: SEQ %v\n", err)
 		return exitUsage
 	}
-	r, closeConn, err := dlqOpen(ctx, o, stderr)
+	d, closeConn, err := dlqOpen(ctx, o, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq show: %v\n", err)
 		return exitFail
 	}
 	defer closeConn()
-	f := &dlqFilter{seqs: seqs}
-	p, err := r.plan(ctx, f)
+	f := &dlq.Filter{Seqs: seqs}
+	p, err := d.Plan(ctx, f)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq show: %v\n", err)
 		return exitFail
 	}
 	code, shown := exitOK, 0
-	err = r.scan(ctx, p, f, func(m *dlqMsg, d *dlqDesc) error {
+	err = d.Scan(ctx, p, f, func(l *dlq.Letter) error {
 		if o.json {
-			return dlqShowJSON(stdout, m, d)
+			return dlqShowJSON(stdout, l)
 		}
 		if shown > 0 {
 			fmt.Fprintln(stdout)
 		}
 		shown++
-		dlqShowText(stdout, m, d)
+		dlqShowText(stdout, l)
 		return nil
 	}, func(seq uint64) {
 		fmt.Fprintf(stderr, "publisher dlq show: seq %d: not in %s (replayed, purged or expired?)\n", seq, events.DLQStream)
@@ -265,35 +214,35 @@ func runDLQShow(ctx context.Context, o *dlqOptions, pos []string, _ dlqEnv, _ io
 	return code
 }
 
-func dlqShowText(w io.Writer, m *dlqMsg, d *dlqDesc) {
-	fmt.Fprintf(w, "seq:      %d\n", m.seq)
-	fmt.Fprintf(w, "subject:  %s\n", m.subject)
-	fmt.Fprintf(w, "stored:   %s\n", m.stored.UTC().Format(time.RFC3339Nano))
-	fmt.Fprintf(w, "class:    %s\n", dlqDash(d.Class))
-	fmt.Fprintf(w, "error:    %s\n", dlqDash(d.Error))
+func dlqShowText(w io.Writer, l *dlq.Letter) {
+	fmt.Fprintf(w, "seq:      %d\n", l.Seq)
+	fmt.Fprintf(w, "subject:  %s\n", l.Subject)
+	fmt.Fprintf(w, "stored:   %s\n", l.Stored.UTC().Format(time.RFC3339Nano))
+	fmt.Fprintf(w, "class:    %s\n", dlqDash(l.Class))
+	fmt.Fprintf(w, "error:    %s\n", dlqDash(l.Error))
 	fmt.Fprintln(w, "headers:")
-	for _, k := range slices.Sorted(maps.Keys(m.header)) {
-		for _, v := range m.header[k] {
+	for _, k := range slices.Sorted(maps.Keys(l.Header)) {
+		for _, v := range l.Header[k] {
 			fmt.Fprintf(w, "  %s: %s\n", k, v)
 		}
 	}
 	switch {
-	case len(m.data) == 0:
+	case len(l.Data) == 0:
 		fmt.Fprintln(w, "body:     (empty)")
-	case json.Valid(m.data):
+	case json.Valid(l.Data):
 		var b bytes.Buffer
-		_ = json.Indent(&b, m.data, "", "  ")
-		fmt.Fprintf(w, "body (%d bytes, JSON):\n%s\n", len(m.data), b.String())
-	case utf8.Valid(m.data) && !strings.ContainsFunc(string(m.data), func(r rune) bool {
+		_ = json.Indent(&b, l.Data, "", "  ")
+		fmt.Fprintf(w, "body (%d bytes, JSON):\n%s\n", len(l.Data), b.String())
+	case utf8.Valid(l.Data) && !strings.ContainsFunc(string(l.Data), func(r rune) bool {
 		return !unicode.IsPrint(r) && !unicode.IsSpace(r)
 	}):
-		fmt.Fprintf(w, "body (%d bytes, not JSON):\n%s\n", len(m.data), strings.TrimRight(string(m.data), "\n"))
+		fmt.Fprintf(w, "body (%d bytes, not JSON):\n%s\n", len(l.Data), strings.TrimRight(string(l.Data), "\n"))
 	default:
-		fmt.Fprintf(w, "body (%d bytes, not JSON, not text):\n%q\n", len(m.data), m.data)
+		fmt.Fprintf(w, "body (%d bytes, not JSON, not text):\n%q\n", len(l.Data), l.Data)
 	}
 }
 
-func dlqShowJSON(w io.Writer, m *dlqMsg, d *dlqDesc) error {
+func dlqShowJSON(w io.Writer, l *dlq.Letter) error {
 	doc := struct {
 		Seq      uint64              `json:"seq"`
 		Subject  string              `json:"subject"`
@@ -303,14 +252,14 @@ func dlqShowJSON(w io.Writer, m *dlqMsg, d *dlqDesc) error {
 		Headers  map[string][]string `json:"headers"`
 		Body     json.RawMessage     `json:"body,omitempty"`
 		BodyText *string             `json:"bodyText,omitempty"`
-	}{Seq: m.seq, Subject: m.subject, Stored: m.stored.UTC(), Class: d.Class, Error: d.Error, Headers: m.header}
+	}{Seq: l.Seq, Subject: l.Subject, Stored: l.Stored.UTC(), Class: l.Class, Error: l.Error, Headers: l.Header}
 	if doc.Headers == nil {
 		doc.Headers = map[string][]string{}
 	}
-	if json.Valid(m.data) {
-		doc.Body = m.data
+	if json.Valid(l.Data) {
+		doc.Body = l.Data
 	} else {
-		s := string(m.data)
+		s := string(l.Data)
 		doc.BodyText = &s
 	}
 	return json.NewEncoder(w).Encode(doc)

@@ -6,14 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/time/rate"
-
+	"github.com/vccsync/vccsync/pkg/dlq"
 	"github.com/vccsync/vccsync/pkg/events"
 )
 
@@ -67,209 +63,72 @@ func registerDLQReplay(o *dlqOptions, fs *flag.FlagSet) {
 	fs.BoolVar(&o.all, "all", false, "replay every message of the DLQ (instead of a filter)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be replayed, and where, and publish nothing")
 	fs.BoolVar(&o.keep, "keep", false, "keep the DLQ copy of a replayed message")
-	fs.Float64Var(&o.rate, "rate", dlqDefaultRate, "publish at most `N` messages per second (0: no limit)")
-	fs.IntVar(&o.maxReplays, "max-replays", dlqDefaultMaxReplays, "refuse a message already replayed `N` times")
+	fs.Float64Var(&o.rate, "rate", dlq.DefaultRate, "publish at most `N` messages per second (0: no limit)")
+	fs.IntVar(&o.maxReplays, "max-replays", dlq.DefaultMaxReplays, "refuse a message already replayed `N` times")
 }
-
-// dlqReplay is a DLQ message made ready to publish again.
-type dlqReplay struct {
-	msg   *nats.Msg
-	msgID string
-	n     int
-}
-
-// dlqDropOnReplay reports whether a header of a DLQ message is left out of
-// its replay: the DLQ headers, the replay headers (set again), and every
-// Nats-* header (the id is set again; Nats-Expected-Stream would name the
-// DLQ stream).
-func dlqDropOnReplay(name string) bool {
-	for _, h := range []string{
-		events.HeaderError, events.HeaderErrorClass, events.HeaderOriginalSubject,
-		events.HeaderOriginalSequence, events.HeaderDeliveries, events.HeaderFailedAt,
-		dlqHeaderOriginalMsgID, dlqHeaderReplays, dlqHeaderReplayedFrom,
-	} {
-		if strings.EqualFold(name, h) {
-			return true
-		}
-	}
-	return len(name) >= 5 && strings.EqualFold(name[:5], "Nats-")
-}
-
-// dlqReplayIDSuffix separates an id from the replay count.
-const dlqReplayIDSuffix = ":replay:"
-
-// dlqSplitReplayID splits "<id>:replay:<N>" into id and N (0 when id has
-// no replay suffix).
-func dlqSplitReplayID(id string) (string, int) {
-	i := strings.LastIndex(id, dlqReplayIDSuffix)
-	if i < 0 {
-		return id, 0
-	}
-	n, err := strconv.Atoi(id[i+len(dlqReplayIDSuffix):])
-	if err != nil || n < 1 || strconv.Itoa(n) != id[i+len(dlqReplayIDSuffix):] {
-		return id, 0
-	}
-	return id[:i], n
-}
-
-// dlqBuildReplay makes the replay of a DLQ message, or says why it is
-// refused.
-func dlqBuildReplay(m *dlqMsg, d *dlqDesc, maxReplays int) (dlqReplay, string) {
-	switch {
-	case d.OriginalSubject == "":
-		return dlqReplay{}, "no " + events.HeaderOriginalSubject + " header: where it came from is unknown"
-	case strings.HasPrefix(d.OriginalSubject, events.DLQSubjectPrefix):
-		return dlqReplay{}, fmt.Sprintf("%s %s is a DLQ subject", events.HeaderOriginalSubject, d.OriginalSubject)
-	case d.replaysErr != "":
-		return dlqReplay{}, d.replaysErr
-	}
-	orig := d.OriginalMsgID
-	if orig == "" {
-		orig = d.EventID
-	}
-	if orig == "" {
-		orig = "dlq-" + strconv.FormatUint(m.seq, 10)
-	}
-	base, fromID := dlqSplitReplayID(orig)
-	replays := max(d.Replays, fromID)
-	if replays >= maxReplays {
-		last := d.Class
-		if last == "" {
-			last = "no class"
-		}
-		return dlqReplay{}, fmt.Sprintf("replayed %d %s already, the limit is %d (--max-replays); it failed again (%s: %s); purge it, or fix the cause and raise --max-replays",
-			replays, dlqPlural(replays, "time", "times"), maxReplays, last, dlqTruncate(dlqOneLine(d.Error), 120))
-	}
-	n := replays + 1
-	id := base + dlqReplayIDSuffix + strconv.Itoa(n)
-	h := nats.Header{}
-	for k, v := range m.header {
-		if !dlqDropOnReplay(k) {
-			h[k] = append([]string(nil), v...)
-		}
-	}
-	h.Set(events.HeaderMsgID, id)
-	h.Set(dlqHeaderReplays, strconv.Itoa(n))
-	h.Set(dlqHeaderReplayedFrom, strconv.FormatUint(m.seq, 10))
-	return dlqReplay{msg: &nats.Msg{Subject: d.OriginalSubject, Header: h, Data: m.data}, msgID: id, n: n}, ""
-}
-
-// dlqReplayCounts are the outcomes of a replay run.
-type dlqReplayCounts struct {
-	dryRun                                      bool
-	replayed, duplicate, would, refused, failed int
-	undeleted                                   int
-}
-
-func (c *dlqReplayCounts) String() string {
-	if c.dryRun {
-		return fmt.Sprintf("%d would be replayed, %d refused, %d failed", c.would, c.refused, c.failed)
-	}
-	s := fmt.Sprintf("%d replayed, %d duplicate, %d refused, %d failed", c.replayed, c.duplicate, c.refused, c.failed)
-	if c.undeleted > 0 {
-		s += fmt.Sprintf(" (%d replayed but still in %s)", c.undeleted, events.DLQStream)
-	}
-	return s
-}
-
-// dlqMaxFailuresInARow stops a replay whose publishes keep failing.
-const dlqMaxFailuresInARow = 10
 
 func runDLQReplay(ctx context.Context, o *dlqOptions, _ []string, env dlqEnv, _ io.Reader, stdout, stderr io.Writer) int {
-	r, closeConn, err := dlqOpen(ctx, o, stderr)
+	d, closeConn, err := dlqOpen(ctx, o, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq replay: %v\n", err)
 		return exitFail
 	}
 	defer closeConn()
 	if !o.dryRun {
-		if err := checkStream(ctx, r.js, o.timeout); err != nil {
+		if err := d.CheckTarget(ctx); err != nil {
 			fmt.Fprintf(stderr, "publisher dlq replay: %v\n", err)
 			return exitFail
 		}
 	}
-	p, err := r.plan(ctx, o.filter)
+	p, err := d.Plan(ctx, o.filter)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq replay: %v\n", err)
 		return exitFail
 	}
-	var lim *rate.Limiter
-	if o.rate > 0 && !o.dryRun {
-		lim = rate.NewLimiter(rate.Limit(o.rate), 1)
-	}
-	lo, hi := p.bounds()
+	lo, hi := p.Bounds()
 	prog := newDLQProgress(stderr, env.isTerminal(stderr), env.now, "replay", lo, hi)
-	c := &dlqReplayCounts{dryRun: o.dryRun}
-	inARow := 0
-
-	err = r.scan(ctx, p, o.filter, func(m *dlqMsg, d *dlqDesc) error {
-		defer prog.update(m.seq, c.String)
-		rp, refusal := dlqBuildReplay(m, d, o.maxReplays)
-		if refusal != "" {
-			c.refused++
-			prog.printf(stdout, "refused seq=%d: %s\n", m.seq, refusal)
-			return nil
+	opts := dlq.ReplayOptions{MaxReplays: o.maxReplays, Rate: o.rate, DryRun: o.dryRun, Keep: o.keep}
+	c, err := d.Replay(ctx, p, o.filter, opts, func(res dlq.ReplayResult, c dlq.ReplayCounts) {
+		prog.printf(stdout, "%s\n", dlqReplayLine(res))
+		if res.Outcome != dlq.Missing {
+			prog.update(res.Seq, c.String)
 		}
-		if o.dryRun {
-			c.would++
-			prog.printf(stdout, "would replay seq=%d to subject %s as msg-id %s (replays=%d)\n", m.seq, value(rp.msg.Subject), value(rp.msgID), rp.n)
-			return nil
-		}
-		if lim != nil {
-			if err := lim.Wait(ctx); err != nil {
-				return err
-			}
-		}
-		pctx, cancel := context.WithTimeout(ctx, o.timeout)
-		ack, err := r.js.PublishMsg(pctx, rp.msg, jetstream.WithExpectStream(events.Stream))
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			c.failed++
-			inARow++
-			prog.printf(stdout, "failed seq=%d subject=%s msg-id=%s: publish: %v (the DLQ copy is kept)\n", m.seq, value(rp.msg.Subject), value(rp.msgID), err)
-			if inARow >= dlqMaxFailuresInARow {
-				return fmt.Errorf("stopped: %d publishes failed in a row", inARow)
-			}
-			return nil
-		}
-		inARow = 0
-		status := "replayed"
-		if ack.Duplicate {
-			status = "duplicate"
-			c.duplicate++
-		} else {
-			c.replayed++
-		}
-		line := fmt.Sprintf("%s seq=%d subject=%s msg-id=%s replays=%d stream-seq=%d", status, m.seq, value(rp.msg.Subject), value(rp.msgID), rp.n, ack.Sequence)
-		if o.keep {
-			line += " dlq-copy=kept"
-		} else {
-			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), o.timeout)
-			err := r.stream.DeleteMsg(dctx, m.seq)
-			cancel()
-			if err != nil {
-				c.undeleted++
-				line += fmt.Sprintf(" dlq-copy=kept: delete failed: %v (a replay of it within the duplicate window is a duplicate)", err)
-			}
-		}
-		prog.printf(stdout, "%s\n", line)
-		return nil
-	}, func(seq uint64) {
-		c.failed++
-		prog.printf(stdout, "failed seq=%d: not in %s (replayed, purged or expired?)\n", seq, events.DLQStream)
 	})
 	prog.finish()
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq replay: %v\n", dlqInterrupted(err))
 	}
 	fmt.Fprintln(stderr, c)
-	if err != nil || c.refused > 0 || c.failed > 0 || c.undeleted > 0 {
+	if err != nil || !c.OK() {
 		return exitFail
 	}
 	return exitOK
+}
+
+// dlqReplayLine is the output line of one letter of a replay.
+func dlqReplayLine(r dlq.ReplayResult) string {
+	switch r.Outcome {
+	case dlq.Refused:
+		return fmt.Sprintf("refused seq=%d: %s", r.Seq, r.Refusal)
+	case dlq.WouldReplay:
+		return fmt.Sprintf("would replay seq=%d to subject %s as msg-id %s (replays=%d)", r.Seq, value(r.Subject), value(r.MsgID), r.Replays)
+	case dlq.Failed:
+		return fmt.Sprintf("failed seq=%d subject=%s msg-id=%s: publish: %v (the DLQ copy is kept)", r.Seq, value(r.Subject), value(r.MsgID), r.Err)
+	case dlq.Missing:
+		return fmt.Sprintf("failed seq=%d: not in %s (replayed, purged or expired?)", r.Seq, events.DLQStream)
+	}
+	status := "replayed"
+	if r.Outcome == dlq.Duplicate {
+		status = "duplicate"
+	}
+	line := fmt.Sprintf("%s seq=%d subject=%s msg-id=%s replays=%d stream-seq=%d", status, r.Seq, value(r.Subject), value(r.MsgID), r.Replays, r.StreamSeq)
+	switch {
+	case r.Kept:
+		line += " dlq-copy=kept"
+	case r.DeleteErr != nil:
+		line += fmt.Sprintf(" dlq-copy=kept: delete failed: %v (a replay of it within the duplicate window is a duplicate)", r.DeleteErr)
+	}
+	return line
 }
 
 func dlqPurgeUsage(w io.Writer, flags func(io.Writer)) {
@@ -300,22 +159,22 @@ func registerDLQPurge(o *dlqOptions, fs *flag.FlagSet) {
 }
 
 func runDLQPurge(ctx context.Context, o *dlqOptions, _ []string, env dlqEnv, stdin io.Reader, stdout, stderr io.Writer) int {
-	r, closeConn, err := dlqOpen(ctx, o, stderr)
+	d, closeConn, err := dlqOpen(ctx, o, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq purge: %v\n", err)
 		return exitFail
 	}
 	defer closeConn()
-	p, err := r.plan(ctx, o.filter)
+	p, err := d.Plan(ctx, o.filter)
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher dlq purge: %v\n", err)
 		return exitFail
 	}
 	var seqs []uint64
-	h := newDLQHistogram()
-	err = r.scan(ctx, p, o.filter, func(m *dlqMsg, d *dlqDesc) error {
-		seqs = append(seqs, m.seq)
-		h.add(d)
+	h := dlq.NewHistogram()
+	err = d.Scan(ctx, p, o.filter, func(l *dlq.Letter) error {
+		seqs = append(seqs, l.Seq)
+		h.Add(l)
 		return nil
 	}, func(seq uint64) {
 		fmt.Fprintf(stderr, "publisher dlq purge: seq %d: not in %s\n", seq, events.DLQStream)
@@ -328,48 +187,39 @@ func runDLQPurge(ctx context.Context, o *dlqOptions, _ []string, env dlqEnv, std
 		fmt.Fprintf(stdout, "deleted 0 messages from %s: none matches\n", events.DLQStream)
 		return exitOK
 	}
-	if !o.yes {
-		var classes []string
-		for _, c := range dlqSorted(h.byClass) {
-			classes = append(classes, fmt.Sprintf("%d %s", c.Count, c.Reason))
-		}
-		fmt.Fprintf(stderr, "Delete %d %s from %s for good (%s, seq %d to %d)? Type yes to delete: ",
-			len(seqs), dlqPlural(len(seqs), "message", "messages"), events.DLQStream, strings.Join(classes, ", "), seqs[0], seqs[len(seqs)-1])
-		answer, _ := bufio.NewReader(stdin).ReadString('\n')
-		if strings.TrimSpace(answer) != "yes" {
-			fmt.Fprintln(stderr, "publisher dlq purge: not confirmed; nothing deleted")
-			return exitFail
-		}
+	if !o.yes && !dlqConfirmPurge(stdin, stderr, seqs, h) {
+		fmt.Fprintln(stderr, "publisher dlq purge: not confirmed; nothing deleted")
+		return exitFail
 	}
 	prog := newDLQProgress(stderr, env.isTerminal(stderr), env.now, "purge", seqs[0], seqs[len(seqs)-1])
-	deleted, failed := 0, 0
-	status := func() string { return fmt.Sprintf("%d deleted, %d failed", deleted, failed) }
-	var stopped error
-	for _, seq := range seqs {
-		if err := ctx.Err(); err != nil {
-			stopped = err
-			break
-		}
-		dctx, cancel := context.WithTimeout(ctx, o.timeout)
-		err := r.stream.DeleteMsg(dctx, seq)
-		cancel()
+	c, stopped := d.Purge(ctx, seqs, func(seq uint64, err error, c dlq.PurgeCounts) {
 		if err != nil {
-			failed++
 			prog.printf(stderr, "publisher dlq purge: seq %d: delete: %v\n", seq, err)
-		} else {
-			deleted++
 		}
-		prog.update(seq, status)
-	}
+		prog.update(seq, func() string { return fmt.Sprintf("%d deleted, %d failed", c.Deleted, c.Failed) })
+	})
 	prog.finish()
 	if stopped != nil {
 		fmt.Fprintf(stderr, "publisher dlq purge: %v\n", dlqInterrupted(stopped))
 	}
-	fmt.Fprintf(stdout, "deleted %d %s from %s\n", deleted, dlqPlural(deleted, "message", "messages"), events.DLQStream)
-	if failed > 0 || stopped != nil {
+	fmt.Fprintf(stdout, "deleted %d %s from %s\n", c.Deleted, dlqPlural(c.Deleted, "message", "messages"), events.DLQStream)
+	if c.Failed > 0 || stopped != nil {
 		return exitFail
 	}
 	return exitOK
+}
+
+// dlqConfirmPurge asks on stderr and reads the answer from stdin: true
+// when it is yes.
+func dlqConfirmPurge(stdin io.Reader, stderr io.Writer, seqs []uint64, h *dlq.Histogram) bool {
+	var classes []string
+	for _, c := range dlq.Sorted(h.ByClass) {
+		classes = append(classes, fmt.Sprintf("%d %s", c.Count, c.Reason))
+	}
+	fmt.Fprintf(stderr, "Delete %d %s from %s for good (%s, seq %d to %d)? Type yes to delete: ",
+		len(seqs), dlqPlural(len(seqs), "message", "messages"), events.DLQStream, strings.Join(classes, ", "), seqs[0], seqs[len(seqs)-1])
+	answer, _ := bufio.NewReader(stdin).ReadString('\n')
+	return strings.TrimSpace(answer) == "yes"
 }
 
 // dlqProgress reports the progress of a long run on stderr: nothing in

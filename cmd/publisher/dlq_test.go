@@ -14,8 +14,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vccsync/vccsync/pkg/dlq"
 	"github.com/vccsync/vccsync/pkg/events"
-	"github.com/vccsync/vccsync/pkg/worker"
 )
 
 // dlqFailedAt is the failure time of the n-th test message.
@@ -34,7 +34,7 @@ func deadLetter(t *testing.T, js jetstream.JetStream, subject string, h nats.Hea
 	}
 	orig := dh.Get(events.HeaderMsgID)
 	if orig != "" {
-		dh.Set(worker.HeaderOriginalMsgID, orig)
+		dh.Set(events.HeaderOriginalMsgID, orig)
 	}
 	dh.Set(events.HeaderMsgID, "dlq:"+strconv.FormatUint(origSeq, 10)+":"+orig)
 	dh.Set(events.HeaderError, reason)
@@ -83,8 +83,8 @@ func dlqFixture(t *testing.T, js jetstream.JetStream) {
 	janeChanged := []byte(userChanged(t, "evt-1", events.User{ID: jane, Alias: events.Val("jsmith")}))
 	johnChanged := []byte(userChanged(t, "evt-2", events.User{ID: john, Alias: events.Val("jdoe")}))
 	replayed := originalHeader("cmd-3:replay:1")
-	replayed.Set(dlqHeaderReplays, "1")
-	replayed.Set(dlqHeaderReplayedFrom, "1")
+	replayed.Set(events.HeaderReplays, "1")
+	replayed.Set(events.HeaderReplayedFrom, "1")
 	for i, m := range []struct {
 		subject      string
 		h            nats.Header
@@ -193,11 +193,11 @@ func TestDLQList(t *testing.T) {
 		t.Fatalf("--json: exit %d: %s", code, stderr)
 	}
 	var doc struct {
-		Messages []dlqDesc
+		Messages []dlq.Letter
 		Total    int
 		Stored   int
 		ByClass  map[string]int
-		ByReason []dlqCount
+		ByReason []dlq.Count
 	}
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("--json output: %v\n%s", err, stdout)
@@ -265,7 +265,7 @@ func TestDLQShow(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
 		t.Fatalf("show --json: %v\n%s", err, stdout)
 	}
-	if doc.Seq != 3 || doc.Class != "exhausted" || doc.Headers[dlqHeaderReplays][0] != "1" || doc.Body["type"] != "vccsync.command.archive" {
+	if doc.Seq != 3 || doc.Class != "exhausted" || doc.Headers[events.HeaderReplays][0] != "1" || doc.Body["type"] != "vccsync.command.archive" {
 		t.Errorf("show --json = %+v", doc)
 	}
 
@@ -331,7 +331,7 @@ func TestDLQReplay(t *testing.T) {
 		t.Errorf("replayed to %s with body %s", m.Subject, m.Data)
 	}
 	want := map[string]string{
-		events.HeaderMsgID: "evt-1:replay:1", dlqHeaderReplays: "1", dlqHeaderReplayedFrom: "1",
+		events.HeaderMsgID: "evt-1:replay:1", events.HeaderReplays: "1", events.HeaderReplayedFrom: "1",
 		"Traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", jetstream.ExpectedStreamHeader: events.Stream,
 	}
 	for k, v := range want {
@@ -358,7 +358,7 @@ func TestDLQReplay(t *testing.T) {
 	}
 	checkOutput(t, stdout, fmt.Sprintf("replayed seq=%d subject=%s msg-id=evt-1:replay:2 replays=2 stream-seq=2 dlq-copy=kept", again, subject))
 	m2 := vccsyncMsg(t, js, 2)
-	if m2.Header.Get(events.HeaderMsgID) != "evt-1:replay:2" || m2.Header.Get(dlqHeaderReplays) != "2" || m2.Header.Get(dlqHeaderReplayedFrom) != strconv.FormatUint(again, 10) {
+	if m2.Header.Get(events.HeaderMsgID) != "evt-1:replay:2" || m2.Header.Get(events.HeaderReplays) != "2" || m2.Header.Get(events.HeaderReplayedFrom) != strconv.FormatUint(again, 10) {
 		t.Errorf("second replay headers = %v", m2.Header)
 	}
 
@@ -382,8 +382,8 @@ func TestDLQReplayLimitAndDryRun(t *testing.T) {
 	body := []byte(userChanged(t, "evt-9", events.User{ID: john, Alias: events.Val("jdoe")}))
 	subject := events.UserChangedSubject(john)
 	h := originalHeader("evt-9:replay:5")
-	h.Set(dlqHeaderReplays, "5")
-	h.Set(dlqHeaderReplayedFrom, "40")
+	h.Set(events.HeaderReplays, "5")
+	h.Set(events.HeaderReplayedFrom, "40")
 	worn := deadLetter(t, js, subject, h, body, 50, events.ClassPermanent, "update VCC user 23: 409 Conflict: username taken", 1, dlqFailedAt(1))
 	fresh := deadLetter(t, js, subject, originalHeader("evt-10"), body, 51, events.ClassPoison, "data: bad", 1, dlqFailedAt(2))
 	noSubject := deadLetter(t, js, subject, originalHeader("evt-11"), body, 52, events.ClassPoison, "data: bad", 1, dlqFailedAt(3))
@@ -590,92 +590,6 @@ func TestDLQUsage(t *testing.T) {
 	_, stdout, _ := runCLI(t, nil, "help")
 	if !strings.Contains(stdout, "  dlq        list, show, replay and purge dead-lettered messages") {
 		t.Errorf("publisher usage does not list dlq:\n%s", stdout)
-	}
-}
-
-func TestDLQParseSeqs(t *testing.T) {
-	for in, want := range map[string]string{
-		"5":              "[{5 5 true}]",
-		"5,3,5":          "[{3 3 true} {5 5 true}]",
-		"1-3,2-6,8-9,7":  "[{1 6 false} {7 7 true} {8 9 false}]",
-		"4,1-3":          "[{1 3 false} {4 4 true}]",
-		"10-12,11,1":     "[{1 1 true} {10 12 false}]",
-		"3-3":            "[{3 3 false}]",
-		"1-2, 20-30, 25": "[{1 2 false} {20 30 false}]",
-	} {
-		got, err := dlqParseSeqs(dlqSplitList(stringList{in}))
-		if err != nil || fmt.Sprint(got) != want {
-			t.Errorf("dlqParseSeqs(%q) = %v, %v; want %s", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"0", "a", "3-1", "1-", "-3", "1-2-3"} {
-		if _, err := dlqParseSeqs([]string{in}); err == nil {
-			t.Errorf("dlqParseSeqs(%q) succeeded", in)
-		}
-	}
-}
-
-func TestDLQReasonOf(t *testing.T) {
-	for _, tc := range []struct{ class, err, want string }{
-		{"permanent", "update VCC user 17: 409 Conflict", "update VCC user #"},
-		{"exhausted", "gave up after 3 attempts: list VCC users for agent IDs in use: 503", "list VCC users for agent IDs in use"},
-		{"poison", `type: unknown event type "x.y" (want …)`, "type"},
-		{"poison", `subject "vccsync.user.x": does not start with "a"`, `subject "…"`},
-		{"permanent", "mapping; more", "mapping"},
-		{"permanent", "", "(no error)"},
-		{"permanent", strings.Repeat("word ", 30), strings.TrimSpace(strings.Repeat("word ", 12)) + "…"},
-	} {
-		if got := dlqReasonOf(tc.class, tc.err); got != tc.want {
-			t.Errorf("dlqReasonOf(%q, %q) = %q, want %q", tc.class, tc.err, got, tc.want)
-		}
-	}
-}
-
-func TestDLQBuildReplayIDs(t *testing.T) {
-	for _, tc := range []struct {
-		origID, replays, eventID string
-		want                     string
-	}{
-		{"evt-1", "", "", "evt-1:replay:1"},
-		{"evt-1:replay:1", "1", "", "evt-1:replay:2"},
-		{"evt-1:replay:3", "", "", "evt-1:replay:4"},
-		{"evt-1:replay:x", "", "", "evt-1:replay:x:replay:1"},
-		{"", "", "evt-from-body", "evt-from-body:replay:1"},
-		{"", "", "", "dlq-7:replay:1"},
-	} {
-		h := nats.Header{}
-		h.Set(events.HeaderOriginalSubject, events.UserChangedSubject(jane))
-		if tc.origID != "" {
-			h.Set(dlqHeaderOriginalMsgID, tc.origID)
-		}
-		if tc.replays != "" {
-			h.Set(dlqHeaderReplays, tc.replays)
-		}
-		body := []byte(`{"id":"` + tc.eventID + `"}`)
-		m := &dlqMsg{seq: 7, header: h, data: body}
-		rp, refusal := dlqBuildReplay(m, dlqDescribe(m), 5)
-		if refusal != "" || rp.msgID != tc.want || rp.msg.Header.Get(events.HeaderMsgID) != tc.want {
-			t.Errorf("%+v: id %q, refusal %q; want %q", tc, rp.msgID, refusal, tc.want)
-		}
-	}
-	h := nats.Header{}
-	h.Set(events.HeaderOriginalSubject, events.UserChangedSubject(jane))
-	h.Set(dlqHeaderReplays, "two")
-	m := &dlqMsg{seq: 7, header: h}
-	if _, refusal := dlqBuildReplay(m, dlqDescribe(m), 5); refusal != `Vccsync-Replays "two" is not a count` {
-		t.Errorf("refusal = %q", refusal)
-	}
-	h.Set(dlqHeaderReplays, "0")
-	h.Set(events.HeaderOriginalSubject, "vccsync.dlq.user.x.changed")
-	if _, refusal := dlqBuildReplay(m, dlqDescribe(m), 5); !strings.Contains(refusal, "is a DLQ subject") {
-		t.Errorf("refusal = %q", refusal)
-	}
-}
-
-// TestDLQWorkerHeader pins the header the worker keeps the original id in.
-func TestDLQWorkerHeader(t *testing.T) {
-	if dlqHeaderOriginalMsgID != worker.HeaderOriginalMsgID {
-		t.Errorf("dlqHeaderOriginalMsgID = %q, worker writes %q", dlqHeaderOriginalMsgID, worker.HeaderOriginalMsgID)
 	}
 }
 

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -16,10 +15,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/vccsync/vccsync/pkg/bridge"
 	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
 )
@@ -72,7 +76,9 @@ through: syncworker dead-letters it with the reason.
 Every request is answered within --timeout (Salesforce waits 60 seconds).
 One log line per message on stderr: organization, notifications, outcome;
 never user names or email addresses. GET /healthz answers ok while NATS is
-connected. SIGINT or SIGTERM stops accepting, lets the requests in flight
+connected; GET /metrics serves the Prometheus metrics (vccsync_outbound_…,
+vccsync_bridge_publish_duration_seconds): expose only --path to the
+internet. SIGINT or SIGTERM stops accepting, lets the requests in flight
 finish, and exits 0.
 
 Salesforce posts to HTTPS endpoints only: give --tls-cert and --tls-key, or
@@ -129,7 +135,7 @@ func (o *serveOptions) register(fs *flag.FlagSet, getenv func(string) string) {
 // secrets read from their files or the environment.
 type serveConfig struct {
 	o    serveOptions
-	auth serveAuth
+	auth bridge.Auth
 	tls  *tls.Config
 }
 
@@ -166,20 +172,15 @@ func (o *serveOptions) check(getenv func(string) string) (*serveConfig, []string
 	token, tokenErr := serveReadToken(o.tokenFile, getenv)
 	if tokenErr != nil {
 		problems = append(problems, tokenErr.Error())
-	} else if token != "" {
-		h := sha256.Sum256([]byte(token))
-		cfg.auth.token = h[:]
 	}
 	basic, basicErr := serveReadBasicAuth(o.basicFile, getenv)
 	if basicErr != nil {
 		problems = append(problems, basicErr.Error())
-	} else if basic != "" {
-		h := sha256.Sum256([]byte(basic))
-		cfg.auth.basic = h[:]
 	}
-	if tokenErr == nil && basicErr == nil && cfg.auth.token == nil && cfg.auth.basic == nil {
+	if tokenErr == nil && basicErr == nil && token == "" && basic == "" {
 		add("give --auth-token-file or --basic-auth-file (or both): the organization ID alone does not authenticate Salesforce")
 	}
+	cfg.auth = bridge.NewAuth(token, basic)
 	var err error
 	if cfg.tls, err = serveTLSConfig(o.tlsCert, o.tlsKey, o.clientCA); err != nil {
 		problems = append(problems, err.Error())
@@ -389,8 +390,9 @@ func runServeEnv(ctx context.Context, args []string, getenv func(string) string,
 
 // serveOutbound runs the listener until ctx is done.
 //
-//	Salesforce ──POST SOAP──▶ listener (auth, size, decode, org) ──bus.Publish──▶ VCCSYNC
-//	           ◀──Ack────────           after every PubAck
+//	Salesforce ──POST SOAP──▶ listener ──▶ bridge.Outbound (auth, size, decode, org) ──Publish──▶ VCCSYNC
+//	           ◀──Ack────────                  after every PubAck
+//	Prometheus ──GET /metrics──▶ listener;  probes ──GET /healthz──▶ ok while NATS is connected
 func serveOutbound(ctx context.Context, cfg *serveConfig, log *zap.Logger) error {
 	o := cfg.o
 	nc, err := bus.Connect(bus.ConnectConfig{
@@ -410,19 +412,62 @@ func serveOutbound(ctx context.Context, cfg *serveConfig, log *zap.Logger) error
 		log.Warn("publishing will fail until the stream exists", zap.Error(err))
 	}
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m, err := bridge.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	h, err := bridge.NewOutbound(bridge.OutboundConfig{
+		OrgIDs: o.orgs.ids, Auth: cfg.auth, MaxBody: int64(o.maxBody), Timeout: o.timeout,
+		Publisher: bridge.JetStream(js), Logger: log, Metrics: m,
+	})
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return fmt.Errorf("--listen: %w", err)
 	}
 	defer ln.Close()
+	routes := serveRoutes(o.path, h, func() error {
+		if s := nc.Status(); s != nats.CONNECTED {
+			return fmt.Errorf("nats: %s", s)
+		}
+		return nil
+	}, promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	return serveListener(ctx, cfg, ln, routes, log)
+}
 
-	h := &serveHandler{
-		js: js, nc: nc, path: o.path, orgs: map[string]bool{}, auth: cfg.auth,
-		maxBody: int64(o.maxBody), timeout: o.timeout, log: log, now: time.Now,
-	}
-	for _, id := range o.orgs.ids {
-		h.orgs[id] = true
-	}
+// serveRoutes sends path to h, GET (and HEAD) /healthz to health (200 ok,
+// or 503 with the error) and /metrics to metrics, anything else to 404.
+// The path is compared as given: it is no ServeMux pattern.
+func serveRoutes(path string, h http.Handler, health func() error, metrics http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		get := r.Method == http.MethodGet || r.Method == http.MethodHead
+		switch {
+		case r.URL.Path == path:
+			h.ServeHTTP(w, r)
+		case r.URL.Path == "/healthz" && get:
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			if err := health(); err != nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				fmt.Fprintln(w, err)
+				return
+			}
+			fmt.Fprintln(w, "ok")
+		case r.URL.Path == "/metrics" && get && metrics != nil:
+			metrics.ServeHTTP(w, r)
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// serveListener serves h on ln until ctx is done, then lets the requests
+// in flight finish.
+func serveListener(ctx context.Context, cfg *serveConfig, ln net.Listener, h http.Handler, log *zap.Logger) error {
+	o := cfg.o
 	srv := &http.Server{
 		Handler:           h,
 		TLSConfig:         cfg.tls,
@@ -433,17 +478,20 @@ func serveOutbound(ctx context.Context, cfg *serveConfig, log *zap.Logger) error
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.With(zap.String("component", "http"))),
 	}
-
 	scheme := "http"
 	if cfg.tls != nil {
 		scheme = "https"
 	} else if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
 		log.Warn("serving plain HTTP on a non-loopback address: Salesforce posts to HTTPS only; give --tls-cert and --tls-key or put a TLS proxy in front")
 	}
+	auth := cfg.auth.Methods()
+	if cfg.tls != nil && cfg.tls.ClientCAs != nil {
+		auth = append(auth, "client-certificate")
+	}
 	log.Info("serving Salesforce outbound messages",
 		zap.String("url", scheme+"://"+ln.Addr().String()+o.path),
 		zap.Strings("org_ids", o.orgs.ids),
-		zap.Strings("auth", cfg.auth.methods(cfg.tls != nil && cfg.tls.ClientCAs != nil)),
+		zap.Strings("auth", auth),
 		zap.String("max_body", o.maxBody.String()),
 		zap.Duration("timeout", o.timeout))
 

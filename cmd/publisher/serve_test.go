@@ -659,6 +659,42 @@ func TestServeHealthz(t *testing.T) {
 	}
 }
 
+// TestServeMetrics: the listener serves the bridge's metrics beside the
+// endpoint; a POST to /metrics is no outbound message.
+func TestServeMetrics(t *testing.T) {
+	url, _ := startJetStream(t, true)
+	s := startServe(t, url)
+	serveCheckAck(t, servePost(t, nil, s.url, serveMessage(serveTestOrg, serveJohn), serveBearer(serveTestToken)))
+	serveCheckFault(t, servePost(t, nil, s.url, serveMessage(serveTestOrg, serveJohn), nil), http.StatusUnauthorized, salesforce.FaultClient, "unauthorized")
+
+	base := strings.TrimSuffix(s.url, serveDefaultPath)
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`vccsync_outbound_requests_total{result="acked"} 1`,
+		`vccsync_outbound_requests_total{result="unauthorized"} 1`,
+		`vccsync_outbound_notifications_total{outcome="published"} 1`,
+		`vccsync_bridge_publish_duration_seconds_count{source="outbound"} 1`,
+		"go_goroutines ",
+	} {
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+			t.Errorf("GET /metrics: %d, no %q in\n%s", resp.StatusCode, want, b)
+		}
+	}
+	resp, err = http.Post(base+"/metrics", "text/xml", strings.NewReader(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("POST /metrics: %d, want 404", resp.StatusCode)
+	}
+}
+
 func TestServeUsage(t *testing.T) {
 	token := serveWriteSecret(t, "token", serveTestToken)
 	short := serveWriteSecret(t, "short", "abc\n")

@@ -11,9 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go/micro"
-
 	"github.com/vccsync/vccsync/pkg/events"
+	"github.com/vccsync/vccsync/pkg/opsapi"
 )
 
 // runStatus is `publisher status USER`: what vccsync knows of a user.
@@ -69,41 +68,27 @@ func runView(ctx context.Context, name string, args []string, stdout, stderr io.
 		return exitFail
 	}
 	defer nc.Close()
-	subject := events.StatusSubject
-	if name == "history" {
-		subject = events.HistorySubject
-	}
-	body, _ := json.Marshal(events.StatusRequest{UserID: key, Limit: limit})
+	ops := opsapi.NewClient(nc)
 	rctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	msg, err := nc.RequestWithContext(rctx, subject, body)
-	if err != nil {
-		fmt.Fprintf(stderr, "publisher %s: no answer on %s: %v (is syncworker running?)\n", name, subject, err)
-		return exitFail
-	}
-	if code := msg.Header.Get(micro.ErrorCodeHeader); code != "" {
-		fmt.Fprintf(stderr, "publisher %s: %s: %s\n", name, code, msg.Header.Get(micro.ErrorHeader))
-		return exitFail
-	}
-	if asJSON {
-		fmt.Fprintln(stdout, strings.TrimSpace(string(msg.Data)))
-		return exitOK
-	}
+	var reply any
 	if name == "status" {
-		var st events.UserStatus
-		if err := json.Unmarshal(msg.Data, &st); err != nil {
-			fmt.Fprintf(stderr, "publisher status: the answer is not a status: %v\n", err)
-			return exitFail
-		}
-		printStatus(stdout, st)
-		return exitOK
+		reply, err = ops.Status(rctx, key)
+	} else {
+		reply, err = ops.History(rctx, key, limit)
 	}
-	var h []events.HistoryItem
-	if err := json.Unmarshal(msg.Data, &h); err != nil {
-		fmt.Fprintf(stderr, "publisher history: the answer is not a history: %v\n", err)
+	switch {
+	case err != nil:
+		fmt.Fprintf(stderr, "publisher %s: %v\n", name, err)
 		return exitFail
+	case asJSON:
+		b, _ := json.Marshal(reply)
+		fmt.Fprintln(stdout, string(b))
+	case name == "status":
+		printStatus(stdout, reply.(events.UserStatus))
+	default:
+		printHistory(stdout, key, reply.([]events.HistoryItem))
 	}
-	printHistory(stdout, key, h)
 	return exitOK
 }
 

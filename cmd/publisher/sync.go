@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,12 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nats.go/micro"
 
 	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
+	"github.com/vccsync/vccsync/pkg/opsapi"
 )
 
 // runSync is `publisher sync USER`: provision one user on demand. It reads
@@ -88,20 +86,11 @@ flags:
 	}
 	defer nc.Close()
 
+	ops := opsapi.NewClient(nc)
 	if dryRun {
-		body, _ := json.Marshal(events.PlanRequest{User: u})
-		msg, err := nc.RequestWithContext(ctx, events.PlanSubject, body)
+		p, err := ops.Plan(ctx, u)
 		if err != nil {
-			fmt.Fprintf(stderr, "publisher sync: no plan from %s: %v (is syncworker running?)\n", events.PlanSubject, err)
-			return exitFail
-		}
-		if code := msg.Header.Get(micro.ErrorCodeHeader); code != "" {
-			fmt.Fprintf(stderr, "publisher sync: %s: %s\n", code, msg.Header.Get(micro.ErrorHeader))
-			return exitFail
-		}
-		var p events.PlanReply
-		if err := json.Unmarshal(msg.Data, &p); err != nil {
-			fmt.Fprintf(stderr, "publisher sync: the answer is not a plan: %v\n", err)
+			fmt.Fprintf(stderr, "publisher sync: plan: %v\n", err)
 			return exitFail
 		}
 		printMatch(stdout, p.VCCUserID)
@@ -134,9 +123,9 @@ flags:
 		return exitFail
 	}
 	fmt.Fprintf(stdout, "apply  published %s (seq %d); waiting for syncworker\n", id, res.Sequence)
-	item, st, err := waitApplied(ctx, nc, key, id)
+	item, st, err := ops.WaitApplied(ctx, key, id)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher sync: %v\n", err)
+		fmt.Fprintf(stderr, "publisher sync: %v (it stays queued: see publisher status %s)\n", err, key)
 		return exitFail
 	}
 	printMatch(stdout, st.VCCUserID)
@@ -147,36 +136,6 @@ flags:
 	}
 	fmt.Fprintf(stdout, "apply  %s\n", item.Outcome)
 	return exitOK
-}
-
-// waitApplied polls the user's status until the event is the last one
-// applied (whatever its outcome), then finds its history entry, if it has
-// one (an event that changed nothing keeps none).
-func waitApplied(ctx context.Context, nc *nats.Conn, key, eventID string) (events.HistoryItem, events.UserStatus, error) {
-	body, _ := json.Marshal(events.StatusRequest{UserID: key, Limit: 20})
-	for {
-		var st events.UserStatus
-		if msg, err := nc.RequestWithContext(ctx, events.StatusSubject, body); err == nil && msg.Header.Get(micro.ErrorCodeHeader) == "" &&
-			json.Unmarshal(msg.Data, &st) == nil && st.LastEventID == eventID {
-			item := events.HistoryItem{EventID: eventID, Outcome: st.LastOutcome, Error: st.LastError}
-			if m, err := nc.RequestWithContext(ctx, events.HistorySubject, body); err == nil {
-				var h []events.HistoryItem
-				if json.Unmarshal(m.Data, &h) == nil {
-					for _, e := range h {
-						if e.EventID == eventID {
-							item = e
-						}
-					}
-				}
-			}
-			return item, st, nil
-		}
-		select {
-		case <-ctx.Done():
-			return events.HistoryItem{}, events.UserStatus{}, fmt.Errorf("%s not applied in time (it stays queued: see publisher status %s)", eventID, key)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
 }
 
 func printMatch(w io.Writer, vccID string) {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/vccsync/vccsync/internal/buildinfo"
 	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/handlers"
@@ -78,6 +80,7 @@ type options struct {
 	logFormat, logLevel              string
 	demo                             bool
 	check, listRegions               bool
+	version, pprof                   bool
 	vccAcceptMultiAccountArchive     bool
 	vccRateSet                       bool
 }
@@ -126,6 +129,8 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.StringVar(&o.logFormat, "log-format", "auto", "auto (console on a terminal, else JSON), json or console")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.demo, "demo", false, "publish the demo story after start and print the per-user results")
+	fs.BoolVar(&o.version, "version", false, "print the build (module version, VCS revision, Go version) and exit")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on --http-listen (opt-in: it exposes the process's internals; keep the listener private)")
 	fs.BoolVar(&o.check, "check", false, "run the start-up checks (VCC token and reads, template users, region GUIDs, Salesforce), print one line per check and exit 0 when all pass, 1 otherwise")
 	fs.BoolVar(&o.listRegions, "list-regions", false, "print the outboundTelephonyRegion GUIDs VCC's users carry, to fill in mapping.telephonyRegions, and exit")
 	fs.BoolVar(&o.vccAcceptMultiAccountArchive, "vcc-accept-archive-multiple-accounts", false, "archive a VCC user who belongs to several VCC accounts in all of them (VCC's acceptArchiveInMultipleAccounts); without it such an archive is refused and dead-lettered with VCC's reason")
@@ -155,6 +160,9 @@ func runMain(args []string) error {
 	defer func() { _ = log.Sync() }()
 
 	switch {
+	case o.version:
+		fmt.Println("syncworker", buildinfo.Read())
+		return nil
 	case o.check:
 		return runCheck(o, mapping, log, os.Stdout)
 	case o.listRegions:
@@ -259,7 +267,8 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	}()
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		buildinfo.Read().Collector("syncworker"))
 	m, err := metrics.New(reg)
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
@@ -386,7 +395,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	sys.httpLn = ln
 	sys.closers = append(sys.closers, func() { _ = ln.Close() })
 	mux := http.NewServeMux()
-	views := statusView{db: db, w: w, plan: &planner{client: client, db: db, m: *mapping, cc: mapping.ManagesContactCenters()}}
+	views := statusView{db: db, w: w, plan: newPlanner(client, db, *mapping)}
 	views.routes(mux)
 	svc, err := views.serveNATS(nc)
 	if err != nil {
@@ -417,6 +426,14 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 		ready = append(ready, metrics.Check{Name: name, Fn: func(context.Context) error { return sys.checks.Err(name) }})
 	}
 	mux.Handle("/", metrics.NewHandler(reg, ready...))
+	if o.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		log.Warn("serving Go's profiler at /debug/pprof/ (--pprof): keep --http-listen private")
+	}
 	log.Info("serving /metrics /healthz /readyz and /v1/users/{id}/status|history", zap.String("addr", ln.Addr().String()))
 	return sys, nil
 }

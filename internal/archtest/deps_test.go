@@ -51,6 +51,12 @@ var rules = map[string]rule{
 	// Reconcile: classify, plan and publish; the desired state comes from
 	// the handlers, so the worker and reconcile never disagree.
 	"pkg/reconcile": {allow: []string{"pkg/events", "pkg/handlers", "pkg/vcc", "pkg/salesforce"}},
+
+	"pkg/opsapi": {allow: []string{"pkg/events", "pkg/handlers", "pkg/vcc"}}, // status / history / plan service and its client; vcc for the dry ports' data types
+
+	"pkg/bridge": {allow: []string{"pkg/events", "pkg/bus", "pkg/salesforce"}}, // outbound-message handler and change-event ingester
+
+	"pkg/dlq": {allow: []string{"pkg/events"}}, // the dead-letter format, list / show / replay / purge of VCCSYNC_DLQ; not an adapter: reads through a JetStream interface it declares
 }
 
 // adapters are the packages that talk to one external system each; they

@@ -26,15 +26,43 @@ const (
 	UserIDToken = 3
 )
 
-// Headers added to a dead-lettered message. The original body and headers are kept.
+// Headers of the dead-letter format, every one in this one place: the
+// worker writes them and pkg/dlq reads them. A dead-lettered message keeps
+// the original body and headers and gets these. Their values are part of
+// the stored format: changing one makes the dead letters already stored
+// unreadable.
 const (
-	HeaderMsgID            = "Nats-Msg-Id"
-	HeaderError            = "Vccsync-Error"
-	HeaderErrorClass       = "Vccsync-Error-Class"
-	HeaderOriginalSubject  = "Vccsync-Original-Subject"
+	// HeaderMsgID is NATS's message id (the CloudEvents id when published).
+	HeaderMsgID = "Nats-Msg-Id"
+
+	// HeaderError is the error that dead-lettered the message.
+	HeaderError = "Vccsync-Error"
+	// HeaderErrorClass is ClassPoison, ClassPermanent or ClassExhausted.
+	HeaderErrorClass = "Vccsync-Error-Class"
+	// HeaderOriginalSubject is the subject the message failed on.
+	HeaderOriginalSubject = "Vccsync-Original-Subject"
+	// HeaderOriginalSequence is its sequence in Stream.
 	HeaderOriginalSequence = "Vccsync-Original-Seq"
-	HeaderDeliveries       = "Vccsync-Deliveries"
-	HeaderFailedAt         = "Vccsync-Failed-At"
+	// HeaderDeliveries is how many times it was delivered.
+	HeaderDeliveries = "Vccsync-Deliveries"
+	// HeaderFailedAt is when it was dead-lettered (RFC 3339, UTC).
+	HeaderFailedAt = "Vccsync-Failed-At"
+	// HeaderOriginalMsgID keeps the original Nats-Msg-Id of a
+	// dead-lettered message; the DLQ copy gets its own id (original id and
+	// stream sequence), so a message dead-lettered again after a replay is
+	// not swallowed by the DLQ stream's duplicate window, and a crash
+	// between the DLQ publish and the ack does not store it twice.
+	HeaderOriginalMsgID = "Vccsync-Original-Msg-Id"
+	// HeaderPreviousError holds, one value each, "class: error" of the
+	// earlier failures of a message dead-lettered again after a replay.
+	HeaderPreviousError = "Vccsync-Previous-Error"
+
+	// HeaderReplays counts the replays of a message (a DLQ replay sets
+	// it). It travels with the replayed message, and back to the DLQ with
+	// it when it fails again.
+	HeaderReplays = "Vccsync-Replays"
+	// HeaderReplayedFrom is the DLQ sequence a replay was made from.
+	HeaderReplayedFrom = "Vccsync-Replayed-From"
 )
 
 // Error classes written to HeaderErrorClass.

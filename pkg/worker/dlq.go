@@ -14,21 +14,11 @@ import (
 	"github.com/vccsync/vccsync/pkg/events"
 )
 
-// HeaderOriginalMsgID keeps the original Nats-Msg-Id of a dead-lettered
-// message; the DLQ copy gets its own id (original id and stream sequence),
-// so a message dead-lettered again after a replay is not swallowed by the
-// DLQ stream's duplicate window, and a crash between the DLQ publish and
-// the ack does not store it twice.
-const HeaderOriginalMsgID = "Vccsync-Original-Msg-Id"
-
-// HeaderPreviousError holds, one value each, the class and error of the
-// earlier failures of a message dead-lettered again after a replay.
-const HeaderPreviousError = "Vccsync-Previous-Error"
-
-// deadLetter publishes the message to the DLQ with the reason headers,
-// waits for the PubAck, then acks the original so it leaves the work
-// queue. If the DLQ publish fails, the item turns into a retry so the
-// original is redelivered: nothing is lost.
+// deadLetter publishes the message to the DLQ with the reason headers
+// (events.Header*, the dead-letter format pkg/dlq reads), waits for the
+// PubAck, then acks the original so it leaves the work queue. If the DLQ
+// publish fails, the item turns into a retry so the original is
+// redelivered: nothing is lost.
 func (w *Worker[S]) deadLetter(ctx context.Context, it *item[S]) {
 	m := it.msg
 	var seq uint64
@@ -47,11 +37,11 @@ func (w *Worker[S]) deadLetter(ctx context.Context, it *item[S]) {
 	// A replayed message failing again keeps the errors of its earlier
 	// failures.
 	if prev := h.Get(events.HeaderError); prev != "" {
-		h.Add(HeaderPreviousError, h.Get(events.HeaderErrorClass)+": "+prev)
+		h.Add(events.HeaderPreviousError, h.Get(events.HeaderErrorClass)+": "+prev)
 	}
 	orig := h.Get(events.HeaderMsgID)
 	if orig != "" {
-		h.Set(HeaderOriginalMsgID, orig)
+		h.Set(events.HeaderOriginalMsgID, orig)
 	}
 	h.Set(events.HeaderMsgID, "dlq:"+strconv.FormatUint(seq, 10)+":"+orig)
 	h.Set(events.HeaderError, it.dlqErr.Error())

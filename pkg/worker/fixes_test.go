@@ -9,7 +9,6 @@ import (
 
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/metrics"
-	"github.com/vccsync/vccsync/pkg/worker"
 )
 
 // A handler cut off by a stop does not use up an attempt: with
@@ -91,7 +90,7 @@ func TestDeadLetteredAgainKeepsHistory(t *testing.T) {
 	msg.Header.Set(events.HeaderMsgID, "e1:replay:1")
 	msg.Header.Set(events.HeaderError, "VCC refused")
 	msg.Header.Set(events.HeaderErrorClass, events.ClassPermanent)
-	msg.Header.Set("Vccsync-Replays", "1")
+	msg.Header.Set(events.HeaderReplays, "1")
 	// Right for VCCSYNC (empty), wrong for the DLQ, which already holds one.
 	msg.Header.Set("Nats-Expected-Last-Sequence", "0")
 	if _, err := h.js.Publish(testCtx(t), events.DLQSubjectPrefix+"other", []byte("x")); err != nil {
@@ -106,10 +105,10 @@ func TestDeadLetteredAgainKeepsHistory(t *testing.T) {
 	if got := d.Header.Get(events.HeaderError); got != "VCC refused again" {
 		t.Errorf("error %q", got)
 	}
-	if got := d.Header.Values(worker.HeaderPreviousError); len(got) != 1 || got[0] != "permanent: VCC refused" {
+	if got := d.Header.Values(events.HeaderPreviousError); len(got) != 1 || got[0] != "permanent: VCC refused" {
 		t.Errorf("previous errors %q", got)
 	}
-	if d.Header.Get("Vccsync-Replays") != "1" || d.Header.Get("Nats-Expected-Last-Sequence") != "" {
+	if d.Header.Get(events.HeaderReplays) != "1" || d.Header.Get("Nats-Expected-Last-Sequence") != "" {
 		t.Errorf("headers %v", d.Header)
 	}
 }

@@ -122,7 +122,7 @@ func TestPoisonIsDeadLetteredAtOnce(t *testing.T) {
 			checkHeader(t, dl, events.HeaderOriginalSubject, tc.subject)
 			checkHeader(t, dl, events.HeaderOriginalSequence, strconv.FormatUint(ack.Sequence, 10))
 			checkHeader(t, dl, events.HeaderDeliveries, "1")
-			checkHeader(t, dl, worker.HeaderOriginalMsgID, "raw-"+tc.name)
+			checkHeader(t, dl, events.HeaderOriginalMsgID, "raw-"+tc.name)
 			checkHeader(t, dl, "X-Origin", "test")
 			checkFailedAt(t, dl, start)
 			if !bytes.Equal(dl.Data, tc.body) {
@@ -173,7 +173,7 @@ func TestPermanentErrorIsDeadLetteredAndReplayable(t *testing.T) {
 	checkHeader(t, dl, events.HeaderOriginalSubject, events.UserChangedSubject(a))
 	checkHeader(t, dl, events.HeaderOriginalSequence, strconv.FormatUint(seqA2, 10))
 	checkHeader(t, dl, events.HeaderDeliveries, "1")
-	checkHeader(t, dl, worker.HeaderOriginalMsgID, "a2")
+	checkHeader(t, dl, events.HeaderOriginalMsgID, "a2")
 	checkFailedAt(t, dl, start)
 	if ev, err := events.Decode(events.UserChangedSubject(a), dl.Data); err != nil || ev.ID != "a2" {
 		t.Errorf("dead letter body does not decode to a2: %v", err)
