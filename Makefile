@@ -3,10 +3,12 @@ GO ?= go
 
 .PHONY: run test build vet fmt-check bench sandbox fuzz
 
-## run: start syncworker on the embedded default (JetStream + VCC sandbox),
-## feed the demo story and print per-user results; Ctrl-C stops it.
+## run: start syncworker on the embedded default (JetStream + VCC sandbox at
+## 127.0.0.1:8090 + Salesforce sandbox at 127.0.0.1:8091), feed the demo
+## story and print per-user results and a demo.yaml for the operator
+## commands; Ctrl-C stops it and removes its temporary directory.
 run:
-	$(GO) run ./cmd/syncworker --demo --data-dir "$$(mktemp -d -t vccsync-demo.XXXXXX)"
+	$(GO) run ./cmd/syncworker --demo --sandbox-listen 127.0.0.1:8090 --sf-sandbox-listen 127.0.0.1:8091
 
 ## test: formatting, vet, and every test with the race detector.
 test: fmt-check vet

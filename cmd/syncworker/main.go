@@ -19,24 +19,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/oklog/run"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
 	"github.com/vccsync/vccsync/internal/buildinfo"
-	"github.com/vccsync/vccsync/pkg/bus"
-	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/handlers"
 	"github.com/vccsync/vccsync/pkg/metrics"
 	"github.com/vccsync/vccsync/pkg/preflight"
@@ -82,7 +75,7 @@ type options struct {
 	check, listRegions               bool
 	version, pprof                   bool
 	vccAcceptMultiAccountArchive     bool
-	vccRateSet                       bool
+	vccRateSet, dataDirSet           bool
 }
 
 func parseFlags(args []string) (*options, *handlers.Mapping, error) {
@@ -128,7 +121,7 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.DurationVar(&o.retryMax, "retry-max", 5*time.Minute, "longest delay between retries")
 	fs.StringVar(&o.logFormat, "log-format", "auto", "auto (console on a terminal, else JSON), json or console")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.BoolVar(&o.demo, "demo", false, "publish the demo story after start and print the per-user results")
+	fs.BoolVar(&o.demo, "demo", false, "publish the demo story after start and print the per-user results (without --data-dir, in a temporary directory removed on exit)")
 	fs.BoolVar(&o.version, "version", false, "print the build (module version, VCS revision, Go version) and exit")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve Go's profiler at /debug/pprof/ on --http-listen (opt-in: it exposes the process's internals; keep the listener private)")
 	fs.BoolVar(&o.check, "check", false, "run the start-up checks (VCC token and reads, template users, region GUIDs, Salesforce), print one line per check and exit 0 when all pass, 1 otherwise")
@@ -142,6 +135,7 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 		return nil, nil, err
 	}
 	o.vccRateSet = isSet(fs, "vcc-rate")
+	o.dataDirSet = isSet(fs, "data-dir")
 	return &o, m, nil
 }
 
@@ -172,6 +166,14 @@ func runMain(args []string) error {
 	var demo *demoRun
 	var observe func(worker.Outcome)
 	if o.demo {
+		if !o.dataDirSet {
+			// A demo without --data-dir keeps nothing: its data go to a
+			// temporary directory removed when it stops.
+			if o.dataDir, err = os.MkdirTemp("", "vccsync-demo."); err != nil {
+				return fmt.Errorf("demo data directory: %w", err)
+			}
+			defer func() { _ = os.RemoveAll(o.dataDir) }()
+		}
 		demo = newDemo(log)
 		observe = demo.observe
 	}
@@ -181,23 +183,38 @@ func runMain(args []string) error {
 	}
 	defer sys.close()
 
+	if demo != nil {
+		if err := demoEndpoints(os.Stdout, o, sys); err != nil {
+			return err
+		}
+	}
+	log.Info("syncworker running", zap.Int("concurrency", o.concurrency), zap.Int("batch_size", o.batchSize))
+	err = sys.run(log, demo)
+	if errors.Is(err, run.ErrSignal) {
+		log.Info("stopped", zap.String("reason", err.Error()))
+		return nil
+	}
+	return err
+}
+
+// run runs the worker, the HTTP server, the start-up checks and, when
+// given, the demo story, until a signal or one of them fails.
+func (sys *system) run(log *zap.Logger, demo *demoRun) error {
 	var g run.Group
 	{
 		ctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error { return sys.worker.Run(ctx) }, func(error) { cancel() })
 	}
-	{
-		g.Add(func() error {
-			if err := sys.http.Serve(sys.httpLn); !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return nil
-		}, func(error) {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			_ = sys.http.Shutdown(ctx)
-		})
-	}
+	g.Add(func() error {
+		if err := sys.http.Serve(sys.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	}, func(error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = sys.http.Shutdown(ctx)
+	})
 	{
 		ctx, cancel := context.WithCancel(context.Background())
 		g.Add(func() error { sys.preflight(ctx, log); <-ctx.Done(); return nil }, func(error) { cancel() })
@@ -207,13 +224,7 @@ func runMain(args []string) error {
 		g.Add(func() error { demo.run(ctx, sys.js, os.Stdout); <-ctx.Done(); return nil }, func(error) { cancel() })
 	}
 	g.Add(run.SignalHandler(context.Background(), syscall.SIGINT, syscall.SIGTERM))
-	log.Info("syncworker running", zap.Int("concurrency", o.concurrency), zap.Int("batch_size", o.batchSize))
-	err = g.Run()
-	if errors.Is(err, run.ErrSignal) {
-		log.Info("stopped", zap.String("reason", err.Error()))
-		return nil
-	}
-	return err
+	return g.Run()
 }
 
 // system is every part of a running syncworker, wired.
@@ -223,6 +234,7 @@ type system struct {
 	js      jetstream.JetStream
 	worker  *worker.Worker[handlers.State]
 	checks  *preflight.Suite // the start-up checks, for /readyz
+	targets *targets
 	metrics *metrics.Metrics
 	http    *http.Server
 	httpLn  net.Listener
@@ -254,188 +266,6 @@ func (s *system) close() {
 		s.closers[i]()
 	}
 	s.closers = nil
-}
-
-// newSystem opens the resources and builds the components; the caller
-// runs the worker and the HTTP server and calls close.
-func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe func(worker.Outcome)) (_ *system, err error) {
-	sys := &system{}
-	defer func() {
-		if err != nil {
-			sys.close()
-		}
-	}()
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		buildinfo.Read().Collector("syncworker"))
-	m, err := metrics.New(reg)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: %w", err)
-	}
-	sys.metrics = m
-
-	// State.
-	db, err := store.Open(filepath.Join(o.dataDir, "vccsync.db"), store.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("open state: %w", err)
-	}
-	sys.db = db
-	sys.closers = append(sys.closers, func() { _ = db.Close() })
-
-	// NATS: embedded by default.
-	natsURL := o.natsURL
-	if natsURL == "" {
-		host, port, err := splitHostPort(o.natsListen)
-		if err != nil {
-			return nil, fmt.Errorf("--nats-listen: %w", err)
-		}
-		sync, err := parseSync(o.natsSync)
-		if err != nil {
-			return nil, err
-		}
-		if sync > 0 {
-			log.Warn("the embedded JetStream server syncs to disk only every --nats-sync interval: an OS crash or power loss can lose events already acknowledged to Salesforce", zap.Duration("nats_sync", sync))
-		}
-		dir := filepath.Join(o.dataDir, "jetstream")
-		srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: dir, Host: host, Port: port, Logger: log.Named("nats"), SyncInterval: sync})
-		if err != nil {
-			return nil, fmt.Errorf("embedded NATS: %w", err)
-		}
-		sys.closers = append(sys.closers, srv.Shutdown)
-		natsURL = srv.ClientURL()
-		log.Info("embedded JetStream server started", zap.String("url", natsURL), zap.String("store", dir))
-	}
-	nc, err := bus.Connect(bus.ConnectConfig{URL: natsURL, Name: "vccsync-syncworker", CredsFile: o.natsCreds,
-		CACert: o.natsCA, ClientCert: o.natsCert, ClientKey: o.natsKey, Logger: log.Named("nats")})
-	if err != nil {
-		return nil, err
-	}
-	sys.closers = append(sys.closers, nc.Close)
-	sys.natsURL = natsURL
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, fmt.Errorf("jetstream: %w", err)
-	}
-	sys.js = js
-	setupCtx, cancelSetup := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancelSetup()
-	if err := bus.EnsureStreams(setupCtx, js, bus.StreamsConfig{DuplicateWindow: o.dupWindow, Replicas: o.streamReplicas}); err != nil {
-		return nil, err
-	}
-	cons, err := bus.EnsureConsumer(setupCtx, js, bus.ConsumerConfig{AckWait: o.ackWait, MaxAckPending: 4 * o.batchSize})
-	if err != nil {
-		return nil, err
-	}
-
-	// VCC and Salesforce: real endpoints, or the sandboxes. Every VCC
-	// request feeds the metrics and the health the probe judges by.
-	vccHealth := worker.NewRequestHealth("VCC")
-	tg, err := newTargets(o, mapping, log, vcc.ObserverFunc(func(method, route string, status int, d time.Duration) {
-		m.ObserveRequest(method, route, status, d)
-		vccHealth.ObserveRequest(method, route, status, d)
-	}), m.VCCRateLimit.Set)
-	if err != nil {
-		return nil, err
-	}
-	sys.closers = append(sys.closers, tg.close)
-	client, sf := tg.vcc, tg.sf
-	mapping = &tg.mapping
-	sys.checks = tg.checks()
-	h, err := handlers.New(client, durable{db}, *mapping)
-	if err != nil {
-		return nil, err
-	}
-	// probe is the cheapest call that proves the targets answer: the
-	// worker's quarantine asks it while paused, and before dead-lettering
-	// when VCC's recent failure rate (vccHealth) cannot tell.
-	// A missing template quarantines the worker (handlers.ConfigError):
-	// the probe keeps it there until the template exists.
-	templates := mapping.TemplateUsernames()
-	probe := func(ctx context.Context) error {
-		if _, err := client.ListUsers(ctx, vcc.IncludeActive, 1, 1); err != nil {
-			return err
-		}
-		return preflight.TemplatesExist(ctx, client, templates)
-	}
-	if sf != nil {
-		// A partial change event of a user never seen in full is completed
-		// by reading the user.
-		h.ReadSalesforce(sf)
-	}
-	if mapping.ManagesContactCenters() {
-		if err := h.EnableContactCenters(sfContactCenters{sf}); err != nil {
-			return nil, err
-		}
-		vccProbe, cc := probe, mapping.DefaultContactCenter
-		for _, id := range mapping.ContactCenters {
-			if cc == "" {
-				cc = id
-			}
-		}
-		probe = func(ctx context.Context) error {
-			if err := vccProbe(ctx); err != nil {
-				return err
-			}
-			_, err := sf.Members(ctx, cc)
-			return err
-		}
-	}
-
-	wcfg := worker.Config{BatchSize: o.batchSize, Concurrency: o.concurrency, MaxAttempts: o.attempts,
-		AckWait: o.ackWait, RetryInitial: o.retryInitial, RetryMax: o.retryMax, Observe: observe,
-		Probe: probe, Health: vccHealth}
-	w := worker.New[handlers.State](wcfg, cons, js, eventHandler{h}, stateStore{db}, m, log.Named("worker"))
-	sys.worker = w
-
-	ln, err := net.Listen("tcp", o.httpListen)
-	if err != nil {
-		return nil, fmt.Errorf("--http-listen: %w", err)
-	}
-	sys.httpLn = ln
-	sys.closers = append(sys.closers, func() { _ = ln.Close() })
-	mux := http.NewServeMux()
-	views := statusView{db: db, w: w, plan: newPlanner(client, db, *mapping)}
-	views.routes(mux)
-	svc, err := views.serveNATS(nc)
-	if err != nil {
-		return nil, err
-	}
-	sys.closers = append(sys.closers, func() { _ = svc.Stop() })
-	sys.http = &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: mux}
-	ready := []metrics.Check{
-		{Name: "nats", Fn: func(ctx context.Context) error {
-			if s := nc.Status(); s != nats.CONNECTED {
-				return fmt.Errorf("connection %s", s)
-			}
-			_, err := js.Stream(ctx, events.Stream)
-			return err
-		}},
-		{Name: "store", Fn: func(context.Context) error { return db.Check() }},
-		{Name: "worker", Fn: func(context.Context) error {
-			if !w.Running() {
-				return errors.New("not consuming")
-			}
-			if on, reason, since := w.Quarantined(); on {
-				return fmt.Errorf("quarantined since %s: %s", since.UTC().Format(time.RFC3339), reason)
-			}
-			return nil
-		}},
-	}
-	for _, name := range sys.checks.Names() {
-		ready = append(ready, metrics.Check{Name: name, Fn: func(context.Context) error { return sys.checks.Err(name) }})
-	}
-	mux.Handle("/", metrics.NewHandler(reg, ready...))
-	if o.pprof {
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		log.Warn("serving Go's profiler at /debug/pprof/ (--pprof): keep --http-listen private")
-	}
-	log.Info("serving /metrics /healthz /readyz and /v1/users/{id}/status|history", zap.String("addr", ln.Addr().String()))
-	return sys, nil
 }
 
 // vccConfig returns the VCC client configuration: real endpoints when
@@ -515,9 +345,13 @@ func newLogger(format, level string) (*zap.Logger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
+	terminal := false
+	if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		terminal = true
+	}
 	if format == "auto" {
 		format = "json"
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+		if terminal {
 			format = "console"
 		}
 	}
@@ -527,11 +361,15 @@ func newLogger(format, level string) (*zap.Logger, error) {
 		cfg = zap.NewProductionConfig()
 	case "console":
 		cfg = zap.NewDevelopmentConfig()
-		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		cfg.EncoderConfig.EncodeLevel = zapcore.CapitalLevelEncoder
+		if terminal { // colour only where it is shown, never in a file or journal
+			cfg.EncoderConfig.EncodeLevel = zapcore.CapitalColorLevelEncoder
+		}
 		cfg.Development = false
 	default:
 		return nil, fmt.Errorf("--log-format: %q, want auto, json or console", format)
 	}
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	cfg.EncoderConfig.EncodeTime = zapcore.TimeEncoderOfLayout("2006-01-02T15:04:05.000Z07:00") // RFC 3339, milliseconds
 	return cfg.Build()
 }

@@ -26,6 +26,15 @@ type targets struct {
 	sf      *salesforce.Client // nil: Salesforce is not configured
 	mapping handlers.Mapping
 	closers []func()
+
+	// The in-process sandboxes' endpoints and demo credentials, when used.
+	vccSandbox, sfSandbox *sandboxEndpoint
+}
+
+// sandboxEndpoint is an in-process sandbox's address and the demo client
+// it accepts.
+type sandboxEndpoint struct {
+	url, clientID, secret string
 }
 
 func (t *targets) close() {
@@ -50,6 +59,9 @@ func newTargets(o *options, mapping *handlers.Mapping, log *zap.Logger, observer
 	}
 	t.closers = append(t.closers, closeSandbox)
 	vccCfg.Observer = observer
+	if o.vccURL == "" && o.vccRegion == "" {
+		t.vccSandbox = &sandboxEndpoint{url: strings.TrimSuffix(vccCfg.BaseURL, "/useradmin"), clientID: vccCfg.ClientID, secret: vccCfg.ClientSecret}
+	}
 	if vccCfg.RatePerMinute > 0 {
 		lim, err := ratelimit.NewAdaptive(ratelimit.Config{Initial: float64(vccCfg.RatePerMinute),
 			Floor: float64(o.vccRateMin), Ceiling: float64(max(o.vccRateMax, vccCfg.RatePerMinute))})
@@ -79,6 +91,9 @@ func newTargets(o *options, mapping *handlers.Mapping, log *zap.Logger, observer
 			return nil, err
 		}
 		t.closers = append(t.closers, closeSF)
+		if _, real, _ := sfConfig(o); !real {
+			t.sfSandbox = &sandboxEndpoint{url: sfCfg.BaseURL, clientID: sfCfg.ClientID, secret: sfCfg.ClientSecret}
+		}
 		if t.sf, err = salesforce.NewClient(sfCfg); err != nil {
 			return nil, fmt.Errorf("salesforce client: %w", err)
 		}

@@ -29,80 +29,96 @@ func run(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8090", "address to listen on")
 	seedDemo := fs.Bool("seed-demo", true, "seed the demo account (client, callback numbers, template users)")
 	tokenLifetime := fs.Duration("token-lifetime", 2*time.Hour, "access token lifetime")
+	rateLimit := fs.Int("rate-limit", 0, "VCC's fair-usage limit: requests a minute (sliding window) before 429s without Retry-After; 0: none")
 	demoPassword := fs.String("demo-password", "", "password of every demo user at "+sandbox.VCCLoginPath+" (empty: none, every login fails)")
 	sfListen := fs.String("salesforce-listen", "", "address of the Salesforce sandbox (empty: not started)")
 	outboundURL := fs.String("outbound-url", "", "listener the Salesforce sandbox sends outbound messages to (empty: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-
-	vcc := sandbox.NewVCC(sandbox.VCCOptions{TokenLifetime: *tokenLifetime})
-	if *seedDemo {
-		if err := vcc.SeedDemo(); err != nil {
-			return err
+	stop, err := startVCC(*listen, sandbox.VCCOptions{TokenLifetime: *tokenLifetime, RateLimitPerMinute: *rateLimit}, *seedDemo, *demoPassword)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	stopSF, outboundDone := func() error { return nil }, make(chan error, 1)
+	outboundDone <- nil
+	if *sfListen != "" {
+		if stopSF, err = startSalesforce(ctx, *sfListen, *seedDemo, *outboundURL, outboundDone); err != nil {
+			return errors.Join(err, stop())
 		}
-		if *demoPassword != "" {
+	}
+	<-ctx.Done()
+	fmt.Println("vcc-sandbox: shutting down")
+	<-outboundDone
+	return errors.Join(stopSF(), stop())
+}
+
+// startVCC starts the VCC sandbox and prints how to reach it.
+func startVCC(listen string, opts sandbox.VCCOptions, seedDemo bool, demoPassword string) (func() error, error) {
+	vcc := sandbox.NewVCC(opts)
+	if seedDemo {
+		if err := vcc.SeedDemo(); err != nil {
+			return nil, err
+		}
+		if demoPassword != "" {
 			for _, u := range vcc.Users() {
-				if err := vcc.SetPassword(u.User.UserID, *demoPassword); err != nil {
-					return err
+				if err := vcc.SetPassword(u.User.UserID, demoPassword); err != nil {
+					return nil, err
 				}
 			}
 		}
 	}
-	url, stop, err := vcc.Start(*listen)
+	url, stop, err := vcc.Start(listen)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Printf("VCC sandbox listening on %s\n", url)
 	fmt.Printf("  token endpoint: %s%s\n", url, sandbox.VCCTokenPath)
 	fmt.Printf("  API root:       %s%s (Accept: %s)\n", url, sandbox.VCCAPIRoot, sandbox.VCCAcceptV4)
 	fmt.Printf("  login:          POST %s%s {\"username\":...,\"password\":...} (locks after %d failures)\n",
 		url, sandbox.VCCLoginPath, sandbox.VCCLockAfterFailedLogins)
-	if *seedDemo {
+	if opts.RateLimitPerMinute > 0 {
+		fmt.Printf("  fair usage:     %d requests a minute, then 429 without Retry-After\n", opts.RateLimitPerMinute)
+	}
+	if seedDemo {
 		fmt.Printf("  demo client:    id %s, secret %s, scopes %s %s\n",
 			sandbox.DemoClientID, sandbox.DemoClientSecret, sandbox.VCCScopeRead, sandbox.VCCScopeWrite)
 		fmt.Printf("  templates:      %s, %s\n", sandbox.DemoAgentTemplateUsername, sandbox.DemoSupervisorTemplateUsername)
 	}
+	return stop, nil
+}
 
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer cancel()
-
-	stopSF := func() error { return nil }
-	outboundDone := make(chan error, 1)
-	outboundDone <- nil
-	if *sfListen != "" {
-		sf := sandbox.NewSalesforce(sandbox.SalesforceOptions{})
-		if *seedDemo {
-			if err := sf.SeedDemo(); err != nil {
-				return err
-			}
-		}
-		sfURL, stop, err := sf.Start(*sfListen)
-		if err != nil {
-			return err
-		}
-		stopSF = stop
-		fmt.Printf("Salesforce sandbox listening on %s (org %s)\n", sfURL, sf.OrgID())
-		fmt.Printf("  token endpoint: %s%s\n", sfURL, sandbox.SFTokenPath)
-		fmt.Printf("  SSO check:      POST %s%s {\"userId\":...}\n", sfURL, sandbox.SFSSOCheckPath)
-		if *seedDemo {
-			fmt.Printf("  demo client:    id %s, secret %s (client credentials, runs as %s)\n",
-				sandbox.DemoSFClientID, sandbox.DemoSFClientSecret, sandbox.DemoSFUsername)
-		}
-		if *outboundURL != "" {
-			sender, err := sandbox.NewOutboundSender(sf, sandbox.OutboundOptions{URL: *outboundURL})
-			if err != nil {
-				_ = stopSF()
-				return err
-			}
-			<-outboundDone
-			go func() { outboundDone <- sender.Run(ctx) }()
-			fmt.Printf("  outbound:       user changes are sent to %s\n", *outboundURL)
+// startSalesforce starts the Salesforce sandbox and, with outboundURL, its
+// outbound-message sender, whose end is sent on outboundDone (which holds
+// one value to take first).
+func startSalesforce(ctx context.Context, listen string, seedDemo bool, outboundURL string, outboundDone chan error) (func() error, error) {
+	sf := sandbox.NewSalesforce(sandbox.SalesforceOptions{})
+	if seedDemo {
+		if err := sf.SeedDemo(); err != nil {
+			return nil, err
 		}
 	}
-
-	<-ctx.Done()
-	fmt.Println("vcc-sandbox: shutting down")
-	<-outboundDone
-	return errors.Join(stopSF(), stop())
+	sfURL, stop, err := sf.Start(listen)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("Salesforce sandbox listening on %s (org %s)\n", sfURL, sf.OrgID())
+	fmt.Printf("  token endpoint: %s%s\n", sfURL, sandbox.SFTokenPath)
+	fmt.Printf("  SSO check:      POST %s%s {\"userId\":...}\n", sfURL, sandbox.SFSSOCheckPath)
+	if seedDemo {
+		fmt.Printf("  demo client:    id %s, secret %s (client credentials, runs as %s)\n",
+			sandbox.DemoSFClientID, sandbox.DemoSFClientSecret, sandbox.DemoSFUsername)
+	}
+	if outboundURL != "" {
+		sender, err := sandbox.NewOutboundSender(sf, sandbox.OutboundOptions{URL: outboundURL})
+		if err != nil {
+			return nil, errors.Join(err, stop())
+		}
+		<-outboundDone
+		go func() { outboundDone <- sender.Run(ctx) }()
+		fmt.Printf("  outbound:       user changes are sent to %s\n", outboundURL)
+	}
+	return stop, nil
 }

@@ -162,8 +162,10 @@ func isAddrInUse(msg string) bool {
 	return strings.Contains(strings.ToLower(msg), "address already in use")
 }
 
-// serverLogger adapts nats-server logging to zap. Fatalf does not exit: it
-// is recorded and StartEmbedded returns it as an error.
+// serverLogger adapts nats-server logging to zap. The server's notices
+// (its start-up banner, listening addresses, "ready") go to debug: the
+// caller logs the one line that matters. Fatalf does not exit: it is
+// recorded and StartEmbedded returns it as an error.
 type serverLogger struct {
 	z *zap.Logger
 
@@ -177,7 +179,7 @@ func (l *serverLogger) fatal() string {
 	return l.fatalMsg
 }
 
-func (l *serverLogger) Noticef(format string, v ...any) { l.z.Info(fmt.Sprintf(format, v...)) }
+func (l *serverLogger) Noticef(format string, v ...any) { l.z.Debug(fmt.Sprintf(format, v...)) }
 func (l *serverLogger) Warnf(format string, v ...any)   { l.z.Warn(fmt.Sprintf(format, v...)) }
 func (l *serverLogger) Errorf(format string, v ...any)  { l.z.Error(fmt.Sprintf(format, v...)) }
 func (l *serverLogger) Debugf(format string, v ...any)  { l.z.Debug(fmt.Sprintf(format, v...)) }

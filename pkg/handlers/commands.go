@@ -35,6 +35,13 @@ const (
 	stepSent          = "sent"
 )
 
+// SagaDone reports whether a recorded saga step is a finished one, kept
+// only so a redelivered command is not run twice (a sent reset-password
+// email): status views leave it out of the changes in progress.
+func SagaDone(saga, step string) bool {
+	return strings.HasPrefix(saga, sagaResetPassword) && step == stepSent
+}
+
 // ErrOutcomeUnknown is wrapped by the error of a non-convergent command
 // whose call may or may not have happened (a crash after recording the
 // intent and before recording the result).

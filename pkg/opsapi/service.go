@@ -105,7 +105,11 @@ func (s *Service) Status(id string) (events.UserStatus, error) {
 	if err != nil {
 		return st, fmt.Errorf("read pending steps of %s: %w", key, err)
 	}
-	st.PendingSteps = append(st.PendingSteps, steps...)
+	for _, p := range steps {
+		if !handlers.SagaDone(p.Saga, p.Step) {
+			st.PendingSteps = append(st.PendingSteps, p)
+		}
+	}
 	in, open, err := s.st.OpenedIntent(key)
 	if err != nil {
 		return st, fmt.Errorf("read write intent of %s: %w", key, err)

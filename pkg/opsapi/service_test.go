@@ -24,8 +24,8 @@ const (
 
 var at = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 
-// janeStore knows Jane: linked, an alias change in progress, a write
-// intent open, two history entries.
+// janeStore knows Jane: linked, an alias change in progress, a finished
+// password reset, a write intent open, two history entries.
 func janeStore() *memStore {
 	m := newMemStore()
 	m.users[jane] = opsapi.User{
@@ -33,7 +33,8 @@ func janeStore() *memStore {
 			Snapshot: events.User{ID: jane, Alias: events.Val("jsmith"), IsActive: events.Val(true)}},
 		LastEventID: "cmd-2", Outcome: handlers.OutcomeUpdated, UpdatedAt: at.Add(time.Minute), Applied: 2,
 	}
-	m.steps[jane] = []events.PendingStep{{Saga: "alias", Step: "add", At: at}}
+	// The reset-password email of cmd-1 was sent: done, not in progress.
+	m.steps[jane] = []events.PendingStep{{Saga: "alias", Step: "add", At: at}, {Saga: "reset-password/cmd-1", Step: "sent", Data: "vcc-1", At: at}}
 	m.intents[jane] = opsapi.Intent{EventID: "cmd-2", At: at.Add(time.Minute)}
 	m.history[jane] = []events.HistoryItem{
 		{At: at.Add(time.Minute), EventID: "cmd-2", Type: "vccsync.command.change-alias", Action: "change-alias", RequestedBy: "alice",

@@ -230,10 +230,16 @@ func (w *Worker[S]) setRunning(r bool) {
 // InProgress: none sits in a client buffer while its AckWait runs out.
 func (w *Worker[S]) Run(ctx context.Context) error {
 	info, err := w.cons.Info(ctx)
+	if ctx.Err() != nil {
+		return nil // stopped before it started: nothing in hand
+	}
 	if err != nil {
 		return fmt.Errorf("worker: consumer: %w", err)
 	}
 	if err := w.adoptOrphans(ctx, info); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("worker: messages left by an earlier worker: %w", err)
 	}
 	w.setRunning(true)
