@@ -423,13 +423,7 @@ func TestResetPasswordAtMostOnce(t *testing.T) {
 	if _, err := bus.PublishWithID(context.Background(), e.w.sys.js, env, id+"-again"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor := func(n int) {
-		deadline := time.Now().Add(10 * time.Second)
-		for e.w.obs.count() < n && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
-	waitFor(3) // provision, first send, redelivery
+	e.w.obs.waitFor(t, 3, 10*time.Second) // provision, first send, redelivery: fails on timeout
 	if n := len(e.sb.PasswordResets()); n != 1 {
 		t.Errorf("%d emails after a redelivery, want 1", n)
 	}
