@@ -3,23 +3,20 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/bridge"
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/salesforce"
 )
 
-func cdcUsage(w io.Writer, fs func(io.Writer)) {
-	fmt.Fprintln(w, `usage: publisher cdc --org-id ID [flags] FILE|-
-       publisher cdc --org-id ID --listen ADDR [flags]
-
-Ingests Salesforce Change Data Capture messages for User (UserChangeEvent)
+const cdcLong = `Ingests Salesforce Change Data Capture messages for User (UserChangeEvent)
 and publishes what they say to the VCCSYNC stream as salesforce.user.changed
 events, waiting for the stream's acknowledgement of each.
 
@@ -70,54 +67,11 @@ and a summary on stderr.
 Exit status: 0 when nothing was rejected or failed, 1 otherwise (or when
 NATS or the stream is unusable), 2 for a usage error or unreadable FILE.
 
-The stream must exist: syncworker creates it; publisher never does.
-
-flags:`)
-	fs(w)
-}
-
-// cdcSFFlags are the Salesforce REST flags, for gap and overflow events.
-type cdcSFFlags struct {
-	url, tokenURL, clientID, secretFile string
-}
-
-func (s *cdcSFFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&s.url, "sf-url", os.Getenv("VCCSYNC_SF_URL"), "Salesforce instance `URL`, e.g. https://acme.my.salesforce.com (env VCCSYNC_SF_URL); for gap and overflow events")
-	fs.StringVar(&s.tokenURL, "sf-token-url", os.Getenv("VCCSYNC_SF_TOKEN_URL"), "OAuth token `URL`; default <sf-url>/services/oauth2/token (env VCCSYNC_SF_TOKEN_URL)")
-	fs.StringVar(&s.clientID, "sf-client-id", os.Getenv("VCCSYNC_SF_CLIENT_ID"), "connected app consumer key (env VCCSYNC_SF_CLIENT_ID)")
-	fs.StringVar(&s.secretFile, "sf-client-secret-file", os.Getenv("VCCSYNC_SF_CLIENT_SECRET_FILE"), "`file` holding the connected app consumer secret (env VCCSYNC_SF_CLIENT_SECRET_FILE; else the secret itself in env VCCSYNC_SF_CLIENT_SECRET)")
-}
-
-// configured reports whether Salesforce REST access was asked for.
-func (s *cdcSFFlags) configured() bool {
-	return s.url != "" || s.tokenURL != "" || s.clientID != "" || s.secretFile != ""
-}
-
-// client builds the Salesforce REST client; the secret comes from the
-// file, else from the environment, never from the command line.
-func (s *cdcSFFlags) client(getenv func(string) string) (*salesforce.Client, error) {
-	secret := getenv("VCCSYNC_SF_CLIENT_SECRET")
-	if s.secretFile != "" {
-		b, err := os.ReadFile(s.secretFile)
-		if err != nil {
-			return nil, fmt.Errorf("--sf-client-secret-file: %w", err)
-		}
-		secret = strings.TrimRight(string(b), "\r\n")
-		if secret == "" {
-			return nil, fmt.Errorf("--sf-client-secret-file %s: empty", s.secretFile)
-		}
-	}
-	c, err := salesforce.NewClient(salesforce.Config{BaseURL: s.url, TokenURL: s.tokenURL, ClientID: s.clientID, ClientSecret: secret})
-	if err != nil {
-		return nil, errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
-	}
-	return c, nil
-}
+The stream must exist: syncworker creates it; publisher never does.`
 
 // cdcOptions are the flags of cdc.
 type cdcOptions struct {
-	nats      natsFlags
-	sf        cdcSFFlags
+	sf        cli.Salesforce
 	timeout   time.Duration
 	format    string
 	schema    string
@@ -126,48 +80,49 @@ type cdcOptions struct {
 	listen    string
 }
 
-func runCDC(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// cdcCommand is `publisher cdc FILE|-` and `publisher cdc --listen ADDR`.
+func cdcCommand(a *cli.App) *cobra.Command {
 	var o cdcOptions
-	fs := newFlagSet("cdc")
-	o.nats.register(fs)
-	o.sf.register(fs)
+	c := &cobra.Command{
+		Use:   "cdc --org-id ID [flags] FILE|-  |  cdc --org-id ID --listen ADDR [flags]",
+		Short: "ingest Salesforce Change Data Capture messages for User (file, stdin or HTTP)",
+		Long:  cdcLong,
+		RunE: func(c *cobra.Command, pos []string) error {
+			switch {
+			case o.listen == "" && len(pos) == 0:
+				return cli.Usagef("missing FILE (or - for stdin, or --listen ADDR)")
+			case o.listen != "" && len(pos) > 0:
+				return cli.Usagef("--listen serves HTTP: no FILE expected, got %q", pos)
+			case len(pos) > 1:
+				return cli.Usagef("one FILE expected, got %d arguments: %q", len(pos), pos)
+			case o.timeout <= 0:
+				return cli.Usagef("--timeout %s: must be positive", o.timeout)
+			}
+			cfg, err := o.ingester()
+			if err != nil {
+				return cli.Usage(err)
+			}
+			if o.sf.Configured() {
+				client, err := o.sf.Client(a.Getenv)
+				if err != nil {
+					return cli.Usage(err)
+				}
+				cfg.Users = client
+			}
+			return runCDCWith(c.Context(), a, o, cfg, pos)
+		},
+	}
+	fs := c.Flags()
+	o.sf.Register(fs, "; for gap and overflow events")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the stream's acknowledgement of each event")
 	fs.StringVar(&o.format, "format", "detect", "message form: streaming, pubsub or detect (told from each message)")
 	fs.StringVar(&o.schema, "schema", "", "Avro schema `file` of UserChangeEvent (JSON), to decode Pub/Sub bitmaps")
 	fs.StringVar(&o.ownClient, "own-client", "vccsync", "API client `id` vccsync changes Salesforce with; changes whose changeOrigin names it are ignored (empty: none)")
-	fs.StringVar(&o.orgID, "org-id", os.Getenv("VCCSYNC_SF_ORG_ID"), "Salesforce organization `ID` (00D…) the events come from (env VCCSYNC_SF_ORG_ID)")
+	fs.StringVar(&o.orgID, "org-id", "", "Salesforce organization `ID` (00D…) the events come from (env VCCSYNC_SF_ORG_ID)")
 	fs.StringVar(&o.listen, "listen", "", "serve HTTP on `ADDR` (host:port) instead of reading FILE")
-	printUsage := func(w io.Writer) { cdcUsage(w, func(w io.Writer) { printDefaults(w, fs) }) }
-
-	pos, err := parseArgs(fs, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		printUsage(stdout)
-		return exitOK
-	case err != nil:
-		return usageError(stderr, "cdc", err, printUsage)
-	case o.listen == "" && len(pos) == 0:
-		return usageError(stderr, "cdc", errors.New("missing FILE (or - for stdin, or --listen ADDR)"), printUsage)
-	case o.listen != "" && len(pos) > 0:
-		return usageError(stderr, "cdc", fmt.Errorf("--listen serves HTTP: no FILE expected, got %q", pos), printUsage)
-	case len(pos) > 1:
-		return usageError(stderr, "cdc", fmt.Errorf("one FILE expected, got %d arguments: %q", len(pos), pos), printUsage)
-	case o.timeout <= 0:
-		return usageError(stderr, "cdc", fmt.Errorf("--timeout %s: must be positive", o.timeout), printUsage)
-	}
-
-	cfg, err := o.ingester()
-	if err != nil {
-		return usageError(stderr, "cdc", err, printUsage)
-	}
-	if o.sf.configured() {
-		c, err := o.sf.client(os.Getenv)
-		if err != nil {
-			return usageError(stderr, "cdc", err, printUsage)
-		}
-		cfg.Users = c
-	}
-	return runCDCWith(ctx, o, cfg, pos, stdin, stdout, stderr, printUsage)
+	cli.MarkSettingEnv(fs, "org-id", "VCCSYNC_SF_ORG_ID")
+	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]cobra.Completion{"detect", "streaming", "pubsub"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
 }
 
 // runCDCWith runs cdc with a ready ingester configuration (its Users set
@@ -175,22 +130,22 @@ func runCDC(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 //
 //	FILE, stdin ──readCDCInput──▶ bridge.Ingester ──▶ VCCSYNC    one line per message on stdout
 //	POST ──▶ bridge.IngestHandler ──┘                             summary on stderr
-func runCDCWith(ctx context.Context, o cdcOptions, cfg bridge.IngesterConfig, pos []string, stdin io.Reader, stdout, stderr io.Writer, printUsage func(io.Writer)) int {
+func runCDCWith(ctx context.Context, a *cli.App, o cdcOptions, cfg bridge.IngesterConfig, pos []string) error {
+	stdout, stderr := a.Stdout, a.Stderr
 	var input io.Reader
 	name := ""
 	if o.listen == "" {
-		r, n, closeInput, err := openInput(pos[0], stdin)
+		r, n, closeInput, err := openInput(pos[0], a.Stdin)
 		if err != nil {
-			return usageError(stderr, "cdc", err, printUsage)
+			return cli.Usage(err)
 		}
 		defer closeInput()
 		input, name = r, n
 	}
 
-	nc, js, err := o.nats.stream(ctx, stderr, o.timeout)
+	nc, js, err := a.NATS.Stream(ctx, stderr, o.timeout)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher cdc: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	defer nc.Close()
 	cfg.Publisher = bridge.JetStream(js)
@@ -201,8 +156,7 @@ func runCDCWith(ctx context.Context, o cdcOptions, cfg bridge.IngesterConfig, po
 	}
 	in, err := bridge.NewIngester(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher cdc: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	err = readCDCInput(ctx, input, func(m cdcMessage) {
 		var out bridge.Outcome
@@ -219,9 +173,9 @@ func runCDCWith(ctx context.Context, o cdcOptions, cfg bridge.IngesterConfig, po
 	}
 	fmt.Fprintln(stderr, counts)
 	if err != nil || counts.Messages(bridge.StatusRejected) > 0 || counts.Messages(bridge.StatusFailed) > 0 {
-		return exitFail
+		return cli.Exit(cli.ExitFail)
 	}
-	return exitOK
+	return nil
 }
 
 // ingester checks the decoding flags and builds the ingester's

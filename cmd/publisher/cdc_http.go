@@ -12,40 +12,37 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/bridge"
 )
 
 // cdcListen serves cdc --listen: POSTs to bridge.IngestHandler (any
 // path), GET /healthz and /metrics beside it, until ctx is done. It prints
-// the summary on stderr and returns the exit status.
-func cdcListen(ctx context.Context, addr string, cfg bridge.IngesterConfig, counts *bridge.Counts, stdout, stderr io.Writer) int {
+// the summary on stderr; the error is a failure to listen or serve.
+func cdcListen(ctx context.Context, addr string, cfg bridge.IngesterConfig, counts *bridge.Counts, stdout, stderr io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m, err := bridge.NewMetrics(reg)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher cdc: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	cfg.Metrics = m
 	in, err := bridge.NewIngester(cfg)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher cdc: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher cdc: --listen: %v\n", err)
-		return exitFail
+		return cli.Failf("--listen: %v", err)
 	}
 	fmt.Fprintf(stderr, "publisher cdc: listening on http://%s\n", ln.Addr())
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true})
 	err = serveCDC(ctx, ln, cdcRoutes(bridge.NewIngestHandler(in, counts, stdout), metrics), 30*time.Second)
 	fmt.Fprintln(stderr, counts)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher cdc: serve: %v\n", err)
-		return exitFail
+		return cli.Failf("serve: %v", err)
 	}
-	return exitOK
+	return nil
 }
 
 // cdcRoutes answers GET (and HEAD) /healthz with ok and /metrics with

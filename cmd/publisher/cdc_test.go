@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/bridge"
 	"github.com/vccsync/vccsync/pkg/events"
 )
@@ -504,14 +505,14 @@ func TestCDCGapFailures(t *testing.T) {
 	run := func(users bridge.UserReader) (int, string) {
 		t.Helper()
 		o := cdcOptions{orgID: cdcTestOrg, timeout: 5 * time.Second, format: "detect", ownClient: "vccsync"}
-		o.nats.url = url
 		cfg, err := o.ingester()
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.Users = users
 		var stdout, stderr bytes.Buffer
-		code := runCDCWith(t.Context(), o, cfg, []string{path}, nil, &stdout, &stderr, func(io.Writer) {})
+		a := &cli.App{Name: "publisher", Stdout: &stdout, Stderr: &stderr, NATS: cli.NATS{URL: url}}
+		code := cli.Code(runCDCWith(t.Context(), a, o, cfg, []string{path}))
 		return code, stdout.String()
 	}
 
@@ -570,7 +571,7 @@ func TestCDCListen(t *testing.T) {
 	var stdout, stderr cdcSyncWriter
 	done := make(chan int, 1)
 	go func() {
-		done <- runCDC(ctx, []string{"--org-id", cdcTestOrg, "--nats-url", url, "--listen", "127.0.0.1:0"}, nil, &stdout, &stderr)
+		done <- runEnv(ctx, nil, []string{"cdc", "--org-id", cdcTestOrg, "--nats-url", url, "--listen", "127.0.0.1:0"}, nil, &stdout, &stderr)
 	}()
 	addr := ""
 	for deadline := time.Now().Add(10 * time.Second); addr == "" && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
@@ -687,9 +688,9 @@ func TestCDCUsage(t *testing.T) {
 		stdout string
 		stderr string
 	}{
-		{"help", []string{"help", "cdc"}, 0, "usage: publisher cdc --org-id ID [flags] FILE|-", ""},
-		{"-h", []string{"cdc", "-h"}, 0, "-sf-client-secret-file file", ""},
-		{"listed", []string{"help"}, 0, "cdc        ingest Salesforce Change Data Capture messages", ""},
+		{"help", []string{"help", "cdc"}, 0, "publisher cdc --org-id ID [flags] FILE|-", ""},
+		{"-h", []string{"cdc", "-h"}, 0, "--sf-client-secret-file file", ""},
+		{"listed", []string{"help"}, 0, "  cdc         ingest Salesforce Change Data Capture messages", ""},
 		{"no file", append([]string{"cdc"}, org...), 2, "", "publisher cdc: missing FILE (or - for stdin, or --listen ADDR)"},
 		{"file and listen", append([]string{"cdc", "--listen", ":0", "x.jsonl"}, org...), 2, "", `publisher cdc: --listen serves HTTP: no FILE expected, got ["x.jsonl"]`},
 		{"two files", append([]string{"cdc", "a", "b"}, org...), 2, "", "one FILE expected, got 2 arguments"},
@@ -709,8 +710,8 @@ func TestCDCUsage(t *testing.T) {
 			if code != tc.code || !strings.Contains(stdout, tc.stdout) || !strings.Contains(stderr, tc.stderr) {
 				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.code, stdout, stderr)
 			}
-			if tc.code == 2 && !strings.Contains(stderr, "usage: publisher cdc") {
-				t.Errorf("no usage on stderr:\n%s", stderr)
+			if tc.code == 2 && !strings.HasSuffix(stderr, "Run 'publisher cdc --help' for usage.\n") {
+				t.Errorf("no hint on stderr:\n%s", stderr)
 			}
 		})
 	}

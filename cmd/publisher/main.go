@@ -1,115 +1,72 @@
-// Command publisher is vccsync's bridge and operator CLI: it puts Salesforce
-// user events and admin commands on the VCCSYNC stream that syncworker
-// consumes.
+// Command publisher is vccsync's bridge: it puts Salesforce user changes on
+// the VCCSYNC stream that syncworker consumes — outbound messages (serve),
+// change events (cdc) and JSON Lines (publish). The operator commands live
+// in vccctl.
 //
-//	JSON Lines (file or stdin) ─▶ events.Parse ─▶ bus.Publish ─▶ JetStream VCCSYNC
-//	                               │ rejected        Nats-Msg-Id = event id, wait for PubAck
-//	                               ▼
-//	                         one line per event on stdout, summary on stderr
+//	Salesforce ──Outbound Messages (SOAP)──▶ publisher serve ─┐
+//	Salesforce ──Change Data Capture──────▶ publisher cdc ───┼─▶ bus.Publish ─▶ JetStream VCCSYNC
+//	JSON Lines (file or stdin) ───────────▶ publisher publish ┘   Nats-Msg-Id = event id, wait for PubAck
 //
-//	publisher cmd ACTION --user ID [parameters] ─▶ events.NewCommand ─▶ checks ─▶ bus.Publish
-//	                                                 (as syncworker decodes it)   id printed, --id retries
-//
-// Every subcommand lives in its own file and is listed in commands. Only
-// main calls os.Exit; run returns the exit status.
+// The command line is cobra's (internal/cli): the global flags go before
+// or after the subcommand, settings come from flag → VCCSYNC_* → the
+// configuration file → default. Only main calls os.Exit; run returns the
+// exit status.
 package main
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vccsync/vccsync/internal/cli"
 )
-
-// Exit statuses.
-const (
-	exitOK    = 0
-	exitFail  = 1 // something was rejected or failed, or NATS was unusable
-	exitUsage = 2 // bad command line or unreadable input
-)
-
-// command is one subcommand of publisher.
-type command struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int
-}
-
-// commands lists the subcommands in the order usage shows them.
-var commands = []command{
-	{name: "publish", summary: "publish events from a JSON Lines file (or stdin) to JetStream", run: runPublish},
-	{name: "cmd", summary: "publish one admin command for a user (archive, delete, set-webrtc, …)", run: runCmd},
-	{name: "serve", summary: "receive Salesforce outbound messages (SOAP over HTTPS) and publish them", run: runServe},
-	{name: "sync", summary: "provision one user now: read, match, plan, apply (or --dry-run)", run: runSync},
-	{name: "status", summary: "what vccsync knows of a user (asks syncworker)", run: runStatus},
-	{name: "history", summary: "what vccsync did for a user, newest first (asks syncworker)", run: runHistory},
-	{name: "cdc", summary: "ingest Salesforce Change Data Capture messages for User (file, stdin or HTTP)", run: runCDC},
-	{name: "dlq", summary: "list, show, replay and purge dead-lettered messages (VCCSYNC_DLQ)", run: runDLQ},
-	{name: "reconcile", summary: "compare every Salesforce user with VCC, print the plan, publish the fixes", run: runReconcile},
-}
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// run dispatches to a subcommand and returns the process exit status.
+// run runs the command line args and returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-
-	stdout, stderr = &lockedWriter{w: stdout}, &lockedWriter{w: stderr}
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "publisher: missing command")
-		usage(stderr)
-		return exitUsage
-	}
-	switch name := args[0]; name {
-	case "help", "-h", "-help", "--help":
-		if len(args) > 1 {
-			if c, ok := lookup(args[1]); ok {
-				return c.run(ctx, []string{"-h"}, stdin, stdout, stderr)
-			}
-			fmt.Fprintf(stderr, "publisher: unknown command %q\n", args[1])
-			usage(stderr)
-			return exitUsage
-		}
-		usage(stdout)
-		return exitOK
-	default:
-		c, ok := lookup(name)
-		if !ok {
-			fmt.Fprintf(stderr, "publisher: unknown command %q\n", name)
-			usage(stderr)
-			return exitUsage
-		}
-		return c.run(ctx, args[1:], stdin, stdout, stderr)
-	}
+	return execute(ctx, &cli.App{Name: "publisher", Stdin: stdin, Stdout: stdout, Stderr: stderr}, args)
 }
 
-func lookup(name string) (command, bool) {
-	for _, c := range commands {
-		if c.name == name {
-			return c, true
+// execute builds the command tree for a and runs args.
+func execute(ctx context.Context, a *cli.App, args []string) int {
+	root := a.Root("the bridge of vccsync: Salesforce changes to the VCCSYNC stream", rootLong)
+	root.AddCommand(publishCommand(a), cdcCommand(a), serveCommand(a))
+	unknown := root.Args
+	root.Args = func(c *cobra.Command, args []string) error {
+		if len(args) > 0 && slices.Contains(operatorCommands, args[0]) {
+			return cli.Usagef("%q is an operator command, vccctl's: vccctl %s", args[0], strings.Join(args, " "))
 		}
+		return unknown(c, args)
 	}
-	return command{}, false
+	return a.Execute(ctx, root, args)
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, `usage: publisher <command> [flags] [arguments]
+// operatorCommands were publisher's before vccctl had them.
+var operatorCommands = []string{"cmd", "status", "history", "dlq", "sync", "reconcile"}
 
-publisher is the bridge and operator CLI of vccsync: it publishes Salesforce
-user events and admin commands to the VCCSYNC JetStream stream that
-syncworker consumes. It never creates streams: syncworker does.
+const rootLong = `publisher is the bridge of vccsync: it publishes Salesforce user changes —
+outbound messages (serve), change events (cdc) and JSON Lines (publish) — to
+the VCCSYNC JetStream stream that syncworker consumes. It never creates
+streams: syncworker does. The operator commands (cmd, status, history, dlq,
+sync, reconcile, check) are vccctl's.
 
-commands:`)
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, `
-Run 'publisher help <command>' or 'publisher <command> -h' for its flags.
+The global flags (--nats-*, --config) go before or after the command.
+Settings come, in order, from the flag, the VCCSYNC_* environment variable,
+the configuration file (--config or VCCSYNC_CONFIG) and the default.
 
-exit status: 0 success, 1 something was rejected or failed, 2 usage error`)
-}
+Exit status:
+  0  success (serve: stopped by a signal)
+  1  something was rejected or failed, or NATS or the stream was unusable
+  2  usage error: bad command line, flag value, configuration or unreadable
+     input`

@@ -3,22 +3,20 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
+	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
 )
 
-func publishUsage(w io.Writer, fs func(io.Writer)) {
-	fmt.Fprintln(w, `usage: publisher publish [flags] FILE|-
-
-Publishes events to the VCCSYNC stream, one CloudEvents JSON document per
+const publishLong = `Publishes events to the VCCSYNC stream, one CloudEvents JSON document per
 line (JSON Lines), read from FILE or, with -, from stdin. Blank lines and
 lines starting with # are skipped; a line may be up to 4 MiB long.
 
@@ -37,23 +35,18 @@ One line per event on stdout:
   failed line=6 id=ID: PUBLISH ERROR
 and a summary on stderr: N published, N duplicate, N rejected, N failed.
 
-Exit status: 0 when nothing was rejected or failed, 1 otherwise (or when
-NATS or the stream is unusable), 2 for a usage error or unreadable FILE.
-
-The stream must exist: syncworker creates it; publisher never does.
-
-flags:`)
-	fs(w)
-	fmt.Fprintln(w, `
 --msg-id-suffix S publishes with Nats-Msg-Id = id+S (reported as msg-id=...):
 use it to publish an event again on purpose, within the duplicate window
 (e.g. a replay). The event and its id are unchanged, so syncworker's ledger
-still recognises an event it has already applied.`)
-}
+still recognises an event it has already applied.
+
+Exit status: 0 when nothing was rejected or failed, 1 otherwise (or when
+NATS or the stream is unusable), 2 for a usage error or unreadable FILE.
+
+The stream must exist: syncworker creates it; publisher never does.`
 
 // publishOptions are the flags of publish.
 type publishOptions struct {
-	nats        natsFlags
 	timeout     time.Duration
 	msgIDSuffix string
 }
@@ -67,51 +60,51 @@ func (c publishCounts) String() string {
 	return fmt.Sprintf("%d published, %d duplicate, %d rejected, %d failed", c.published, c.duplicate, c.rejected, c.failed)
 }
 
-func runPublish(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+// publishCommand is `publisher publish FILE|-`.
+func publishCommand(a *cli.App) *cobra.Command {
 	var o publishOptions
-	fs := newFlagSet("publish")
-	o.nats.register(fs)
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the stream's acknowledgement of each event")
-	fs.StringVar(&o.msgIDSuffix, "msg-id-suffix", "", "publish with Nats-Msg-Id = event id + `S`, to publish again within the duplicate window")
-	printUsage := func(w io.Writer) { publishUsage(w, func(w io.Writer) { printDefaults(w, fs) }) }
+	c := &cobra.Command{
+		Use:   "publish [flags] FILE|-",
+		Short: "publish events from a JSON Lines file (or stdin) to JetStream",
+		Long:  publishLong,
+		Args: func(_ *cobra.Command, pos []string) error {
+			switch {
+			case len(pos) == 0:
+				return cli.Usagef("missing FILE (or - for stdin)")
+			case len(pos) > 1:
+				return cli.Usagef("one FILE expected, got %d arguments: %q", len(pos), pos)
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, pos []string) error {
+			if o.timeout <= 0 {
+				return cli.Usagef("--timeout %s: must be positive", o.timeout)
+			}
+			in, name, closeInput, err := openInput(pos[0], a.Stdin)
+			if err != nil {
+				return cli.Usage(err)
+			}
+			defer closeInput()
+			nc, js, err := a.NATS.Stream(c.Context(), a.Stderr, o.timeout)
+			if err != nil {
+				return cli.Fail(err)
+			}
+			defer nc.Close()
 
-	pos, err := parseArgs(fs, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		printUsage(stdout)
-		return exitOK
-	case err != nil:
-		return usageError(stderr, "publish", err, printUsage)
-	case len(pos) == 0:
-		return usageError(stderr, "publish", errors.New("missing FILE (or - for stdin)"), printUsage)
-	case len(pos) > 1:
-		return usageError(stderr, "publish", fmt.Errorf("one FILE expected, got %d arguments: %q", len(pos), pos), printUsage)
-	case o.timeout <= 0:
-		return usageError(stderr, "publish", fmt.Errorf("--timeout %s: must be positive", o.timeout), printUsage)
+			counts, err := publishLines(c.Context(), js, in, a.Stdout, o)
+			if err != nil {
+				fmt.Fprintf(a.Stderr, "publisher publish: %s: %v\n", name, err)
+			}
+			fmt.Fprintln(a.Stderr, counts)
+			if err != nil || counts.rejected > 0 || counts.failed > 0 {
+				return cli.Exit(cli.ExitFail)
+			}
+			return nil
+		},
 	}
-
-	in, name, closeInput, err := openInput(pos[0], stdin)
-	if err != nil {
-		return usageError(stderr, "publish", err, printUsage)
-	}
-	defer closeInput()
-
-	nc, js, err := o.nats.stream(ctx, stderr, o.timeout)
-	if err != nil {
-		fmt.Fprintf(stderr, "publisher publish: %v\n", err)
-		return exitFail
-	}
-	defer nc.Close()
-
-	counts, err := publishLines(ctx, js, in, stdout, o)
-	if err != nil {
-		fmt.Fprintf(stderr, "publisher publish: %s: %v\n", name, err)
-	}
-	fmt.Fprintln(stderr, counts)
-	if err != nil || counts.rejected > 0 || counts.failed > 0 {
-		return exitFail
-	}
-	return exitOK
+	c.Flags().DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the stream's acknowledgement of each event")
+	c.Flags().StringVar(&o.msgIDSuffix, "msg-id-suffix", "", "publish with Nats-Msg-Id = event id + `S`, to publish again within the duplicate window")
+	return c
 }
 
 // openInput opens FILE, or stdin for "-".
@@ -133,24 +126,6 @@ func openInput(arg string, stdin io.Reader) (io.Reader, string, func(), error) {
 		return nil, "", nil, fmt.Errorf("open input: %s is a directory", arg)
 	}
 	return f, arg, func() { _ = f.Close() }, nil
-}
-
-// checkStream makes sure VCCSYNC exists before anything is published:
-// without it every publish would wait for an acknowledgement that never
-// comes.
-func checkStream(ctx context.Context, js jetstream.JetStream, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	_, err := js.Stream(ctx, events.Stream)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, jetstream.ErrStreamNotFound):
-		return fmt.Errorf("stream %s not found: is syncworker running (it creates the streams)?", events.Stream)
-	case errors.Is(err, jetstream.ErrJetStreamNotEnabled), errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount):
-		return fmt.Errorf("stream %s: JetStream is not enabled on this server (or for this account): %w", events.Stream, err)
-	}
-	return fmt.Errorf("look up stream %s: %w", events.Stream, err)
 }
 
 // publishLines validates and publishes each line of in, writing one line
@@ -186,9 +161,9 @@ func publishLines(ctx context.Context, js jetstream.JetStream, in io.Reader, out
 			continue
 		}
 		msgID := env.ID + o.msgIDSuffix
-		ids := "id=" + value(env.ID)
+		ids := "id=" + cli.Value(env.ID)
 		if o.msgIDSuffix != "" {
-			ids += " msg-id=" + value(msgID)
+			ids += " msg-id=" + cli.Value(msgID)
 		}
 
 		pctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -200,10 +175,10 @@ func publishLines(ctx context.Context, js jetstream.JetStream, in io.Reader, out
 			fmt.Fprintf(out, "failed line=%d %s: %v\n", n, ids, err)
 		case res.Duplicate:
 			c.duplicate++
-			fmt.Fprintf(out, "duplicate line=%d %s subject=%s seq=%d\n", n, ids, value(subject), res.Sequence)
+			fmt.Fprintf(out, "duplicate line=%d %s subject=%s seq=%d\n", n, ids, cli.Value(subject), res.Sequence)
 		default:
 			c.published++
-			fmt.Fprintf(out, "published line=%d %s subject=%s seq=%d\n", n, ids, value(subject), res.Sequence)
+			fmt.Fprintf(out, "published line=%d %s subject=%s seq=%d\n", n, ids, cli.Value(subject), res.Sequence)
 		}
 	}
 }

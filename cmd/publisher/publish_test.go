@@ -13,78 +13,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap/zaptest"
 
-	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
 )
-
-var (
-	jane = userKey("0055e000001Jane")
-	john = userKey("0055e000001John")
-)
-
-func userKey(id15 string) string {
-	k, err := events.NormalizeID(id15)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-// startJetStream starts an embedded JetStream server, with the streams
-// syncworker creates when withStreams, and returns its URL and a client.
-func startJetStream(t *testing.T, withStreams bool) (string, jetstream.JetStream) {
-	t.Helper()
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatalf("StartEmbedded: %v", err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := bus.Connect(bus.ConnectConfig{URL: srv.ClientURL(), Name: t.Name()})
-	if err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream.New: %v", err)
-	}
-	if withStreams {
-		if err := bus.EnsureStreams(testContext(t), js, bus.StreamsConfig{}); err != nil {
-			t.Fatalf("EnsureStreams: %v", err)
-		}
-	}
-	return srv.ClientURL(), js
-}
-
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
-
-// userChanged is one JSON line of a salesforce.user.changed event.
-func userChanged(t *testing.T, id string, u events.User) string {
-	t.Helper()
-	if !u.SystemModstamp.Set {
-		u.SystemModstamp = events.Val(events.Time{Time: time.Date(2026, 11, 20, 10, 15, 0, 0, time.UTC)})
-	}
-	env, err := events.NewUserChanged(id, "salesforce/outbound-message/00D5e000000KQ2e", time.Date(2026, 11, 20, 10, 15, 1, 0, time.UTC), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return marshal(t, env)
-}
-
-func marshal(t *testing.T, env events.Envelope) string {
-	t.Helper()
-	b, err := env.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
 
 func writeInput(t *testing.T, lines ...string) string {
 	t.Helper()
@@ -103,60 +34,6 @@ func parseError(t *testing.T, line string) string {
 		t.Fatalf("events.Parse accepted %s", line)
 	}
 	return err.Error()
-}
-
-// storedMsg is a message as the stream holds it.
-type storedMsg struct {
-	seq            uint64
-	subject, msgID string
-	eventID        string
-	envSubject     string
-}
-
-// streamMessages reads every message of VCCSYNC by sequence, without a
-// consumer (the stream has work-queue retention).
-func streamMessages(t *testing.T, js jetstream.JetStream) []storedMsg {
-	t.Helper()
-	ctx := testContext(t)
-	s, err := js.Stream(ctx, events.Stream)
-	if err != nil {
-		t.Fatalf("stream: %v", err)
-	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		t.Fatalf("stream info: %v", err)
-	}
-	var out []storedMsg
-	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
-		if err != nil {
-			t.Fatalf("get message %d: %v", seq, err)
-		}
-		ev, err := events.Decode(m.Subject, m.Data)
-		if err != nil {
-			t.Fatalf("message %d on %s does not decode as syncworker would: %v", seq, m.Subject, err)
-		}
-		out = append(out, storedMsg{seq: m.Sequence, subject: m.Subject, msgID: m.Header.Get(events.HeaderMsgID), eventID: ev.ID, envSubject: ev.Subject})
-	}
-	if uint64(len(out)) != info.State.Msgs {
-		t.Fatalf("read %d messages, the stream holds %d", len(out), info.State.Msgs)
-	}
-	return out
-}
-
-func checkStored(t *testing.T, js jetstream.JetStream, want []storedMsg) {
-	t.Helper()
-	got := streamMessages(t, js)
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("stream VCCSYNC holds\n%v\nwant\n%v", got, want)
-	}
-}
-
-func checkOutput(t *testing.T, got string, want ...string) {
-	t.Helper()
-	if w := strings.Join(want, "\n") + "\n"; got != w {
-		t.Errorf("stdout:\n%s\nwant:\n%s", got, w)
-	}
 }
 
 func TestPublishMixed(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -20,9 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/bridge"
 	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
@@ -41,10 +43,7 @@ const (
 	serveMinMaxBody     = 1 << 10
 )
 
-func serveUsage(w io.Writer, fs func(io.Writer)) {
-	fmt.Fprintln(w, `usage: publisher serve --org-id ID (--auth-token-file FILE | --basic-auth-file FILE) [flags]
-
-Serves the endpoint Salesforce sends Outbound Messages on User to (SOAP 1.1
+const serveLong = `Serves the endpoint Salesforce sends Outbound Messages on User to (SOAP 1.1
 over HTTP POST), and publishes every notification to the VCCSYNC stream as a
 salesforce.user.changed event:
   id       the notification Id (04l…), also the Nats-Msg-Id: a notification
@@ -87,15 +86,11 @@ put a TLS proxy in front. The endpoint URL to configure is then e.g.
 The stream must exist: syncworker creates it; publisher never does.
 
 Exit status: 0 stopped by a signal, 1 could not listen or serve, 2 usage
-error (including unreadable certificate or secret files).
-
-flags:`)
-	fs(w)
-}
+error (including unreadable certificate or secret files).`
 
 // serveOptions are the flags of serve.
 type serveOptions struct {
-	nats      natsFlags
+	nats      cli.NATS
 	listen    string
 	path      string
 	orgs      serveOrgAllowlist
@@ -109,25 +104,25 @@ type serveOptions struct {
 	logFormat string
 }
 
-func (o *serveOptions) register(fs *flag.FlagSet, getenv func(string) string) {
-	o.nats.register(fs)
+func (o *serveOptions) register(fs *pflag.FlagSet) {
 	o.maxBody = serveDefaultMaxBody
 	fs.StringVar(&o.listen, "listen", serveDefaultListen, "listen on `ADDR` (host:port)")
 	fs.StringVar(&o.path, "path", serveDefaultPath, "URL `path` Salesforce posts to")
 	fs.Var(&o.orgs, "org-id", "Salesforce organization `ID` (00D…) whose messages are accepted; repeat it, or separate IDs with commas, for several (env VCCSYNC_SF_ORG_ID); required")
-	fs.StringVar(&o.tokenFile, "auth-token-file", getenv("VCCSYNC_OUTBOUND_TOKEN_FILE"), "`file` holding the shared token, at least 16 characters (env VCCSYNC_OUTBOUND_TOKEN_FILE; else the token in env VCCSYNC_OUTBOUND_TOKEN)")
-	fs.StringVar(&o.basicFile, "basic-auth-file", getenv("VCCSYNC_OUTBOUND_BASIC_AUTH_FILE"), "`file` holding user:password for basic auth (env VCCSYNC_OUTBOUND_BASIC_AUTH_FILE; else env VCCSYNC_OUTBOUND_BASIC_AUTH)")
-	fs.StringVar(&o.tlsCert, "tls-cert", getenv("VCCSYNC_OUTBOUND_TLS_CERT"), "PEM certificate `file` (chain) to serve HTTPS with (env VCCSYNC_OUTBOUND_TLS_CERT)")
-	fs.StringVar(&o.tlsKey, "tls-key", getenv("VCCSYNC_OUTBOUND_TLS_KEY"), "PEM private key `file` of --tls-cert (env VCCSYNC_OUTBOUND_TLS_KEY)")
-	fs.StringVar(&o.clientCA, "tls-client-ca", getenv("VCCSYNC_OUTBOUND_TLS_CLIENT_CA"), "PEM `file` of the certificates a client certificate must chain to (the one the outbound message definition sends); when given, clients without one are refused (env VCCSYNC_OUTBOUND_TLS_CLIENT_CA)")
+	fs.StringVar(&o.tokenFile, "auth-token-file", "", "`file` holding the shared token, at least 16 characters (env VCCSYNC_OUTBOUND_TOKEN_FILE; else the token in env VCCSYNC_OUTBOUND_TOKEN)")
+	fs.StringVar(&o.basicFile, "basic-auth-file", "", "`file` holding user:password for basic auth (env VCCSYNC_OUTBOUND_BASIC_AUTH_FILE; else env VCCSYNC_OUTBOUND_BASIC_AUTH)")
+	fs.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate `file` (chain) to serve HTTPS with (env VCCSYNC_OUTBOUND_TLS_CERT)")
+	fs.StringVar(&o.tlsKey, "tls-key", "", "PEM private key `file` of --tls-cert (env VCCSYNC_OUTBOUND_TLS_KEY)")
+	fs.StringVar(&o.clientCA, "tls-client-ca", "", "PEM `file` of the certificates a client certificate must chain to (the one the outbound message definition sends); when given, clients without one are refused (env VCCSYNC_OUTBOUND_TLS_CLIENT_CA)")
 	fs.Var(&o.maxBody, "max-body", "largest request body accepted: `size` in bytes, or with KiB or MiB (e.g. 512KiB)")
 	fs.DurationVar(&o.timeout, "timeout", serveDefaultTimeout, "bound on each request, from reading it to the acknowledgement of its last publish; below Salesforce's 60s")
-	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: json, console, or auto (console on a terminal, else json)")
-	if v := getenv("VCCSYNC_SF_ORG_ID"); v != "" {
-		if err := o.orgs.Set(v); err != nil {
-			o.orgs.envErr = fmt.Errorf("env VCCSYNC_SF_ORG_ID: %w", err)
-		}
-		o.orgs.fromEnv = true
+	fs.StringVar(&o.logFormat, "log-format", "auto", "log format: json, console, or auto (console on a terminal, else json) (env VCCSYNC_LOG_FORMAT)")
+	cli.MarkSettings(fs, "log-format")
+	for name, env := range map[string]string{
+		"org-id": "VCCSYNC_SF_ORG_ID", "auth-token-file": "VCCSYNC_OUTBOUND_TOKEN_FILE", "basic-auth-file": "VCCSYNC_OUTBOUND_BASIC_AUTH_FILE",
+		"tls-cert": "VCCSYNC_OUTBOUND_TLS_CERT", "tls-key": "VCCSYNC_OUTBOUND_TLS_KEY", "tls-client-ca": "VCCSYNC_OUTBOUND_TLS_CLIENT_CA",
+	} {
+		cli.MarkSettingEnv(fs, name, env)
 	}
 }
 
@@ -144,10 +139,7 @@ type serveConfig struct {
 func (o *serveOptions) check(getenv func(string) string) (*serveConfig, []string) {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if o.orgs.envErr != nil {
-		problems = append(problems, o.orgs.envErr.Error())
-	}
-	if len(o.orgs.ids) == 0 && o.orgs.envErr == nil {
+	if len(o.orgs.ids) == 0 {
 		add("--org-id is required: the Salesforce organization ID (00D…) whose outbound messages are accepted")
 	}
 	if !strings.HasPrefix(o.path, "/") || strings.ContainsAny(o.path, "?# \t") {
@@ -276,10 +268,10 @@ func serveTLSConfig(certFile, keyFile, clientCA string) (*tls.Config, error) {
 // serveOrgAllowlist is the repeatable --org-id: the first 15 characters of each
 // organization ID.
 type serveOrgAllowlist struct {
-	ids     []string
-	fromEnv bool // ids came from VCCSYNC_SF_ORG_ID; a flag replaces them
-	envErr  error
+	ids []string
 }
+
+func (l *serveOrgAllowlist) Type() string { return "org-ids" }
 
 func (l *serveOrgAllowlist) String() string {
 	if l == nil {
@@ -289,9 +281,6 @@ func (l *serveOrgAllowlist) String() string {
 }
 
 func (l *serveOrgAllowlist) Set(s string) error {
-	if l.fromEnv {
-		l.ids, l.fromEnv, l.envErr = nil, false, nil
-	}
 	for part := range strings.SplitSeq(s, ",") {
 		id := strings.TrimSpace(part)
 		if _, err := events.NormalizeID(id); err != nil {
@@ -309,6 +298,8 @@ func (l *serveOrgAllowlist) Set(s string) error {
 type serveByteSize int64
 
 func (b serveByteSize) String() string { return sizeString(int(b)) }
+
+func (b serveByteSize) Type() string { return "size" }
 
 func (b *serveByteSize) Set(s string) error {
 	num, mult := strings.TrimSpace(s), int64(1)
@@ -348,44 +339,33 @@ func serveLogger(format string, w io.Writer) *zap.Logger {
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zap.InfoLevel))
 }
 
-func runServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	return runServeEnv(ctx, args, os.Getenv, stdout, stderr)
-}
-
-// runServeEnv is runServe with the environment given.
-func runServeEnv(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+// serveCommand is `publisher serve`: the endpoint of Salesforce's
+// outbound messages.
+func serveCommand(a *cli.App) *cobra.Command {
 	var o serveOptions
-	fs := newFlagSet("serve")
-	o.register(fs, getenv)
-	printUsage := func(w io.Writer) { serveUsage(w, func(w io.Writer) { printDefaults(w, fs) }) }
-
-	pos, err := parseArgs(fs, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		printUsage(stdout)
-		return exitOK
-	case err != nil:
-		return usageError(stderr, "serve", err, printUsage)
-	case len(pos) > 0:
-		return usageError(stderr, "serve", fmt.Errorf("no arguments expected, got %q", pos), printUsage)
+	c := &cobra.Command{
+		Use:   "serve --org-id ID (--auth-token-file FILE | --basic-auth-file FILE) [flags]",
+		Short: "receive Salesforce outbound messages (SOAP over HTTPS) and publish them",
+		Long:  serveLong,
+		Args:  cli.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			o.nats = a.NATS
+			cfg, problems := o.check(a.Getenv)
+			if len(problems) > 0 {
+				return cli.Problems(problems)
+			}
+			log := serveLogger(o.logFormat, a.Stderr)
+			defer func() { _ = log.Sync() }()
+			if err := serveOutbound(c.Context(), cfg, log); err != nil {
+				log.Error("publisher serve stopped", zap.Error(err))
+				return cli.Exit(cli.ExitFail)
+			}
+			return nil
+		},
 	}
-	cfg, problems := o.check(getenv)
-	if len(problems) > 0 {
-		for _, p := range problems {
-			fmt.Fprintf(stderr, "publisher serve: %s\n", p)
-		}
-		fmt.Fprintln(stderr)
-		printUsage(stderr)
-		return exitUsage
-	}
-
-	log := serveLogger(o.logFormat, stderr)
-	defer func() { _ = log.Sync() }()
-	if err := serveOutbound(ctx, cfg, log); err != nil {
-		log.Error("publisher serve stopped", zap.Error(err))
-		return exitFail
-	}
-	return exitOK
+	o.register(c.Flags())
+	_ = c.RegisterFlagCompletionFunc("log-format", cobra.FixedCompletions([]cobra.Completion{"auto", "json", "console"}, cobra.ShellCompDirectiveNoFileComp))
+	return c
 }
 
 // serveOutbound runs the listener until ctx is done.
@@ -396,8 +376,8 @@ func runServeEnv(ctx context.Context, args []string, getenv func(string) string,
 func serveOutbound(ctx context.Context, cfg *serveConfig, log *zap.Logger) error {
 	o := cfg.o
 	nc, err := bus.Connect(bus.ConnectConfig{
-		URL: o.nats.url, Name: connectionName + "-serve", CredsFile: o.nats.creds,
-		CACert: o.nats.ca, ClientCert: o.nats.cert, ClientKey: o.nats.key,
+		URL: o.nats.URL, Name: o.nats.Name + "-serve", CredsFile: o.nats.Creds,
+		CACert: o.nats.CA, ClientCert: o.nats.Cert, ClientKey: o.nats.Key,
 		Logger: log, RetryOnFailedConnect: true,
 	})
 	if err != nil {
@@ -408,7 +388,7 @@ func serveOutbound(ctx context.Context, cfg *serveConfig, log *zap.Logger) error
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
 	}
-	if err := checkStream(ctx, js, 5*time.Second); err != nil {
+	if err := cli.CheckStream(ctx, js, 5*time.Second); err != nil {
 		log.Warn("publishing will fail until the stream exists", zap.Error(err))
 	}
 

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/salesforce"
@@ -159,7 +160,7 @@ func startServe(t *testing.T, natsURL string, args ...string) *serveInstance {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &serveSyncBuffer{}
 	done := make(chan int, 1)
-	go func() { done <- runServeEnv(ctx, all, func(string) string { return "" }, io.Discard, logs) }()
+	go func() { done <- runServeEnv(ctx, all, nil, io.Discard, logs) }()
 
 	var once sync.Once
 	code := -1
@@ -343,7 +344,7 @@ func TestServePublishesThenAcks(t *testing.T) {
 	checkStored(t, js, want)
 	serveCheckLogged(t, s.message(t, 2), map[string]any{"outcome": "acked", "notifications": 3, "published": 0, "duplicate": 3})
 
-	if code := s.stop(); code != exitOK {
+	if code := s.stop(); code != cli.ExitOK {
 		t.Errorf("exit status after the signal %d, want 0", code)
 	}
 	if len(s.logs.lines(t, "stopped")) != 1 {
@@ -639,7 +640,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	}
 	pw.Close()
 	serveCheckAck(t, <-replies)
-	if code := <-stopped; code != exitOK {
+	if code := <-stopped; code != cli.ExitOK {
 		t.Errorf("exit status %d, want 0", code)
 	}
 	checkStored(t, js, []storedMsg{{1, "vccsync.user." + john + ".changed", serveJohn.id, serveJohn.id, john}})
@@ -710,12 +711,12 @@ func TestServeUsage(t *testing.T) {
 		stdout []string
 		stderr []string
 	}{
-		{name: "help", args: []string{"-h"}, code: 0, stdout: []string{"usage: publisher serve --org-id ID", "-auth-token-file file", "-max-body size", "(default 1 MiB)", "-tls-cert file", "SOAP Ack"}},
+		{name: "help", args: []string{"-h"}, code: 0, stdout: []string{"publisher serve --org-id ID", "--auth-token-file file", "--max-body size", "(default 1 MiB)", "--tls-cert file", "SOAP Ack"}},
 		{name: "no org", args: []string{"--auth-token-file", token}, code: 2, stderr: []string{"publisher serve: --org-id is required"}},
 		{name: "bad org", args: []string{"--org-id", "0055e000001JaneAAC", "--auth-token-file", token}, code: 2,
-			stderr: []string{`invalid value "0055e000001JaneAAC" for flag -org-id: "0055e000001JaneAAC" is not a Salesforce organization ID (00D…): its key prefix is "005"`}},
+			stderr: []string{`invalid argument "0055e000001JaneAAC" for "--org-id" flag: "0055e000001JaneAAC" is not a Salesforce organization ID (00D…): its key prefix is "005"`}},
 		{name: "org with a bad checksum", args: []string{"--org-id", "00D5e000000KQ2eAAA", "--auth-token-file", token}, code: 2, stderr: []string{`has checksum suffix "AAA", want "EAG"`}},
-		{name: "bad org in env", args: []string{"--auth-token-file", token}, env: map[string]string{"VCCSYNC_SF_ORG_ID": "nope"}, code: 2, stderr: []string{"publisher serve: env VCCSYNC_SF_ORG_ID: not a Salesforce organization ID"}},
+		{name: "bad org in env", args: []string{"--auth-token-file", token}, env: map[string]string{"VCCSYNC_SF_ORG_ID": "nope"}, code: 2, stderr: []string{`publisher serve: VCCSYNC_SF_ORG_ID="nope": org-id: not a Salesforce organization ID`}},
 		{name: "no authentication", args: []string{"--org-id", serveTestOrg}, code: 2, stderr: []string{"give --auth-token-file or --basic-auth-file (or both)"}},
 		{name: "short token", args: []string{"--org-id", serveTestOrg, "--auth-token-file", short}, code: 2, stderr: []string{"--auth-token-file " + short + ": the token has 3 characters, want at least 16"}},
 		{name: "empty token", args: []string{"--org-id", serveTestOrg, "--auth-token-file", empty}, code: 2, stderr: []string{"--auth-token-file " + empty + ": empty"}},
@@ -723,7 +724,7 @@ func TestServeUsage(t *testing.T) {
 		{name: "missing token file", args: []string{"--org-id", serveTestOrg, "--auth-token-file", missing}, code: 2, stderr: []string{"--auth-token-file: open " + missing + ": no such file or directory"}},
 		{name: "bad basic file", args: []string{"--org-id", serveTestOrg, "--basic-auth-file", basicBad}, code: 2, stderr: []string{"--basic-auth-file " + basicBad + ": want one line user:password, with neither empty"}},
 		{name: "timeout beyond Salesforce's wait", args: append(base, "--timeout", "60s"), code: 2, stderr: []string{"--timeout 1m0s: must be positive and below Salesforce's 60s wait"}},
-		{name: "bad max body", args: append(base, "--max-body", "1MB"), code: 2, stderr: []string{`invalid value "1MB" for flag -max-body: "1MB": want bytes, or a number with KiB or MiB (e.g. 1MiB)`}},
+		{name: "bad max body", args: append(base, "--max-body", "1MB"), code: 2, stderr: []string{`invalid argument "1MB" for "--max-body" flag: "1MB": want bytes, or a number with KiB or MiB (e.g. 1MiB)`}},
 		{name: "tiny max body", args: append(base, "--max-body", "100"), code: 2, stderr: []string{"--max-body 100 bytes: must be between 1 KiB and 64 MiB"}},
 		{name: "bad path", args: append(base, "--path", "salesforce"), code: 2, stderr: []string{`--path "salesforce": want an absolute URL path`}},
 		{name: "bad listen", args: append(base, "--listen", "8443"), code: 2, stderr: []string{`--listen "8443": want host:port`}},
@@ -736,7 +737,7 @@ func TestServeUsage(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			code := runServeEnv(t.Context(), tc.args, func(k string) string { return tc.env[k] }, &stdout, &stderr)
+			code := runServeEnv(t.Context(), tc.args, tc.env, &stdout, &stderr)
 			if code != tc.code {
 				t.Errorf("exit status %d, want %d\nstderr:\n%s", code, tc.code, stderr.String())
 			}
@@ -750,14 +751,14 @@ func TestServeUsage(t *testing.T) {
 					t.Errorf("stderr does not contain %q:\n%s", w, stderr.String())
 				}
 			}
-			if tc.code == exitUsage && !strings.Contains(stderr.String(), "usage: publisher serve") {
-				t.Errorf("no usage after the error:\n%s", stderr.String())
+			if tc.code == cli.ExitUsage && !strings.HasSuffix(stderr.String(), "Run 'publisher serve --help' for usage.\n") {
+				t.Errorf("no hint after the error:\n%s", stderr.String())
 			}
 		})
 	}
 
 	code, stdout, _ := runCLI(t, nil, "help")
-	if code != 0 || !strings.Contains(stdout, "serve      receive Salesforce outbound messages") {
+	if code != 0 || !strings.Contains(stdout, "  serve       receive Salesforce outbound messages") {
 		t.Errorf("publisher help does not list serve:\n%s", stdout)
 	}
 }
@@ -768,11 +769,16 @@ func TestServeListenError(t *testing.T) {
 	taken := strings.TrimPrefix(strings.TrimSuffix(s.url, serveDefaultPath), "http://")
 	var stderr serveSyncBuffer
 	code := runServeEnv(t.Context(), []string{"--nats-url", url, "--listen", taken, "--org-id", serveTestOrg,
-		"--auth-token-file", serveWriteSecret(t, "token", serveTestToken), "--log-format", "json"}, func(string) string { return "" }, io.Discard, &stderr)
-	if code != exitFail {
+		"--auth-token-file", serveWriteSecret(t, "token", serveTestToken), "--log-format", "json"}, nil, io.Discard, &stderr)
+	if code != cli.ExitFail {
 		t.Errorf("exit status %d, want 1", code)
 	}
 	if l := stderr.lines(t, "publisher serve stopped"); len(l) != 1 || !strings.Contains(fmt.Sprint(l[0]["error"]), "--listen: listen tcp "+taken+": bind: address already in use") {
 		t.Errorf("log:\n%s\nwant the listen error", stderr.String())
 	}
+}
+
+// runServeEnv runs publisher serve with args in the environment env.
+func runServeEnv(ctx context.Context, args []string, env map[string]string, stdout, stderr io.Writer) int {
+	return runEnv(ctx, env, append([]string{"serve"}, args...), nil, stdout, stderr)
 }

@@ -91,7 +91,7 @@ func historyEntry(r worker.Record[handlers.State]) (store.HistoryEntry, bool) {
 		return store.HistoryEntry{}, false
 	}
 	e := store.HistoryEntry{At: r.At, EventID: r.EventID, Type: r.Type, Action: r.Action, RequestedBy: r.RequestedBy,
-		Reason: r.Reason, Outcome: r.Outcome, Error: r.Err}
+		Reason: r.Reason, Outcome: r.Outcome, Error: r.Err, ErrorClass: r.ErrClass}
 	for _, c := range r.Changes {
 		e.Changes = append(e.Changes, store.FieldChange{Field: c.Field, Old: c.Old, New: c.New})
 	}

@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/vccsync/vccsync/pkg/events"
+	"github.com/vccsync/vccsync/pkg/opsapi"
 	"github.com/vccsync/vccsync/pkg/sandbox"
 )
 
@@ -93,7 +98,7 @@ func TestReplayLoopHitsTheLimit(t *testing.T) {
 	e := &cmdEnv{t: t, sb: vcc, url: url, users: map[string]string{}}
 	e.w = startWorker(t, t.TempDir(), url, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
 	e.provision("Ann", "0055e000001CmdA", "ann@acme.example", "00e5e000000AgtV")
-	bin := buildPublisher(t)
+	bin := buildVccctl(t)
 
 	// Deleting an active user: refused every time.
 	if _, o := e.send("Ann", "delete", map[string]any{"confirm": true}); o.Class != events.ClassPermanent {
@@ -118,5 +123,98 @@ func TestReplayLoopHitsTheLimit(t *testing.T) {
 	list, err := exec.Command(bin, "dlq", "list", "--nats-url", e.w.sys.natsURL, "--user", e.users["Ann"]).CombinedOutput()
 	if err != nil || !strings.Contains(string(list), "permanent  vccsync.command.delete") || !strings.Contains(string(list), "delete refused: VCC user") {
 		t.Errorf("the refused command is not in the DLQ with its reason: %v\n%s", err, list)
+	}
+}
+
+// TestCmdWait: vccctl cmd --wait follows a command to syncworker's outcome
+// and sets the exit status: applied or unchanged 0; refused by VCC 1, with
+// VCC's message and the class; a command dead-lettered as poison (it does
+// not decode) is found through the history entry the worker writes for it.
+func TestCmdWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	vcc := sandbox.NewVCC(sandbox.VCCOptions{})
+	if err := vcc.SeedDemo(); err != nil {
+		t.Fatal(err)
+	}
+	url, stop, err := vcc.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	e := &cmdEnv{t: t, sb: vcc, url: url, users: map[string]string{}}
+	e.w = startWorker(t, t.TempDir(), url, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)))
+	e.provision("Ann", "0055e000001CmdA", "ann@acme.example", "00e5e000000AgtV")
+	ann := e.users["Ann"]
+	bin := buildVccctl(t)
+	// vccctl runs a command with --wait and returns its stdout, then its
+	// stderr, and its exit status.
+	vccctl := func(args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(bin, append(args, "--user", ann, "--as", "ops", "--wait", "--wait-timeout", "20s")...)
+		cmd.Env = append(cmd.Environ(), "VCCSYNC_NATS_URL="+e.w.sys.natsURL)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+			return string(out) + stderr.String(), 0
+		case errors.As(err, &ee):
+			return string(out) + stderr.String(), ee.ExitCode()
+		}
+		t.Fatal(err)
+		return "", 0
+	}
+
+	out, code := vccctl("cmd", "set-webrtc", "--disable")
+	if code != 0 || !regexp.MustCompile(`(?m)^published id=cmd-\S+ action=set-webrtc .*\n(applied|unchanged) id=cmd-\S+ outcome=\w+`).MatchString(out) {
+		t.Errorf("set-webrtc --wait: exit %d:\n%s", code, out)
+	}
+	t.Logf("set-webrtc --wait:\n%s", out)
+
+	// Deleting an active user: VCC refuses; the outcome says so, as JSON.
+	out, code = vccctl("cmd", "delete", "--confirm", "--json")
+	out, hint, _ := strings.Cut(out, "\nvccctl cmd delete: ")
+	if !strings.HasPrefix(hint, "refused: the command is in the dead-letter queue") {
+		t.Errorf("delete --json: stderr %q, want the refusal and what to do", hint)
+	}
+	var doc struct {
+		Status string
+		ID     string
+		Wait   struct{ Result, Outcome, ErrorClass, Error string }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil {
+		t.Fatalf("delete --json: %v\n%s", err, out)
+	}
+	if code != 1 || doc.Status != "published" || doc.Wait.Result != "refused" || doc.Wait.Outcome != "dead_lettered" ||
+		doc.Wait.ErrorClass != events.ClassPermanent || !strings.Contains(doc.Wait.Error, "delete refused") {
+		t.Errorf("delete --wait --json: exit %d, %+v\n%s", code, doc, out)
+	}
+	out, code = vccctl("cmd", "delete", "--confirm")
+	if code != 1 || !regexp.MustCompile(`(?m)^refused id=cmd-\S+ class=permanent error="delete refused.*\nvccctl cmd delete: refused: `).MatchString(out) {
+		t.Errorf("delete --wait: exit %d:\n%s", code, out)
+	}
+	t.Logf("delete --wait:\n%s", out)
+
+	// A command that does not decode is dead-lettered as poison; the
+	// worker's history entry for it ends the wait.
+	id := "cmd-poison-1"
+	msg := &nats.Msg{Subject: events.CommandSubject(ann, events.ActionUnlock), Header: nats.Header{}, Data: []byte(`{"not":"a command"}`)}
+	msg.Header.Set(events.HeaderMsgID, id)
+	if _, err := e.w.sys.js.PublishMsg(context.Background(), msg); err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(e.w.sys.natsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	item, _, err := opsapi.NewClient(nc).WaitApplied(ctx, ann, id)
+	if err != nil || opsapi.ResultOf(item) != opsapi.DeadLettered || item.ErrorClass != events.ClassPoison || item.Action != events.ActionUnlock {
+		t.Errorf("poison command: %+v %v, want dead-lettered as poison", item, err)
 	}
 }

@@ -134,12 +134,18 @@ func waitHTTP(t *testing.T, url string) {
 	}
 }
 
-// buildPublisher builds the publisher binary the tests drive.
-func buildPublisher(t *testing.T) string {
+// buildPublisher builds the publisher binary (the bridge) the tests drive.
+func buildPublisher(t *testing.T) string { return buildCommand(t, "publisher") }
+
+// buildVccctl builds the vccctl binary (the operator CLI) the tests drive.
+func buildVccctl(t *testing.T) string { return buildCommand(t, "vccctl") }
+
+// buildCommand builds the binary of cmd/<name>.
+func buildCommand(t *testing.T, name string) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "publisher")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/vccsync/vccsync/cmd/publisher").CombinedOutput(); err != nil {
-		t.Fatalf("build publisher: %v\n%s", err, out)
+	bin := filepath.Join(t.TempDir(), name)
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/vccsync/vccsync/cmd/"+name).CombinedOutput(); err != nil {
+		t.Fatalf("build %s: %v\n%s", name, err, out)
 	}
 	return bin
 }

@@ -12,7 +12,7 @@ import (
 )
 
 // TestReconcileFixesDrift: a change made by hand in VCC is found by
-// publisher reconcile and put back by the worker.
+// vccctl reconcile and put back by the worker.
 func TestReconcileFixesDrift(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -48,7 +48,7 @@ func TestReconcileFixesDrift(t *testing.T) {
 	args := append([]string{"reconcile", "--config", config, "--nats-url", e.w.sys.natsURL,
 		"--vcc-url", e.url + "/useradmin", "--vcc-token-url", e.url + "/Auth/connect/token",
 		"--vcc-client-id", sandbox.DemoClientID, "--vcc-client-secret-file", secret, "--allow-archives"}, e.extra...)
-	out, err := exec.Command(buildPublisher(t), args...).CombinedOutput()
+	out, err := exec.Command(buildVccctl(t), args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("reconcile: %v\n%s", err, out)
 	}

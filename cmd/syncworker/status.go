@@ -90,7 +90,7 @@ func (s opsStore) History(key string, limit int) ([]events.HistoryItem, error) {
 	out := make([]events.HistoryItem, 0, len(entries))
 	for _, e := range entries {
 		h := events.HistoryItem{At: e.At, EventID: e.EventID, Type: e.Type, Action: e.Action, RequestedBy: e.RequestedBy,
-			Reason: e.Reason, Outcome: e.Outcome, Error: e.Error}
+			Reason: e.Reason, Outcome: e.Outcome, Error: e.Error, ErrorClass: e.ErrorClass}
 		for _, c := range e.Changes {
 			h.Changes = append(h.Changes, events.FieldChange{Field: c.Field, Old: c.Old, New: c.New})
 		}

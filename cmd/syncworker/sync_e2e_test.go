@@ -8,7 +8,7 @@ import (
 	"github.com/vccsync/vccsync/pkg/sandbox"
 )
 
-// TestSyncOnDemand: publisher sync reads a user from Salesforce and, with
+// TestSyncOnDemand: vccctl sync reads a user from Salesforce and, with
 // --dry-run, prints the plan and writes nothing; without it, the user is
 // provisioned and the outcome read back; again, nothing differs.
 func TestSyncOnDemand(t *testing.T) {
@@ -16,7 +16,7 @@ func TestSyncOnDemand(t *testing.T) {
 		t.Skip("end-to-end")
 	}
 	e := newSFEnv(t)
-	bin := buildPublisher(t)
+	bin := buildVccctl(t)
 	run := func(args ...string) (string, int) {
 		t.Helper()
 		cmd := exec.Command(bin, append([]string{"sync", "--nats-url", e.w.sys.natsURL}, append(e.extra, args...)...)...)

@@ -131,17 +131,14 @@ func demoMapping() *handlers.Mapping {
 		}}
 }
 
-// checks are the start-up checks of the targets.
+// checks are the start-up checks of the targets (preflight.Startup, the
+// suite vccctl check runs too).
 func (t *targets) checks() *preflight.Suite {
-	cs := []preflight.Check{
-		preflight.VCCAccess(t.vcc),
-		preflight.Templates(t.vcc, t.mapping.TemplateUsernames()),
-		preflight.Regions(t.vcc, t.mapping.TelephonyRegions),
-	}
+	var sf preflight.Salesforce
 	if t.sf != nil {
-		cs = append(cs, preflight.SalesforceAccess(t.sf))
+		sf = t.sf
 	}
-	return preflight.New(30*time.Second, cs...)
+	return preflight.Startup(30*time.Second, t.vcc, t.mapping.TemplateUsernames(), t.mapping.TelephonyRegions, sf)
 }
 
 // runCheck is syncworker --check: the start-up checks, one line each;

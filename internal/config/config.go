@@ -24,6 +24,10 @@ type Setting struct {
 	Given bool
 	// Set parses and stores a value.
 	Set func(string) error
+	// Env is the setting's environment variable when it is not the rule's
+	// EnvName(prefix, Name) (a name kept for compatibility, e.g.
+	// VCCSYNC_SF_ORG_ID for org-id).
+	Env string
 }
 
 // FromFlagSet returns the settings of a standard library FlagSet, after
@@ -148,7 +152,10 @@ func Load(settings []Setting, path string, o Options) (*File, error) {
 		if s.Given || contains(o.Skip, s.Name) {
 			continue
 		}
-		env := EnvName(o.EnvPrefix, s.Name)
+		env := s.Env
+		if env == "" {
+			env = EnvName(o.EnvPrefix, s.Name)
+		}
 		if v, ok := o.LookupEnv(env); ok {
 			if err := s.Set(v); err != nil {
 				errs = append(errs, fmt.Errorf("%s=%q: %s: %s", env, v, s.Name, want(s.Type, err)))

@@ -115,3 +115,22 @@ func TestIgnoreUnknownAndEmptyFile(t *testing.T) {
 		t.Errorf("a list as the file: %v", err)
 	}
 }
+
+// TestSettingEnv: a setting with an environment variable of its own is
+// read from it, not from the rule's name.
+func TestSettingEnv(t *testing.T) {
+	fs, o := flags(t)
+	settings := config.FromFlagSet(fs)
+	for i := range settings {
+		if settings[i].Name == "name" {
+			settings[i].Env = "VCCSYNC_SF_ORG_ID"
+		}
+	}
+	if _, err := config.Load(settings, "", config.Options{LookupEnv: env(map[string]string{"VCCSYNC_NAME": "rule", "VCCSYNC_SF_ORG_ID": "own"})}); err != nil || o.name != "own" {
+		t.Errorf("name %q, %v; want own (VCCSYNC_SF_ORG_ID)", o.name, err)
+	}
+	_, err := config.Load(settings, "", config.Options{LookupEnv: env(map[string]string{"VCCSYNC_SF_ORG_ID": "x", "VCCSYNC_VCC_RATE": "fast"})})
+	if err == nil || err.Error() != `VCCSYNC_VCC_RATE="fast": vcc-rate: want a whole number` {
+		t.Errorf("error %v", err)
+	}
+}

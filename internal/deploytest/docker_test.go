@@ -96,8 +96,14 @@ func TestDockerfile(t *testing.T) {
 		}
 		_ = f.Close()
 	}
-	if b, err := exec.CommandContext(ctx, filepath.Join(out, "syncworker"), "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(b), "syncworker ") {
-		t.Errorf("syncworker --version: %v: %s", err, b)
+	for _, name := range []string{"syncworker", "publisher", "vccctl"} {
+		if !slices.Contains(cmds, name) {
+			t.Errorf("the Dockerfile does not build %s", name)
+			continue
+		}
+		if b, err := exec.CommandContext(ctx, filepath.Join(out, name), "--version").CombinedOutput(); err != nil || !strings.HasPrefix(string(b), name+" ") {
+			t.Errorf("%s --version: %v: %s", name, err, b)
+		}
 	}
 }
 

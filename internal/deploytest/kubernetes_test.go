@@ -373,8 +373,9 @@ func subset(a, b map[string]string) bool {
 	return true
 }
 
-// flagLine is a flag in the usage the flag package prints.
-var flagLine = regexp.MustCompile(`^  -([a-z0-9-]+)`)
+// flagLine is a flag in the usage the flag package ("  -name") or cobra
+// ("      --name", "  -h, --help") prints.
+var flagLine = regexp.MustCompile(`^\s+(?:-[a-zA-Z], )?--?([a-z][a-z0-9-]*)`)
 
 // commandFlags runs bin with args (a -h) and returns the flags it lists.
 func commandFlags(t *testing.T, bin string, args ...string) map[string]bool {

@@ -59,6 +59,10 @@ type HistoryItem struct {
 	Outcome     string        `json:"outcome"`
 	Changes     []FieldChange `json:"changes,omitempty"`
 	Error       string        `json:"error,omitempty"`
+	// ErrorClass is the dead-letter class of a failed event (ClassPoison,
+	// ClassPermanent, ClassExhausted); "" when it did not fail or the
+	// worker did not record it.
+	ErrorClass string `json:"errorClass,omitempty"`
 }
 
 // FieldChange is a field changed, old → new.

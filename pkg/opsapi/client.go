@@ -94,24 +94,39 @@ func (c *Client) Plan(ctx context.Context, u events.User) (events.PlanReply, err
 	return p, err
 }
 
-// WaitApplied asks for the user's status until eventID is the last event
-// applied (whatever its outcome), then finds its history entry; an event
-// that changed nothing keeps none, and its entry is then made from the
-// status. It keeps asking while nothing answers (a worker restarting), and
-// gives up when ctx is done or the service refuses the request.
+// WaitApplied waits until the worker has handled eventID, whatever its
+// outcome, and returns its history entry: applied (its changes), or
+// dead-lettered (the error and its class). It asks for the user's status
+// and history until the history has an entry of the event — every command
+// and every failed event has one — or the status names it the last event
+// applied; an event that changed nothing keeps no entry, and its entry is
+// then made from the status. It keeps asking while nothing answers (a
+// worker restarting), and gives up when ctx is done or the service
+// refuses the request.
 func (c *Client) WaitApplied(ctx context.Context, userID, eventID string) (events.HistoryItem, events.UserStatus, error) {
 	for {
 		st, err := c.Status(ctx, userID)
-		if err == nil && st.LastEventID == eventID {
-			item := events.HistoryItem{EventID: eventID, Outcome: st.LastOutcome, Error: st.LastError}
-			if h, err := c.History(ctx, userID, 20); err == nil {
+		if err == nil {
+			// The history after the status: an event the status names has
+			// its entry there, when it has one.
+			if h, herr := c.History(ctx, userID, 20); herr == nil {
 				for _, e := range h {
-					if e.EventID == eventID {
-						item = e
+					if e.EventID != eventID {
+						continue
 					}
+					if st.LastEventID != eventID {
+						// Applied since the status was read: the status
+						// after it.
+						if now, err := c.Status(ctx, userID); err == nil {
+							st = now
+						}
+					}
+					return e, st, nil
 				}
 			}
-			return item, st, nil
+			if st.LastEventID == eventID {
+				return events.HistoryItem{EventID: eventID, Outcome: st.LastOutcome, Error: st.LastError}, st, nil
+			}
 		}
 		var refused *Error
 		if errors.As(err, &refused) && refused.Code == "400" {
@@ -189,4 +204,37 @@ func (t httpTransport) call(ctx context.Context, endpoint string, req, out any) 
 		return fmt.Errorf("the answer is not %s: %w", what[endpoint], err)
 	}
 	return nil
+}
+
+// Result is how an event the worker handled ended, as an operator reads
+// it (vccctl cmd --wait).
+type Result string
+
+// Results.
+const (
+	// Applied: the worker applied it and changed something.
+	Applied Result = "applied"
+	// Unchanged: applied, and everything was in place already.
+	Unchanged Result = "unchanged"
+	// Refused: dead-lettered as permanent: the target (VCC, Salesforce)
+	// or a rule refused it; the entry's Error is the refusal.
+	Refused Result = "refused"
+	// DeadLettered: dead-lettered as poison (it cannot be decoded) or
+	// after its retries ran out (exhausted).
+	DeadLettered Result = "dead_lettered"
+	// TimedOut: no outcome in the time waited; the event stays queued.
+	TimedOut Result = "timed_out"
+)
+
+// ResultOf is the result of a history entry.
+func ResultOf(h events.HistoryItem) Result {
+	switch {
+	case h.Error == "" && h.Outcome == "unchanged":
+		return Unchanged
+	case h.Error == "":
+		return Applied
+	case h.ErrorClass == events.ClassPermanent:
+		return Refused
+	}
+	return DeadLettered
 }

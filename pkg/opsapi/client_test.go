@@ -108,3 +108,42 @@ func TestWaitAppliedGivesUp(t *testing.T) {
 		t.Errorf("a worker that starts later: %v", err)
 	}
 }
+
+// TestWaitAppliedFindsItInTheHistory: a command dead-lettered, then
+// followed by another event of the user before anyone asked, is found by
+// its history entry, with the error and its class.
+func TestWaitAppliedFindsItInTheHistory(t *testing.T) {
+	st := janeStore()
+	st.set(func(m *memStore) {
+		e := events.HistoryItem{At: at, EventID: "cmd-9", Type: events.CommandTypePrefix + events.ActionDelete, Action: events.ActionDelete,
+			Outcome: "dead_lettered", Error: "delete refused: VCC user vcc-1 is active", ErrorClass: events.ClassPermanent}
+		m.history[jane] = append([]events.HistoryItem{e}, m.history[jane]...)
+	})
+	st.set(applied(jane, "ev-10", handlers.OutcomeUpdated, true))
+	s := serve(t, opsapi.NewService(st, worker{running: true}, nil), "")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	item, us, err := s.viaNATS.WaitApplied(ctx, jane15, "cmd-9")
+	if err != nil || item.ErrorClass != events.ClassPermanent || opsapi.ResultOf(item) != opsapi.Refused || us.LastEventID != "ev-10" {
+		t.Errorf("%+v %+v %v, want the refused command's entry", item, us, err)
+	}
+}
+
+func TestResultOf(t *testing.T) {
+	for _, tc := range []struct {
+		item events.HistoryItem
+		want opsapi.Result
+	}{
+		{events.HistoryItem{Outcome: handlers.OutcomeUpdated}, opsapi.Applied},
+		{events.HistoryItem{Outcome: handlers.OutcomeArchived}, opsapi.Applied},
+		{events.HistoryItem{Outcome: handlers.OutcomeUnchanged}, opsapi.Unchanged},
+		{events.HistoryItem{Outcome: "dead_lettered", Error: "VCC: 409", ErrorClass: events.ClassPermanent}, opsapi.Refused},
+		{events.HistoryItem{Outcome: "dead_lettered", Error: "gave up after 10 attempts", ErrorClass: events.ClassExhausted}, opsapi.DeadLettered},
+		{events.HistoryItem{Outcome: "dead_lettered", Error: "envelope: not JSON", ErrorClass: events.ClassPoison}, opsapi.DeadLettered},
+		{events.HistoryItem{Outcome: "dead_lettered", Error: "recorded by an older worker"}, opsapi.DeadLettered},
+	} {
+		if got := opsapi.ResultOf(tc.item); got != tc.want {
+			t.Errorf("ResultOf(%+v) = %s, want %s", tc.item, got, tc.want)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vccsync/vccsync/pkg/vcc"
 )
@@ -171,4 +172,16 @@ func SalesforceAccess(sf Salesforce) Check {
 		}
 		return "token granted, every User field vccsync reads is visible", nil
 	}}
+}
+
+// Startup is the worker's start-up suite, the one syncworker runs (its
+// /readyz and --check) and vccctl check runs: VCC access, the template
+// users, the telephony-region GUIDs and, when sf is not nil, Salesforce,
+// in that order, each given at most timeout per run (0: 30s).
+func Startup(timeout time.Duration, v VCC, templates []string, regions map[string]string, sf Salesforce) *Suite {
+	cs := []Check{VCCAccess(v), Templates(v, templates), Regions(v, regions)}
+	if sf != nil {
+		cs = append(cs, SalesforceAccess(sf))
+	}
+	return New(timeout, cs...)
 }

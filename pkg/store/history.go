@@ -36,6 +36,7 @@ type HistoryEntry struct {
 	Outcome     string        `json:"outcome,omitempty"`     // created, updated, unchanged, archived, refused, dead_lettered, ...
 	Changes     []FieldChange `json:"changes,omitempty"`     // fields changed, old → new
 	Error       string        `json:"error,omitempty"`       // the error, for a refusal or a failure
+	ErrorClass  string        `json:"errorClass,omitempty"`  // dead-letter class of the error: poison, permanent or exhausted
 }
 
 // History returns the user's history, newest first: at most limit entries,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -105,8 +106,12 @@ func (w *Worker[S]) process(ctx context.Context, msgs []jetstream.Msg) {
 			records = append(records, r)
 		case it.dlqErr != nil && it.ev != nil && it.hasState:
 			r := it.record()
-			r.EventID, r.Outcome, r.Err, r.State, r.HasState = it.ev.ID, "dead_lettered", it.dlqErr.Error(), it.state, true
+			r.EventID, r.Outcome, r.Err, r.ErrClass, r.State, r.HasState = it.ev.ID, "dead_lettered", it.dlqErr.Error(), it.dlqClass, it.state, true
 			records = append(records, r)
+		case it.dlqErr != nil && it.ev == nil:
+			if r, ok := it.poisonRecord(); ok {
+				records = append(records, r)
+			}
 		}
 	}
 	commitStart := time.Now()
@@ -352,6 +357,33 @@ func (it *item[S]) record() Record[S] {
 		r.Action, r.RequestedBy, r.Reason = c.Action, c.RequestedBy, c.Reason
 	}
 	return r
+}
+
+// poisonRecord is the record of a message dead-lettered as poison, when
+// its subject names a user and it has a message id: no state (nothing was
+// applied) and no ledger entry, but an entry in the user's history, so
+// that whoever waits for the event (vccctl cmd --wait) learns its fate.
+// The id is the message id, less the suffix a DLQ replay adds.
+func (it *item[S]) poisonRecord() (Record[S], bool) {
+	p, err := events.ParseSubject(it.msg.Subject())
+	if err != nil {
+		return Record[S]{}, false
+	}
+	key, err := events.UserKey(p.UserID)
+	h := it.msg.Headers()
+	id := h.Get(events.HeaderMsgID)
+	if h.Get(events.HeaderReplays) != "" {
+		id, _, _ = strings.Cut(id, ":replay:")
+	}
+	if err != nil || id == "" {
+		return Record[S]{}, false
+	}
+	r := Record[S]{EventID: id, UserKey: key, Outcome: "dead_lettered", Err: it.dlqErr.Error(), ErrClass: it.dlqClass, At: time.Now()}
+	r.Type = events.TypeUserChanged
+	if p.Kind == events.KindCommand {
+		r.Type, r.Action = events.CommandTypePrefix+p.Action, p.Action
+	}
+	return r, true
 }
 
 func (it *item[S]) seq() uint64 {

@@ -58,6 +58,9 @@ type Record[S any] struct {
 	// Err is set for a dead-lettered event: it is not written to the
 	// ledger (so a replay applies it), but the user's last error is.
 	Err string
+	// ErrClass is the dead-letter class of Err (events.ClassPoison,
+	// ClassPermanent, ClassExhausted).
+	ErrClass string
 	// Action, RequestedBy and Reason are set for admin commands.
 	Action, RequestedBy, Reason string
 	Changes                     []Change

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -659,5 +660,69 @@ func TestConcurrencyBound(t *testing.T) {
 				t.Errorf("at most %d handlers ran at once, want %d", got, limit)
 			}
 		})
+	}
+}
+
+// recordingStore is a real store that keeps every record committed.
+type recordingStore struct {
+	worker.Store[State]
+	mu   sync.Mutex
+	recs []worker.Record[State]
+}
+
+func (r *recordingStore) Commit(recs []worker.Record[State]) error {
+	r.mu.Lock()
+	r.recs = append(r.recs, recs...)
+	r.mu.Unlock()
+	return r.Store.Commit(recs)
+}
+
+func (r *recordingStore) find(eventID string) (worker.Record[State], bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rec := range r.recs {
+		if rec.EventID == eventID {
+			return rec, true
+		}
+	}
+	return worker.Record[State]{}, false
+}
+
+// A poison message whose subject names a user is recorded for that user —
+// its message id, the error and its class, no state, no ledger entry — so
+// that whoever waits for it (vccctl cmd --wait) learns it was
+// dead-lettered; one whose subject names no user is not.
+func TestPoisonOfAUserIsRecorded(t *testing.T) {
+	a := userID(t, "0055e000001Aaaa")
+	h := newHarness(t, 30*time.Second)
+	st := &recordingStore{Store: h.store}
+	ctx := testCtx(t)
+	for _, m := range []struct{ subject, id string }{
+		{events.CommandSubject(a, events.ActionUnlock), "cmd-poison"},
+		{"vccsync.user.0015e000001Aaaa.changed", "no-user"},
+	} {
+		msg := &nats.Msg{Subject: m.subject, Data: []byte(`{"not":"an event"}`), Header: nats.Header{}}
+		msg.Header.Set(events.HeaderMsgID, m.id)
+		if _, err := h.js.PublishMsg(ctx, msg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.publish(t, a, "a1")
+	h.run(t, h.config(), st)
+	waitApplied(t, h, "a1")
+	waitFor(t, waitLong, "the poison messages to be dead-lettered", func() bool {
+		return h.obs.count(deadLettered(events.CommandSubject(a, events.ActionUnlock))) == 1 &&
+			h.obs.count(deadLettered("vccsync.user.0015e000001Aaaa.changed")) == 1
+	})
+	r, ok := st.find("cmd-poison")
+	if !ok || r.UserKey != a || r.Outcome != "dead_lettered" || r.ErrClass != events.ClassPoison || r.Err == "" ||
+		r.Action != events.ActionUnlock || r.Type != events.CommandTypePrefix+events.ActionUnlock || r.HasState {
+		t.Errorf("record of the poison command = %+v, %v", r, ok)
+	}
+	if _, ok := st.find("no-user"); ok {
+		t.Error("a poison message of no user was recorded")
+	}
+	if seen, _ := h.store.Seen("cmd-poison"); seen {
+		t.Error("the poison command is in the ledger: a replay would be skipped")
 	}
 }

@@ -502,7 +502,7 @@ func TestDLQPurge(t *testing.T) {
 
 	terminal := dlqEnv{now: time.Now, isTerminal: func(x any) bool { _, ok := x.(*strings.Reader); return ok }}
 	var stdout, stderr bytes.Buffer
-	code := runDLQWith(t.Context(), []string{"purge", "--nats-url", url, "--class", "poison"}, terminal, strings.NewReader("no\n"), &stdout, &stderr)
+	code := runWith(t.Context(), []string{"dlq", "purge", "--nats-url", url, "--class", "poison"}, terminal, strings.NewReader("no\n"), &stdout, &stderr)
 	if code != exitFail || !strings.Contains(stderr.String(), "Delete 2 messages from VCCSYNC_DLQ for good (2 poison, seq 2 to 5)? Type yes to delete: ") ||
 		!strings.Contains(stderr.String(), "not confirmed; nothing deleted") {
 		t.Errorf("purge answered no: exit %d\n%s%s", code, stdout.String(), stderr.String())
@@ -513,7 +513,7 @@ func TestDLQPurge(t *testing.T) {
 
 	stdout.Reset()
 	stderr.Reset()
-	code = runDLQWith(t.Context(), []string{"purge", "--nats-url", url, "--class", "poison"}, terminal, strings.NewReader("yes\n"), &stdout, &stderr)
+	code = runWith(t.Context(), []string{"dlq", "purge", "--nats-url", url, "--class", "poison"}, terminal, strings.NewReader("yes\n"), &stdout, &stderr)
 	if code != exitOK || stdout.String() != "deleted 2 messages from VCCSYNC_DLQ\n" {
 		t.Errorf("purge answered yes: exit %d\n%s%s", code, stdout.String(), stderr.String())
 	}
@@ -565,10 +565,10 @@ func TestDLQUsage(t *testing.T) {
 		stdout string
 		stderr string
 	}{
-		{[]string{"dlq"}, exitUsage, "", "missing SUBCOMMAND"},
-		{[]string{"dlq", "-h"}, exitOK, "usage: publisher dlq <list|show|replay|purge>", ""},
-		{[]string{"help", "dlq"}, exitOK, "usage: publisher dlq <list|show|replay|purge>", ""},
-		{[]string{"dlq", "help", "replay"}, exitOK, "usage: publisher dlq replay", ""},
+		{[]string{"dlq"}, exitUsage, "", "vccctl dlq: missing subcommand; subcommands: list, show, replay, purge\nRun 'vccctl dlq --help' for usage.\n"},
+		{[]string{"dlq", "-h"}, exitOK, "vccctl dlq <command> [flags]", ""},
+		{[]string{"help", "dlq"}, exitOK, "vccctl dlq <command> [flags]", ""},
+		{[]string{"help", "dlq", "replay"}, exitOK, "vccctl dlq replay [flags] FILTERS|--all", ""},
 		{[]string{"dlq", "replay", "-h"}, exitOK, "--max-replays", ""},
 		{[]string{"dlq", "frob"}, exitUsage, "", `unknown subcommand "frob"`},
 		{[]string{"dlq", "replay"}, exitUsage, "", "replay needs a filter"},
@@ -588,8 +588,8 @@ func TestDLQUsage(t *testing.T) {
 		}
 	}
 	_, stdout, _ := runCLI(t, nil, "help")
-	if !strings.Contains(stdout, "  dlq        list, show, replay and purge dead-lettered messages") {
-		t.Errorf("publisher usage does not list dlq:\n%s", stdout)
+	if !strings.Contains(stdout, "  dlq         list, show, replay and purge dead-lettered messages") {
+		t.Errorf("vccctl help does not list dlq:\n%s", stdout)
 	}
 }
 

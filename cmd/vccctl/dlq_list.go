@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
@@ -17,14 +16,14 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/spf13/pflag"
+
+	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/dlq"
 	"github.com/vccsync/vccsync/pkg/events"
 )
 
-func dlqListUsage(w io.Writer, flags func(io.Writer)) {
-	fmt.Fprintln(w, `usage: publisher dlq list [flags]
-
-Lists the messages of VCCSYNC_DLQ that match the filters (every message
+const dlqListUsage = `Lists the messages of VCCSYNC_DLQ that match the filters (every message
 without one), oldest first, one line each:
 
   SEQ  FAILED-AT  CLASS  TYPE  USER  DELIVERIES  REPLAYS  ERROR
@@ -39,13 +38,9 @@ With --json it prints one JSON document instead:
   {"messages":[{"seq":…,"failedAt":…,"class":…,"error":…,…}],
    "total":N,"byClass":{"permanent":N,…},"byReason":[{"reason":…,"count":N},…]}
 
-`+dlqFiltersDoc+`
+{filters}`
 
-flags:`)
-	flags(w)
-}
-
-func registerDLQList(o *dlqOptions, fs *flag.FlagSet) {
+func registerDLQList(o *dlqOptions, fs *pflag.FlagSet) {
 	o.registerFilters(fs)
 	fs.BoolVar(&o.json, "json", false, "print one JSON document (messages and histogram) instead of text")
 }
@@ -71,17 +66,16 @@ func dlqPrintHistogram(w io.Writer, h *dlq.Histogram, stored uint64) {
 	}
 }
 
-func runDLQList(ctx context.Context, o *dlqOptions, _ []string, _ dlqEnv, _ io.Reader, stdout, stderr io.Writer) int {
-	d, closeConn, err := dlqOpen(ctx, o, stderr)
+func runDLQList(ctx context.Context, a *cli.App, o *dlqOptions, _ []string, _ dlqEnv) error {
+	stdout, stderr := a.Stdout, a.Stderr
+	d, closeConn, err := dlqOpen(ctx, a, o)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq list: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	defer closeConn()
 	p, err := d.Plan(ctx, o.filter)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq list: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 
 	h := dlq.NewHistogram()
@@ -107,7 +101,7 @@ func runDLQList(ctx context.Context, o *dlqOptions, _ []string, _ dlqEnv, _ io.R
 			dlqDash(l.Class), dlqDash(l.Type), dlqDash(l.User), dlqDash(l.Deliveries), replays, dlqDash(l.ErrorLine(80)))
 		return nil
 	}, func(seq uint64) {
-		fmt.Fprintf(stderr, "publisher dlq list: seq %d: not in %s (replayed, purged or expired?)\n", seq, events.DLQStream)
+		fmt.Fprintf(stderr, "vccctl dlq list: seq %d: not in %s (replayed, purged or expired?)\n", seq, events.DLQStream)
 	})
 	if o.json {
 		if rows == nil {
@@ -133,10 +127,9 @@ func runDLQList(ctx context.Context, o *dlqOptions, _ []string, _ dlqEnv, _ io.R
 		dlqPrintHistogram(stdout, h, p.Stored)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq list: %v\n", dlqInterrupted(err))
-		return exitFail
+		return cli.Fail(dlqInterrupted(err))
 	}
-	return exitOK
+	return nil
 }
 
 func dlqDash(s string) string {
@@ -154,45 +147,36 @@ func dlqInterrupted(err error) error {
 	return err
 }
 
-func dlqShowUsage(w io.Writer, flags func(io.Writer)) {
-	fmt.Fprintln(w, `usage: publisher dlq show [flags] SEQ [SEQ…]
-
-Shows messages of VCCSYNC_DLQ by their DLQ sequence (SEQ as list prints
+const dlqShowUsage = `Shows messages of VCCSYNC_DLQ by their DLQ sequence (SEQ as list prints
 it; A-B for a range): the error and its class, every header, and the
 original body (indented when it is JSON). With --json, one JSON document per
 message: {"seq":…,"subject":…,"stored":…,"class":…,"error":…,
 "headers":{"Name":["value",…]},"body":<the JSON body>} ("bodyText" instead
 of "body" when the body is not JSON).
 
-Exit status 1 when a SEQ is not in the DLQ (replayed, purged or expired).
+Exit status 1 when a SEQ is not in the DLQ (replayed, purged or expired).`
 
-flags:`)
-	flags(w)
-}
-
-func registerDLQShow(o *dlqOptions, fs *flag.FlagSet) {
+func registerDLQShow(o *dlqOptions, fs *pflag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print one JSON document per message instead of text")
 }
 
-func runDLQShow(ctx context.Context, o *dlqOptions, pos []string, _ dlqEnv, _ io.Reader, stdout, stderr io.Writer) int {
+func runDLQShow(ctx context.Context, a *cli.App, o *dlqOptions, pos []string, _ dlqEnv) error {
+	stdout, stderr := a.Stdout, a.Stderr
 	seqs, err := dlq.ParseSeqs(pos)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq show: SEQ %v\n", err)
-		return exitUsage
+		return cli.Usagef("SEQ %v", err)
 	}
-	d, closeConn, err := dlqOpen(ctx, o, stderr)
+	d, closeConn, err := dlqOpen(ctx, a, o)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq show: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	defer closeConn()
 	f := &dlq.Filter{Seqs: seqs}
 	p, err := d.Plan(ctx, f)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq show: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
-	code, shown := exitOK, 0
+	code, shown := cli.ExitOK, 0
 	err = d.Scan(ctx, p, f, func(l *dlq.Letter) error {
 		if o.json {
 			return dlqShowJSON(stdout, l)
@@ -204,14 +188,13 @@ func runDLQShow(ctx context.Context, o *dlqOptions, pos []string, _ dlqEnv, _ io
 		dlqShowText(stdout, l)
 		return nil
 	}, func(seq uint64) {
-		fmt.Fprintf(stderr, "publisher dlq show: seq %d: not in %s (replayed, purged or expired?)\n", seq, events.DLQStream)
-		code = exitFail
+		fmt.Fprintf(stderr, "vccctl dlq show: seq %d: not in %s (replayed, purged or expired?)\n", seq, events.DLQStream)
+		code = cli.ExitFail
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq show: %v\n", dlqInterrupted(err))
-		return exitFail
+		return cli.Fail(dlqInterrupted(err))
 	}
-	return code
+	return cli.Exit(code)
 }
 
 func dlqShowText(w io.Writer, l *dlq.Letter) {

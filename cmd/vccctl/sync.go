@@ -2,41 +2,34 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
 
+	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/opsapi"
+	"github.com/vccsync/vccsync/pkg/salesforce"
 )
 
-// runSync is `publisher sync USER`: provision one user on demand. It reads
-// the user from Salesforce now, then either asks syncworker for the plan
-// (--dry-run) or publishes the snapshot and follows it to its outcome.
-func runSync(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
+// syncCommand is `vccctl sync USER`: provision one user on demand. It
+// reads the user from Salesforce now, then either asks syncworker for the
+// plan (--dry-run) or publishes the snapshot and follows it to its outcome.
+func syncCommand(a *cli.App) *cobra.Command {
 	var (
-		nf      natsFlags
-		sf      cdcSFFlags
+		sf      cli.Salesforce
 		dryRun  bool
 		timeout time.Duration
 	)
-	fs := newFlagSet("sync")
-	nf.register(fs)
-	sf.register(fs)
-	fs.BoolVar(&dryRun, "dry-run", false, "print what syncing the user would do, writing nothing")
-	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for syncworker to apply the user")
-	printUsage := func(w io.Writer) {
-		fmt.Fprintf(w, `usage: publisher sync [flags] USER
-
-Provisions one Salesforce user now, step by step:
-  read   the user from Salesforce over REST (--sf-* flags)
+	c := &cobra.Command{
+		Use:   "sync [flags] USER",
+		Short: "provision one user now: read, match, plan, apply (or --dry-run)",
+		Long: `Provisions one Salesforce user now, step by step:
+  read   the user from Salesforce over REST (--sf-* settings)
   match  the VCC user it is linked to, or none
   plan   what differs, and the calls that fix it
   apply  syncworker applies it as any Salesforce change (in order with the
@@ -44,45 +37,46 @@ Provisions one Salesforce user now, step by step:
 With --dry-run, syncworker plans it (reading VCC and Salesforce, writing
 nothing) and nothing is published.
 
-flags:
-`)
-		printDefaults(w, fs)
+Exit status: 0 applied (or planned), 1 refused, failed or no outcome in
+time, 2 usage error.`,
+		Args: cli.ExactArgs(1, "one Salesforce user ID"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if !sf.Configured() {
+				return cli.Usagef("reading the user needs Salesforce: give --sf-url, --sf-client-id and the client secret")
+			}
+			key, err := events.UserKey(args[0])
+			if err != nil {
+				return cli.Usage(err)
+			}
+			client, err := sf.Client(a.Getenv)
+			if err != nil {
+				return cli.Usage(err)
+			}
+			ctx, cancel := context.WithTimeout(c.Context(), timeout)
+			defer cancel()
+			return runSync(ctx, a, client, key, dryRun)
+		},
 	}
-	pos, err := parseArgs(fs, args)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		printUsage(stdout)
-		return exitOK
-	case err != nil:
-		return usageError(stderr, "sync", err, printUsage)
-	case len(pos) != 1:
-		return usageError(stderr, "sync", errors.New("one Salesforce user ID expected"), printUsage)
-	case !sf.configured():
-		return usageError(stderr, "sync", errors.New("reading the user needs Salesforce: give --sf-url, --sf-client-id and the client secret"), printUsage)
-	}
-	key, err := events.UserKey(pos[0])
-	if err != nil {
-		return usageError(stderr, "sync", err, printUsage)
-	}
-	client, err := sf.client(os.Getenv)
-	if err != nil {
-		return usageError(stderr, "sync", err, printUsage)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
+	fs := c.Flags()
+	sf.Register(fs, "")
+	sf.RegisterJWT(fs)
+	fs.BoolVar(&dryRun, "dry-run", false, "print what syncing the user would do, writing nothing")
+	fs.DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for syncworker to apply the user")
+	return c
+}
 
+func runSync(ctx context.Context, a *cli.App, client *salesforce.Client, key string, dryRun bool) error {
+	stdout := a.Stdout
 	u, err := client.GetUser(ctx, key)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher sync: read %s from Salesforce: %v\n", key, err)
-		return exitFail
+		return cli.Failf("read %s from Salesforce: %v", key, err)
 	}
 	fmt.Fprintf(stdout, "read   Salesforce user %s: active %v, profile %s, last modified %s\n",
 		key, u.IsActive.Get(), u.ProfileID.Get(), u.Modstamp().UTC().Format(time.RFC3339))
 
-	nc, err := nf.connect(stderr)
+	nc, js, err := a.NATS.JetStream(a.Stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher sync: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	defer nc.Close()
 
@@ -90,8 +84,7 @@ flags:
 	if dryRun {
 		p, err := ops.Plan(ctx, u)
 		if err != nil {
-			fmt.Fprintf(stderr, "publisher sync: plan: %v\n", err)
-			return exitFail
+			return cli.Failf("plan: %v", err)
 		}
 		printMatch(stdout, p.VCCUserID)
 		printChanges(stdout, "plan  ", p.Changes, p.Note)
@@ -100,42 +93,34 @@ flags:
 		}
 		if p.Error != "" {
 			fmt.Fprintf(stdout, "plan   refused: %s\n", p.Error)
-			return exitFail
+			return cli.Exit(cli.ExitFail)
 		}
 		fmt.Fprintf(stdout, "plan   outcome %s (dry run: nothing was written)\n", p.Outcome)
-		return exitOK
+		return nil
 	}
 
 	id := fmt.Sprintf("sf-sync-%s-%d", key, time.Now().UnixNano()) // each run its own event
 	env, err := events.NewUserChanged(id, "operator/sync", time.Now(), u)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher sync: %v\n", err)
-		return exitFail
-	}
-	js, err := jetstream.New(nc)
-	if err != nil {
-		fmt.Fprintf(stderr, "publisher sync: jetstream: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	res, err := bus.Publish(ctx, js, env)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher sync: publish: %v\n", err)
-		return exitFail
+		return cli.Failf("publish: %v", err)
 	}
 	fmt.Fprintf(stdout, "apply  published %s (seq %d); waiting for syncworker\n", id, res.Sequence)
 	item, st, err := ops.WaitApplied(ctx, key, id)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher sync: %v (it stays queued: see publisher status %s)\n", err, key)
-		return exitFail
+		return cli.Failf("%v (it stays queued: see vccctl status %s)", err, key)
 	}
 	printMatch(stdout, st.VCCUserID)
 	printChanges(stdout, "plan  ", item.Changes, "")
 	if item.Error != "" {
 		fmt.Fprintf(stdout, "apply  %s: %s\n", item.Outcome, item.Error)
-		return exitFail
+		return cli.Exit(cli.ExitFail)
 	}
 	fmt.Fprintf(stdout, "apply  %s\n", item.Outcome)
-	return exitOK
+	return nil
 }
 
 func printMatch(w io.Writer, vccID string) {

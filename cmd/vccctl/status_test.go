@@ -47,7 +47,7 @@ func TestStatusAndHistoryCommands(t *testing.T) {
 			t.Errorf("status output lacks %q:\n%s", want, out)
 		}
 	}
-	code, out, _ = runCLI(t, nil, "history", "--nats-url", url, "0055e000001Jane")
+	code, out, _ = runCLI(t, nil, "--nats-url", url, "history", "0055e000001Jane")
 	if code != 0 || !strings.Contains(out, `change-alias by alice (marriage)`) || !strings.Contains(out, `alias "jsmith" → "jdoe"`) {
 		t.Errorf("history: exit %d:\n%s", code, out)
 	}

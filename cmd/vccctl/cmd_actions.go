@@ -1,39 +1,34 @@
 package main
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/binary"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"maps"
-	"os"
-	"os/user"
 	"slices"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
-	"github.com/vccsync/vccsync/pkg/bus"
+	"github.com/spf13/pflag"
+
 	"github.com/vccsync/vccsync/pkg/events"
 )
 
 // cmdOptions are the flags of cmd: the common ones and the parameters of
 // every action (each action takes some of them and refuses the others).
 type cmdOptions struct {
-	nats    natsFlags
-	timeout time.Duration
-	user    string
-	reason  string
-	as      string
-	id      string
+	timeout     time.Duration
+	user        string
+	reason      string
+	as          string
+	id          string
+	wait        bool
+	waitTimeout time.Duration
+	json        bool
 
 	confirm                 bool
 	region                  string
-	numbers                 stringList
+	numbers                 []string
 	all, clear              bool
 	enable, disable         bool
 	phoneNumber             string
@@ -50,43 +45,52 @@ type cmdOptions struct {
 	given map[string]bool
 }
 
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ",") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
-
 // registerCommon registers the flags every action takes.
-func (o *cmdOptions) registerCommon(fs *flag.FlagSet) {
+func (o *cmdOptions) registerCommon(fs *pflag.FlagSet) {
 	fs.StringVar(&o.user, "user", "", "the Salesforce user `ID` the command is for (005…, 15 or 18 characters); required")
 	fs.StringVar(&o.reason, "reason", "", "why, in free `TEXT`: recorded in the command (data.reason) for the user's history")
 	fs.StringVar(&o.as, "as", "", "who asks: recorded as requestedBy and source operator/`WHO` (default: the OS user name, else $USER)")
 	fs.StringVar(&o.id, "id", "", "the command `ID` (default: a new one, cmd-<time-sortable random>); give the printed id again to retry a publish safely")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "how long to wait for the stream's acknowledgement")
-	o.nats.register(fs)
+	fs.BoolVar(&o.wait, "wait", false, "after publishing, wait for syncworker's outcome: applied, refused (with VCC's message) or dead-lettered; the exit status says which")
+	fs.DurationVar(&o.waitTimeout, "wait-timeout", time.Minute, "with --wait: how long to wait for the outcome")
+	fs.BoolVar(&o.json, "json", false, "print one JSON document (the published command and, with --wait, its outcome) instead of key=value lines")
 }
 
-// registerParams registers the parameter flags of every action.
-func (o *cmdOptions) registerParams(fs *flag.FlagSet) {
-	fs.BoolVar(&o.confirm, "confirm", false, "")
-	fs.StringVar(&o.region, "region", "", "")
-	fs.Var(&o.numbers, "number", "")
-	fs.BoolVar(&o.all, "all", false, "")
-	fs.BoolVar(&o.clear, "clear", false, "")
-	fs.BoolVar(&o.enable, "enable", false, "")
-	fs.BoolVar(&o.disable, "disable", false, "")
-	fs.StringVar(&o.phoneNumber, "phone-number", "", "")
-	fs.BoolVar(&o.webrtcOnly, "webrtc-only", false, "")
-	fs.IntVar(&o.live, "live", 0, "")
-	fs.IntVar(&o.nonLive, "non-live", 0, "")
-	fs.IntVar(&o.semiLive, "semi-live", 0, "")
-	fs.BoolVar(&o.useDefault, "default", false, "")
-	fs.StringVar(&o.skill, "skill", "", "")
-	fs.StringVar(&o.alias, "alias", "", "")
-	fs.IntVar(&o.level, "level", 0, "")
-	fs.BoolVar(&o.allow, "allow", false, "")
-	fs.BoolVar(&o.deny, "deny", false, "")
-	fs.StringVar(&o.agentID, "agent-id", "", "")
+// paramFlags are the names of the parameter flags, registerParams's.
+var paramFlags = map[string]bool{}
+
+// registerParams registers the parameter flags of every action, with the
+// usage their actions give them.
+func (o *cmdOptions) registerParams(fs *pflag.FlagSet) {
+	doc := map[string]string{}
+	for _, a := range actions {
+		for _, f := range a.flags {
+			if doc[f.name] == "" {
+				doc[f.name] = f.doc
+			}
+		}
+	}
+	fs.BoolVar(&o.confirm, "confirm", false, doc["confirm"])
+	fs.StringVar(&o.region, "region", "", doc["region"])
+	fs.StringArrayVar(&o.numbers, "number", nil, doc["number"])
+	fs.BoolVar(&o.all, "all", false, doc["all"])
+	fs.BoolVar(&o.clear, "clear", false, doc["clear"])
+	fs.BoolVar(&o.enable, "enable", false, doc["enable"])
+	fs.BoolVar(&o.disable, "disable", false, doc["disable"])
+	fs.StringVar(&o.phoneNumber, "phone-number", "", doc["phone-number"])
+	fs.BoolVar(&o.webrtcOnly, "webrtc-only", false, doc["webrtc-only"])
+	fs.IntVar(&o.live, "live", 0, doc["live"])
+	fs.IntVar(&o.nonLive, "non-live", 0, doc["non-live"])
+	fs.IntVar(&o.semiLive, "semi-live", 0, doc["semi-live"])
+	fs.BoolVar(&o.useDefault, "default", false, doc["default"])
+	fs.StringVar(&o.skill, "skill", "", doc["skill"])
+	fs.StringVar(&o.alias, "alias", "", doc["alias"])
+	fs.IntVar(&o.level, "level", 0, doc["level"])
+	fs.BoolVar(&o.allow, "allow", false, doc["allow"])
+	fs.BoolVar(&o.deny, "deny", false, doc["deny"])
+	fs.StringVar(&o.agentID, "agent-id", "", doc["agent-id"])
+	fs.VisitAll(func(f *pflag.Flag) { paramFlags[f.Name] = true })
 }
 
 // flagDoc documents one parameter flag of an action.
@@ -144,7 +148,7 @@ var actions = []actionSpec{
 		flags:    []flagDoc{{"confirm", "", "required: deleting a VCC user cannot be undone"}},
 		params: func(o *cmdOptions) (events.CommandParams, []string) {
 			if !o.confirm {
-				return events.CommandParams{}, []string{"delete needs --confirm: deleting a VCC user cannot be undone, and VCC deletes only archived users (archive the user first: publisher cmd archive --user ID)"}
+				return events.CommandParams{}, []string{"delete needs --confirm: deleting a VCC user cannot be undone, and VCC deletes only archived users (archive the user first: vccctl cmd archive --user ID)"}
 			}
 			return events.CommandParams{Confirm: true}, nil
 		},
@@ -378,7 +382,7 @@ func lookupAction(name string) (actionSpec, bool) {
 
 // flagList is how a refusal names the flags an action takes.
 func (a actionSpec) flagList() string {
-	const common = "the common flags --user, --reason, --as, --id, --timeout and --nats-*"
+	const common = "the common flags --user, --reason, --as, --id, --timeout, --wait, --wait-timeout, --json and --nats-*"
 	if len(a.flags) == 0 {
 		return a.name + " takes no parameters, only " + common
 	}
@@ -389,11 +393,11 @@ func (a actionSpec) flagList() string {
 	return a.name + " takes " + strings.Join(docs, ", ") + ", and " + common
 }
 
-// checkFlags refuses the parameter flags that are not the action's.
-func (a actionSpec) checkFlags(given map[string]bool, common *flag.FlagSet) []string {
+// checkFlags refuses the parameter flags given that are not the action's.
+func (a actionSpec) checkFlags(given map[string]bool) []string {
 	var problems []string
 	for _, name := range slices.Sorted(maps.Keys(given)) {
-		if common.Lookup(name) != nil || slices.ContainsFunc(a.flags, func(f flagDoc) bool { return f.name == name }) {
+		if !paramFlags[name] || slices.ContainsFunc(a.flags, func(f flagDoc) bool { return f.name == name }) {
 			continue
 		}
 		problems = append(problems, fmt.Sprintf("--%s is not a flag of %s; %s", name, a.name, a.flagList()))
@@ -416,47 +420,6 @@ func (a actionSpec) contractProblems(p events.CommandParams) []string {
 	return strings.Split(r.Replace(err.Error()), "; ")
 }
 
-func cmdUsage(w io.Writer, common func(io.Writer)) {
-	fmt.Fprintln(w, `usage: publisher cmd ACTION --user ID [parameters] [--reason TEXT] [--as WHO] [--id ID] [flags]
-
-Publishes one admin command for a Salesforce user to the VCCSYNC stream:
-type vccsync.command.ACTION, source operator/WHO, on the subject
-vccsync.user.<18-character user ID>.cmd.ACTION, with Nats-Msg-Id = the
-command id, and waits for the stream's acknowledgement. syncworker applies it
-to the user's VCC user, in order with the user's other events.
-
-Everything is checked before publisher connects: the action, its flags and
-their values (the rules of the command contract), the user ID, and the command
-as syncworker will decode it. A refused command is not published.
-
-actions:`)
-	for _, a := range actions {
-		a.usage(w)
-	}
-	fmt.Fprintln(w, `
-common flags:`)
-	common(w)
-	fmt.Fprintln(w, `
-One line on stdout:
-  published id=ID action=ACTION user=USER subject=SUBJECT seq=N
-  duplicate id=ID action=ACTION user=USER subject=SUBJECT seq=N   (seq of the stored copy)
-
-Retrying safely: every run without --id is a new command with a new id,
-printed on that line. To retry a publish that failed or timed out (its outcome
-unknown), run the same command again with --id and that id: the same command
-id is a duplicate, not a second command. Within the stream's duplicate window
-(2 minutes by default) the stream stores it once and publisher reports
-duplicate; later, syncworker recognises the id and does nothing. A command
-given the id of an earlier one with other parameters is still that earlier
-command.
-
-Exit status: 0 published (or a duplicate of the same --id), 1 not published
-(NATS or the stream unusable, no acknowledgement), 2 usage error or refused
-parameters (nothing published).
-
-The stream must exist: syncworker creates it; publisher never does.`)
-}
-
 // usage writes the action's entry of cmd's usage.
 func (a actionSpec) usage(w io.Writer) {
 	line := "  " + a.name
@@ -473,23 +436,6 @@ func (a actionSpec) usage(w io.Writer) {
 			fmt.Fprintln(w, "          "+l)
 		}
 	}
-}
-
-// actionUsage is the usage of one action (cmd ACTION -h, and after a
-// refusal).
-func actionUsage(w io.Writer, a actionSpec, common func(io.Writer)) {
-	syn := ""
-	switch {
-	case strings.Contains(a.synopsis, " | "):
-		syn = " (" + a.synopsis + ")"
-	case a.synopsis != "":
-		syn = " " + a.synopsis
-	}
-	fmt.Fprintf(w, "usage: publisher cmd %s --user ID%s [--reason TEXT] [--as WHO] [--id ID] [flags]\n\n", a.name, syn)
-	a.usage(w)
-	fmt.Fprintln(w, "\ncommon flags:")
-	common(w)
-	fmt.Fprintln(w, "\nRun 'publisher help cmd' for every action, the output and how to retry with --id.")
 }
 
 // wrap splits s into lines of at most width bytes, at spaces.
@@ -511,261 +457,4 @@ func wrap(s string, width int) []string {
 		lines = append(lines, line)
 	}
 	return lines
-}
-
-func runCmd(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) int {
-	o := cmdOptions{given: map[string]bool{}}
-	fs := newFlagSet("cmd")
-	o.registerCommon(fs)
-	o.registerParams(fs)
-	commonFS := newFlagSet("cmd")
-	new(cmdOptions).registerCommon(commonFS)
-	common := func(w io.Writer) { printDefaults(w, commonFS) }
-	printUsage := func(w io.Writer) { cmdUsage(w, common) }
-
-	pos, err := parseArgs(fs, args)
-	var spec actionSpec
-	known := false
-	if len(pos) > 0 {
-		spec, known = lookupAction(pos[0])
-	} else if err != nil {
-		spec, known = guessAction(args)
-	}
-	if known {
-		printUsage = func(w io.Writer) { actionUsage(w, spec, common) }
-	}
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-		printUsage(stdout)
-		return exitOK
-	case err != nil:
-		msg := err.Error()
-		if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok && known {
-			msg = fmt.Sprintf("unknown flag --%s; %s", name, spec.flagList())
-		}
-		return cmdUsageError(stderr, spec.name, []string{msg}, printUsage)
-	case len(pos) == 0:
-		return cmdUsageError(stderr, "", []string{"missing ACTION; actions: " + strings.Join(events.Actions, ", ")}, printUsage)
-	case !known:
-		msg := fmt.Sprintf("unknown action %q; actions: %s", pos[0], strings.Join(events.Actions, ", "))
-		if err := events.ValidateCommand(pos[0], events.CommandParams{}); err != nil {
-			msg = strings.TrimPrefix(err.Error(), "type: ")
-		}
-		return cmdUsageError(stderr, "", []string{msg}, printUsage)
-	case len(pos) > 1:
-		return cmdUsageError(stderr, spec.name, []string{fmt.Sprintf("one ACTION expected, got %d arguments: %q", len(pos), pos)}, printUsage)
-	}
-	fs.Visit(func(f *flag.Flag) { o.given[f.Name] = true })
-
-	cmd, problems := o.build(spec, commonFS, time.Now())
-	if len(problems) > 0 {
-		return cmdUsageError(stderr, spec.name, problems, printUsage)
-	}
-
-	nc, js, err := o.nats.stream(ctx, stderr, o.timeout)
-	if err != nil {
-		fmt.Fprintf(stderr, "publisher cmd %s: %v\n", spec.name, err)
-		return exitFail
-	}
-	defer nc.Close()
-
-	pctx, cancel := context.WithTimeout(ctx, o.timeout)
-	res, err := bus.Publish(pctx, js, cmd.env)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(stderr, "publisher cmd %s: %v\n", spec.name, err)
-		fmt.Fprintf(stderr, "publisher cmd %s: the command may or may not be stored; to retry, run the same command with --id %s (a duplicate of it is not a second command)\n", spec.name, cmd.env.ID)
-		return exitFail
-	}
-	status := "published"
-	if res.Duplicate {
-		status = "duplicate"
-	}
-	fmt.Fprintf(stdout, "%s id=%s action=%s user=%s subject=%s seq=%d\n", status, value(cmd.env.ID), spec.name, cmd.env.Subject, value(cmd.subject), res.Sequence)
-	return exitOK
-}
-
-// guessAction finds the action of a command line whose flags could not be
-// parsed, to name its flags in the refusal.
-func guessAction(args []string) (actionSpec, bool) {
-	for _, a := range args {
-		if s, ok := lookupAction(a); ok {
-			return s, true
-		}
-	}
-	return actionSpec{}, false
-}
-
-// cmdUsageError reports refusals, one per line, with the usage.
-func cmdUsageError(stderr io.Writer, action string, problems []string, printUsage func(io.Writer)) int {
-	prefix := "publisher cmd"
-	if action != "" {
-		prefix += " " + action
-	}
-	for _, p := range problems {
-		fmt.Fprintf(stderr, "%s: %s\n", prefix, p)
-	}
-	fmt.Fprintln(stderr)
-	printUsage(stderr)
-	return exitUsage
-}
-
-// builtCommand is a command checked and ready to publish.
-type builtCommand struct {
-	env     events.Envelope
-	subject string
-}
-
-// build checks the command line and builds the command; it returns every
-// problem found, or none.
-func (o *cmdOptions) build(spec actionSpec, common *flag.FlagSet, now time.Time) (builtCommand, []string) {
-	problems := spec.checkFlags(o.given, common)
-	if len(problems) > 0 {
-		return builtCommand{}, problems
-	}
-
-	var key string
-	switch k, err := events.UserKey(o.user); {
-	case !o.given["user"]:
-		problems = append(problems, "--user is required: the Salesforce user ID (005…, 15 or 18 characters) the command is for")
-	case err != nil:
-		problems = append(problems, "--user: "+err.Error())
-	default:
-		key = k
-	}
-	who, err := operatorName(o.as, o.given["as"], user.Current, os.Getenv)
-	if err != nil {
-		problems = append(problems, err.Error())
-	}
-	id := o.id
-	if o.given["id"] {
-		if err := checkCommandID(id); err != nil {
-			problems = append(problems, "--id: "+err.Error())
-		}
-	} else {
-		id = newCommandID(now)
-	}
-	if o.timeout <= 0 {
-		problems = append(problems, fmt.Sprintf("--timeout %s: must be positive", o.timeout))
-	}
-	p, pp := spec.params(o)
-	if len(pp) == 0 {
-		pp = spec.contractProblems(p)
-	}
-	problems = append(problems, pp...)
-	if len(problems) > 0 {
-		return builtCommand{}, problems
-	}
-
-	env, err := events.NewCommand(id, key, spec.name, who, o.reason, p)
-	if err != nil {
-		return builtCommand{}, []string{err.Error()}
-	}
-	t := now.UTC().Truncate(time.Millisecond)
-	env.Time = &t
-	subject, err := checkAsReceived(env)
-	if err != nil {
-		return builtCommand{}, []string{err.Error()}
-	}
-	return builtCommand{env: env, subject: subject}, nil
-}
-
-// checkAsReceived checks the command as publisher's other input is checked
-// (events.Parse) and as syncworker will receive it on its subject
-// (events.Decode, then the action's parameters), and returns the subject.
-func checkAsReceived(env events.Envelope) (string, error) {
-	body, err := env.Marshal()
-	if err != nil {
-		return "", fmt.Errorf("encode: %w", err)
-	}
-	if _, err := events.Parse(body); err != nil {
-		return "", err
-	}
-	subject, err := env.NATSSubject()
-	if err != nil {
-		return "", err
-	}
-	ev, err := events.Decode(subject, body)
-	if err != nil {
-		return "", err
-	}
-	if ev.Command == nil {
-		return "", fmt.Errorf("type: %q does not decode as a command", env.Type)
-	}
-	if _, err := ev.Command.Params(); err != nil {
-		return "", err
-	}
-	return subject, nil
-}
-
-// operatorName is who asks for the command: --as, else the OS user name,
-// else $USER.
-func operatorName(as string, given bool, current func() (*user.User, error), getenv func(string) string) (string, error) {
-	if given {
-		if err := checkWho(as); err != nil {
-			return "", fmt.Errorf("--as: %w", err)
-		}
-		return as, nil
-	}
-	name := ""
-	if u, err := current(); err == nil && u != nil {
-		name = u.Username
-	}
-	if name == "" {
-		name = getenv("USER")
-	}
-	if name == "" {
-		return "", errors.New("cannot tell who asks (no OS user name, $USER unset): give --as WHO")
-	}
-	if err := checkWho(name); err != nil {
-		return "", fmt.Errorf("the OS user name cannot be used: %w; give --as WHO", err)
-	}
-	return name, nil
-}
-
-// checkWho checks a requester's name: it becomes source operator/<who>.
-func checkWho(s string) error {
-	switch {
-	case s == "":
-		return errors.New("empty, want who asks (a user name)")
-	case len(s) > 128:
-		return fmt.Errorf("%d characters, at most 128", len(s))
-	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) || r == '/' }):
-		return fmt.Errorf("%q: want a name without spaces, '/' or control characters", s)
-	}
-	return nil
-}
-
-// checkCommandID checks an operator's command id: it is the envelope id and
-// the Nats-Msg-Id header.
-func checkCommandID(s string) error {
-	switch {
-	case s == "":
-		return errors.New("empty, want the command id to publish (e.g. the id a failed run printed)")
-	case len(s) > 256:
-		return fmt.Errorf("%d characters, at most 256", len(s))
-	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || !unicode.IsPrint(r) }):
-		return fmt.Errorf("%q: want no spaces or control characters", s)
-	}
-	return nil
-}
-
-// crockford is the base-32 alphabet of command ids (no I, L, O, U).
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// newCommandID returns "cmd-" and 26 characters: the time in milliseconds
-// (48 bits) then 80 random bits, in Crockford base 32, so that ids sort by
-// time.
-func newCommandID(now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
-	var out [26]byte
-	for i := 25; i >= 0; i-- {
-		out[i] = crockford[lo&31]
-		lo = lo>>5 | hi<<59
-		hi >>= 5
-	}
-	return "cmd-" + string(out[:])
 }

@@ -354,7 +354,7 @@ func TestReconcileUsage(t *testing.T) {
 		})
 	}
 	code, stdout, _ := runCLI(t, nil, "reconcile", "-h")
-	if code != exitOK || !strings.Contains(stdout, "usage: publisher reconcile") || !strings.Contains(stdout, "-archive-threshold") {
+	if code != exitOK || !strings.Contains(stdout, "vccctl reconcile --config FILE") || !strings.Contains(stdout, "--archive-threshold") {
 		t.Errorf("-h: exit %d\n%s", code, stdout)
 	}
 }

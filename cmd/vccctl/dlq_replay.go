@@ -3,20 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
+	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/dlq"
 	"github.com/vccsync/vccsync/pkg/events"
 )
 
-func dlqReplayUsage(w io.Writer, flags func(io.Writer)) {
-	fmt.Fprintln(w, `usage: publisher dlq replay [flags] FILTERS|--all
-
-Publishes dead-lettered messages again, oldest first, to the VCCSYNC
+const dlqReplayUsage = `Publishes dead-lettered messages again, oldest first, to the VCCSYNC
 stream: the original body, on its Vccsync-Original-Subject, with the
 original headers minus the DLQ ones (Vccsync-Error, Vccsync-Error-Class,
 Vccsync-Original-Subject, Vccsync-Original-Seq, Vccsync-Deliveries,
@@ -52,13 +51,9 @@ was refused or failed (or NATS was unusable), 2 for a usage error.
 
 replay needs a filter, or --all to replay every message:
 
-`+dlqFiltersDoc+`
+{filters}`
 
-flags:`)
-	flags(w)
-}
-
-func registerDLQReplay(o *dlqOptions, fs *flag.FlagSet) {
+func registerDLQReplay(o *dlqOptions, fs *pflag.FlagSet) {
 	o.registerFilters(fs)
 	fs.BoolVar(&o.all, "all", false, "replay every message of the DLQ (instead of a filter)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "print what would be replayed, and where, and publish nothing")
@@ -67,23 +62,22 @@ func registerDLQReplay(o *dlqOptions, fs *flag.FlagSet) {
 	fs.IntVar(&o.maxReplays, "max-replays", dlq.DefaultMaxReplays, "refuse a message already replayed `N` times")
 }
 
-func runDLQReplay(ctx context.Context, o *dlqOptions, _ []string, env dlqEnv, _ io.Reader, stdout, stderr io.Writer) int {
-	d, closeConn, err := dlqOpen(ctx, o, stderr)
+func runDLQReplay(ctx context.Context, a *cli.App, o *dlqOptions, _ []string, env dlqEnv) error {
+	stdout, stderr := a.Stdout, a.Stderr
+	d, closeConn, err := dlqOpen(ctx, a, o)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq replay: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	defer closeConn()
 	if !o.dryRun {
 		if err := d.CheckTarget(ctx); err != nil {
-			fmt.Fprintf(stderr, "publisher dlq replay: %v\n", err)
-			return exitFail
+			fmt.Fprintf(stderr, "vccctl dlq replay: %v\n", err)
+			return cli.Exit(cli.ExitFail)
 		}
 	}
 	p, err := d.Plan(ctx, o.filter)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq replay: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	lo, hi := p.Bounds()
 	prog := newDLQProgress(stderr, env.isTerminal(stderr), env.now, "replay", lo, hi)
@@ -96,13 +90,13 @@ func runDLQReplay(ctx context.Context, o *dlqOptions, _ []string, env dlqEnv, _ 
 	})
 	prog.finish()
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq replay: %v\n", dlqInterrupted(err))
+		fmt.Fprintf(stderr, "vccctl dlq replay: %v\n", dlqInterrupted(err))
 	}
 	fmt.Fprintln(stderr, c)
 	if err != nil || !c.OK() {
-		return exitFail
+		return cli.Exit(cli.ExitFail)
 	}
-	return exitOK
+	return nil
 }
 
 // dlqReplayLine is the output line of one letter of a replay.
@@ -111,9 +105,9 @@ func dlqReplayLine(r dlq.ReplayResult) string {
 	case dlq.Refused:
 		return fmt.Sprintf("refused seq=%d: %s", r.Seq, r.Refusal)
 	case dlq.WouldReplay:
-		return fmt.Sprintf("would replay seq=%d to subject %s as msg-id %s (replays=%d)", r.Seq, value(r.Subject), value(r.MsgID), r.Replays)
+		return fmt.Sprintf("would replay seq=%d to subject %s as msg-id %s (replays=%d)", r.Seq, cli.Value(r.Subject), cli.Value(r.MsgID), r.Replays)
 	case dlq.Failed:
-		return fmt.Sprintf("failed seq=%d subject=%s msg-id=%s: publish: %v (the DLQ copy is kept)", r.Seq, value(r.Subject), value(r.MsgID), r.Err)
+		return fmt.Sprintf("failed seq=%d subject=%s msg-id=%s: publish: %v (the DLQ copy is kept)", r.Seq, cli.Value(r.Subject), cli.Value(r.MsgID), r.Err)
 	case dlq.Missing:
 		return fmt.Sprintf("failed seq=%d: not in %s (replayed, purged or expired?)", r.Seq, events.DLQStream)
 	}
@@ -121,7 +115,7 @@ func dlqReplayLine(r dlq.ReplayResult) string {
 	if r.Outcome == dlq.Duplicate {
 		status = "duplicate"
 	}
-	line := fmt.Sprintf("%s seq=%d subject=%s msg-id=%s replays=%d stream-seq=%d", status, r.Seq, value(r.Subject), value(r.MsgID), r.Replays, r.StreamSeq)
+	line := fmt.Sprintf("%s seq=%d subject=%s msg-id=%s replays=%d stream-seq=%d", status, r.Seq, cli.Value(r.Subject), cli.Value(r.MsgID), r.Replays, r.StreamSeq)
 	switch {
 	case r.Kept:
 		line += " dlq-copy=kept"
@@ -131,14 +125,11 @@ func dlqReplayLine(r dlq.ReplayResult) string {
 	return line
 }
 
-func dlqPurgeUsage(w io.Writer, flags func(io.Writer)) {
-	fmt.Fprintln(w, `usage: publisher dlq purge [flags] FILTERS|--all
-
-Deletes the messages of VCCSYNC_DLQ that match the filters, for good.
+const dlqPurgeUsage = `Deletes the messages of VCCSYNC_DLQ that match the filters, for good.
 It first counts them, then asks for confirmation: type yes. Without a
 terminal on stdin it needs --yes. It prints how many were deleted.
 
-Run 'publisher dlq list' with the same filters to see what would go.
+Run 'vccctl dlq list' with the same filters to see what would go.
 
 Exit status: 0 when every message was deleted (or none matched), 1 when a
 delete failed, the confirmation was not given or NATS was unusable, 2 for
@@ -146,29 +137,24 @@ a usage error (no filter, or no --yes without a terminal).
 
 purge needs a filter, or --all to delete every message:
 
-`+dlqFiltersDoc+`
+{filters}`
 
-flags:`)
-	flags(w)
-}
-
-func registerDLQPurge(o *dlqOptions, fs *flag.FlagSet) {
+func registerDLQPurge(o *dlqOptions, fs *pflag.FlagSet) {
 	o.registerFilters(fs)
 	fs.BoolVar(&o.all, "all", false, "delete every message of the DLQ (instead of a filter)")
 	fs.BoolVar(&o.yes, "yes", false, "delete without asking")
 }
 
-func runDLQPurge(ctx context.Context, o *dlqOptions, _ []string, env dlqEnv, stdin io.Reader, stdout, stderr io.Writer) int {
-	d, closeConn, err := dlqOpen(ctx, o, stderr)
+func runDLQPurge(ctx context.Context, a *cli.App, o *dlqOptions, _ []string, env dlqEnv) error {
+	stdin, stdout, stderr := a.Stdin, a.Stdout, a.Stderr
+	d, closeConn, err := dlqOpen(ctx, a, o)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq purge: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	defer closeConn()
 	p, err := d.Plan(ctx, o.filter)
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq purge: %v\n", err)
-		return exitFail
+		return cli.Fail(err)
 	}
 	var seqs []uint64
 	h := dlq.NewHistogram()
@@ -177,36 +163,36 @@ func runDLQPurge(ctx context.Context, o *dlqOptions, _ []string, env dlqEnv, std
 		h.Add(l)
 		return nil
 	}, func(seq uint64) {
-		fmt.Fprintf(stderr, "publisher dlq purge: seq %d: not in %s\n", seq, events.DLQStream)
+		fmt.Fprintf(stderr, "vccctl dlq purge: seq %d: not in %s\n", seq, events.DLQStream)
 	})
 	if err != nil {
-		fmt.Fprintf(stderr, "publisher dlq purge: %v; nothing deleted\n", dlqInterrupted(err))
-		return exitFail
+		fmt.Fprintf(stderr, "vccctl dlq purge: %v; nothing deleted\n", dlqInterrupted(err))
+		return cli.Exit(cli.ExitFail)
 	}
 	if len(seqs) == 0 {
 		fmt.Fprintf(stdout, "deleted 0 messages from %s: none matches\n", events.DLQStream)
-		return exitOK
+		return nil
 	}
 	if !o.yes && !dlqConfirmPurge(stdin, stderr, seqs, h) {
-		fmt.Fprintln(stderr, "publisher dlq purge: not confirmed; nothing deleted")
-		return exitFail
+		fmt.Fprintln(stderr, "vccctl dlq purge: not confirmed; nothing deleted")
+		return cli.Exit(cli.ExitFail)
 	}
 	prog := newDLQProgress(stderr, env.isTerminal(stderr), env.now, "purge", seqs[0], seqs[len(seqs)-1])
 	c, stopped := d.Purge(ctx, seqs, func(seq uint64, err error, c dlq.PurgeCounts) {
 		if err != nil {
-			prog.printf(stderr, "publisher dlq purge: seq %d: delete: %v\n", seq, err)
+			prog.printf(stderr, "vccctl dlq purge: seq %d: delete: %v\n", seq, err)
 		}
 		prog.update(seq, func() string { return fmt.Sprintf("%d deleted, %d failed", c.Deleted, c.Failed) })
 	})
 	prog.finish()
 	if stopped != nil {
-		fmt.Fprintf(stderr, "publisher dlq purge: %v\n", dlqInterrupted(stopped))
+		fmt.Fprintf(stderr, "vccctl dlq purge: %v\n", dlqInterrupted(stopped))
 	}
 	fmt.Fprintf(stdout, "deleted %d %s from %s\n", c.Deleted, dlqPlural(c.Deleted, "message", "messages"), events.DLQStream)
 	if c.Failed > 0 || stopped != nil {
-		return exitFail
+		return cli.Exit(cli.ExitFail)
 	}
-	return exitOK
+	return nil
 }
 
 // dlqConfirmPurge asks on stderr and reads the answer from stdin: true

@@ -1,0 +1,74 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/vccsync/vccsync/pkg/salesforce"
+)
+
+// Salesforce are the Salesforce REST settings (--sf-*): a connected app's
+// client credentials or, with a private key, the JWT bearer flow. Secrets
+// come from files or the environment, never from a flag.
+type Salesforce struct {
+	URL, TokenURL, ClientID, SecretFile string
+	// Username and KeyFile are the JWT bearer flow's (RegisterJWT).
+	Username, KeyFile string
+}
+
+// Register adds --sf-url, --sf-token-url, --sf-client-id and
+// --sf-client-secret-file, as settings; purpose says what they are for.
+func (s *Salesforce) Register(fs *pflag.FlagSet, purpose string) {
+	fs.StringVar(&s.URL, "sf-url", "", "Salesforce instance `URL`, e.g. https://acme.my.salesforce.com (env VCCSYNC_SF_URL)"+purpose)
+	fs.StringVar(&s.TokenURL, "sf-token-url", "", "OAuth token `URL`; default <sf-url>/services/oauth2/token (env VCCSYNC_SF_TOKEN_URL)")
+	fs.StringVar(&s.ClientID, "sf-client-id", "", "connected app consumer key (env VCCSYNC_SF_CLIENT_ID)")
+	fs.StringVar(&s.SecretFile, "sf-client-secret-file", "", "`file` holding the connected app consumer secret (env VCCSYNC_SF_CLIENT_SECRET_FILE; else the secret itself in env VCCSYNC_SF_CLIENT_SECRET)")
+	MarkSettings(fs, "sf-url", "sf-token-url", "sf-client-id", "sf-client-secret-file")
+}
+
+// RegisterJWT adds --sf-username and --sf-private-key-file, as settings.
+func (s *Salesforce) RegisterJWT(fs *pflag.FlagSet) {
+	fs.StringVar(&s.Username, "sf-username", "", "Salesforce integration user, for the JWT bearer flow (env VCCSYNC_SF_USERNAME)")
+	fs.StringVar(&s.KeyFile, "sf-private-key-file", "", "PEM RSA key `file` of the connected app's certificate: use the JWT bearer flow (env VCCSYNC_SF_PRIVATE_KEY_FILE)")
+	MarkSettings(fs, "sf-username", "sf-private-key-file")
+}
+
+// Configured reports whether Salesforce REST access was asked for.
+func (s *Salesforce) Configured() bool {
+	return s.URL != "" || s.TokenURL != "" || s.ClientID != "" || s.SecretFile != ""
+}
+
+// Client builds the Salesforce REST client: the JWT bearer flow with a
+// private key file, else client credentials, the secret from its file,
+// else from VCCSYNC_SF_CLIENT_SECRET (getenv).
+func (s *Salesforce) Client(getenv func(string) string) (*salesforce.Client, error) {
+	cfg := salesforce.Config{BaseURL: s.URL, TokenURL: s.TokenURL, ClientID: s.ClientID}
+	switch {
+	case s.KeyFile != "":
+		key, err := os.ReadFile(s.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--sf-private-key-file: %w", err)
+		}
+		cfg.Username, cfg.PrivateKeyPEM = s.Username, key
+	case s.SecretFile != "":
+		b, err := os.ReadFile(s.SecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("--sf-client-secret-file: %w", err)
+		}
+		cfg.ClientSecret = strings.TrimRight(string(b), "\r\n")
+		if cfg.ClientSecret == "" {
+			return nil, fmt.Errorf("--sf-client-secret-file %s: empty", s.SecretFile)
+		}
+	default:
+		cfg.ClientSecret = getenv("VCCSYNC_SF_CLIENT_SECRET")
+	}
+	c, err := salesforce.NewClient(cfg)
+	if err != nil {
+		return nil, errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return c, nil
+}
