@@ -144,7 +144,7 @@ type eventHandler struct{ users *handlers.Handler }
 
 func (h eventHandler) Handle(ctx context.Context, ev *events.Event, prev handlers.State) (worker.Result[handlers.State], error) {
 	switch {
-	case ev.User != nil && verifies(ev.Source):
+	case ev.User != nil && events.VerifiesVCC(ev.Source):
 		return result(h.users.VerifyUser(ctx, ev.UserKey, ev.ID, prev, *ev.User))
 	case ev.User != nil:
 		return result(h.users.HandleUser(ctx, ev.UserKey, ev.ID, prev, *ev.User))
@@ -164,13 +164,6 @@ func result(r handlers.Result, err error) (worker.Result[handlers.State], error)
 		out.Changes = append(out.Changes, worker.Change{Field: c.Field, Old: c.Old, New: c.New})
 	}
 	return out, nil
-}
-
-// verifies reports whether events from source must check VCC in full:
-// reconcile's and provisioning on demand's, whose point is to find what
-// changed in VCC behind vccsync's back.
-func verifies(source string) bool {
-	return strings.HasPrefix(source, "salesforce/reconcile/") || source == "operator/sync"
 }
 
 // describe renders a result's changes and note for logs and the results table.

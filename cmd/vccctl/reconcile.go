@@ -119,7 +119,7 @@ func reconcileCommand(a *cli.App) *cobra.Command {
 			if err != nil {
 				return cli.Usage(err)
 			}
-			r := &reconciler{m: m, sf: sfc, vcc: vc, source: "salesforce/reconcile/" + o.sourceName()}
+			r := &reconciler{m: m, sf: sfc, vcc: vc, source: events.SourceReconcile + o.sourceName()}
 			return r.run(c.Context(), a, o)
 		},
 	}

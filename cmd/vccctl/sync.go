@@ -100,7 +100,7 @@ func runSync(ctx context.Context, a *cli.App, client *salesforce.Client, key str
 	}
 
 	id := fmt.Sprintf("sf-sync-%s-%d", key, time.Now().UnixNano()) // each run its own event
-	env, err := events.NewUserChanged(id, "operator/sync", time.Now(), u)
+	env, err := events.NewUserChanged(id, events.SourceSync, time.Now(), u)
 	if err != nil {
 		return cli.Fail(err)
 	}

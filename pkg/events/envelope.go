@@ -15,6 +15,22 @@ const SpecVersion = "1.0"
 // CommandTypePrefix starts the type of every admin command: vccsync.command.<action>.
 const CommandTypePrefix = "vccsync.command."
 
+// Sources of salesforce.user.changed events whose point is to find what
+// changed in VCC behind vccsync's back: reconcile's (SourceReconcile plus
+// the org) and provisioning on demand's (SourceSync). The worker checks VCC
+// in full for them (VerifiesVCC) instead of trusting what it last synced.
+// Producers and the worker share these, so neither side hangs on a string
+// the other may spell differently.
+const (
+	SourceReconcile = "salesforce/reconcile/"
+	SourceSync      = "operator/sync"
+)
+
+// VerifiesVCC reports whether events of source must check VCC in full.
+func VerifiesVCC(source string) bool {
+	return strings.HasPrefix(source, SourceReconcile) || source == SourceSync
+}
+
 // Envelope is a CloudEvents 1.0 event in JSON structured mode.
 // Nats-Msg-Id carries ID.
 type Envelope struct {

@@ -61,7 +61,7 @@ func (a Threshold) Describe(inScope int) string {
 	if a.absolute {
 		return fmt.Sprintf("%d users", a.count)
 	}
-	return fmt.Sprintf("%s of %d in-scope users = %s", a.text, inScope, strconv.FormatFloat(a.Limit(inScope), 'f', -1, 64))
+	return fmt.Sprintf("%s of %d in-scope users = %s", a.text, inScope, number(a.Limit(inScope)))
 }
 
 // Judge sets rep.Guard: the planned archives against the threshold, and

@@ -168,6 +168,16 @@ func TestPlanIsWhatTheWorkerWrites(t *testing.T) {
 	}
 }
 
+func TestThresholdDescribe(t *testing.T) {
+	var th reconcile.Threshold
+	if err := th.Set("10%"); err != nil {
+		t.Fatal(err)
+	}
+	if got := th.Describe(7); got != "10% of 7 in-scope users = 0.7" {
+		t.Errorf("Describe(7) = %q", got)
+	}
+}
+
 func TestThreshold(t *testing.T) {
 	for _, tc := range []struct {
 		in      string

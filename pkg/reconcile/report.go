@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -178,8 +179,7 @@ func (rep *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(w, "%-13s %d\n", c, rep.Counts[c])
 	}
 	fmt.Fprintf(w, "salesforce_users=%d in_scope=%d vcc_users=%d templates=%d events=%d archives=%d archive_limit=%s\n",
-		rep.SFUsers, rep.InScope, rep.VCCUsers, rep.Templates, rep.Planned(), rep.Guard.Archives,
-		strconv.FormatFloat(rep.Guard.Limit, 'f', -1, 64))
+		rep.SFUsers, rep.InScope, rep.VCCUsers, rep.Templates, rep.Planned(), rep.Guard.Archives, number(rep.Guard.Limit))
 	lines := 0
 	for _, class := range planOrder {
 		for _, e := range rep.Users {
@@ -231,6 +231,12 @@ func (e Entry) Line() string {
 		fmt.Fprintf(&b, " note=%s", quote(e.Reason))
 	}
 	return b.String()
+}
+
+// number writes a limit with at most two decimals (10% of 7 users is 0.7,
+// not 0.7000000000000001).
+func number(f float64) string {
+	return strconv.FormatFloat(math.Round(f*100)/100, 'f', -1, 64)
 }
 
 func orNone(s string) string {
