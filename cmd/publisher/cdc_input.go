@@ -18,9 +18,11 @@ type cdcMessage struct {
 }
 
 // readCDCInput reads CDC messages from in and calls fn with each: one
-// JSON array of messages when the input starts with '[', otherwise JSON
-// Lines (one message, or an array of messages, per line; blank lines and
-// # comments are skipped). The error is a read error, malformed array
+// JSON array of messages when the input starts with '['; JSON documents one
+// after another (a single pretty-printed message, say) when it starts with
+// a '{' whose line is not a whole document; otherwise JSON Lines (one
+// message, or an array of messages, per line; blank lines and # comments
+// are skipped). The error is a read error, malformed array
 // syntax that stops the reading, or an interruption.
 func readCDCInput(ctx context.Context, in io.Reader, fn func(cdcMessage)) error {
 	br := bufio.NewReaderSize(in, 64<<10)
@@ -33,6 +35,9 @@ func readCDCInput(ctx context.Context, in io.Reader, fn func(cdcMessage)) error 
 	}
 	if first == '[' {
 		return readCDCArray(ctx, br, fn)
+	}
+	if first == '{' && !firstLineWhole(br) {
+		return readCDCDocuments(ctx, br, fn)
 	}
 	lines := newLineReader(br, maxLineBytes)
 	for {
@@ -95,6 +100,37 @@ func readCDCArray(ctx context.Context, r io.Reader, fn func(cdcMessage)) error {
 		return fmt.Errorf("read JSON array: more input after the array's closing ]")
 	}
 	return nil
+}
+
+// firstLineWhole reports whether the input's first line, as far as it is
+// buffered, is a whole JSON document (JSON Lines), not the start of a
+// pretty-printed one.
+func firstLineWhole(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Size())
+	b = bytes.TrimLeft(b, "\xef\xbb\xbf \t\r\n")
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	return json.Valid(bytes.TrimSpace(b))
+}
+
+// readCDCDocuments reads JSON documents one after another, each a message.
+func readCDCDocuments(ctx context.Context, r io.Reader, fn func(cdcMessage)) error {
+	dec := json.NewDecoder(r)
+	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted after message %d: the messages after it were not read", n-1)
+		}
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read JSON document %d: %w", n, err)
+		}
+		fn(cdcMessage{label: fmt.Sprintf("msg=%d", n), body: raw})
+	}
 }
 
 // cdcFirstByte returns the first byte that is not white space (or a UTF-8

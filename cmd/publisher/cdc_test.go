@@ -253,6 +253,40 @@ func TestCDCFileArrayAndStdin(t *testing.T) {
 	}
 }
 
+// TestCDCPrettyPrintedDocument: one message as Salesforce's tools print
+// it, indented over many lines, is read as one message, and so are several
+// of them one after another.
+func TestCDCPrettyPrintedDocument(t *testing.T) {
+	url, js := startJetStream(t, true)
+	pretty := func(c cdcChange) string {
+		var v any
+		if err := json.Unmarshal([]byte(c.streaming(t)), &v); err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	code, stdout, stderr := runCDCCLI(t, url, strings.NewReader(pretty(cdcOlgaJoins)+"\n"), "-")
+	if code != 0 {
+		t.Fatalf("exit status = %d, want 0; stderr:\n%s", code, stderr)
+	}
+	checkOutput(t, stdout, "published msg=1 change=CREATE published=1 duplicate=0 ids="+cdcID(cdcOlga, "tx-create", 1))
+	code, stdout, stderr = runCDCCLI(t, url, strings.NewReader(pretty(cdcOlgaJoins)+"\n"+pretty(cdcTwoLeave)), "-")
+	if code != 0 {
+		t.Fatalf("two documents: exit status = %d, want 0; stderr:\n%s", code, stderr)
+	}
+	checkOutput(t, stdout,
+		"duplicate msg=1 change=CREATE published=0 duplicate=1 ids="+cdcID(cdcOlga, "tx-create", 1),
+		"published msg=2 change=UPDATE published=2 duplicate=0 ids="+cdcID(cdcRavi, "tx-leave", 1)+","+cdcID(cdcMei, "tx-leave", 1),
+	)
+	if n := len(streamMessages(t, js)); n != 3 {
+		t.Errorf("%d messages stored, want 3", n)
+	}
+}
+
 func TestCDCPubSub(t *testing.T) {
 	url, js := startJetStream(t, true)
 	dir := filepath.Join("..", "..", "pkg", "salesforce", "testdata")
