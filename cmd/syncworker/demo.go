@@ -32,6 +32,10 @@ type demoRun struct {
 	log *zap.Logger
 
 	names map[string]string // user key → "Name <username>", from the story
+	// inSalesforce are the story's changes as made in Salesforce, applied
+	// to the Salesforce sandbox before their events are published, so
+	// the org and the events agree (reconcile finds them in step).
+	inSalesforce []func(*sandbox.Salesforce) error
 
 	mu      sync.Mutex
 	results map[string][]worker.Outcome // by user key ("" for undecodable)
@@ -123,6 +127,15 @@ func (d *demoRun) story() ([]events.Envelope, [][]byte) {
 	tomNew.LastName, tomNew.Email = events.Val("Becker-Lund"), events.Val("tom.becker-lund@demo.example")
 	tomNew.ChangedFields = []string{"LastName", "Email"}
 	add(tomNew, t0.Add(10*time.Second))
+	d.inSalesforce = append(d.inSalesforce, func(sf *sandbox.Salesforce) error {
+		return sf.ModifyUser(tom.key(), func(u *sandbox.SFUser) {
+			u.LastName, u.Email, u.SystemModstamp, u.LastModifiedDate = "Becker-Lund", "tom.becker-lund@demo.example", t0.Add(10*time.Second), t0.Add(10*time.Second)
+		})
+	}, func(sf *sandbox.Salesforce) error {
+		return sf.ModifyUser(ana.key(), func(u *sandbox.SFUser) {
+			u.IsActive, u.SystemModstamp, u.LastModifiedDate = false, t0.Add(20*time.Second), t0.Add(20*time.Second)
+		})
+	})
 	// Ana leaves: deactivated in Salesforce.
 	add(events.User{ID: ana.key(), IsActive: events.Val(false), SystemModstamp: events.Val(events.Time{Time: t0.Add(20 * time.Second)}),
 		ChangedFields: []string{"IsActive"}}, t0.Add(20*time.Second))
@@ -139,8 +152,15 @@ func (d *demoRun) story() ([]events.Envelope, [][]byte) {
 	return envs, [][]byte{poison}
 }
 
-func (d *demoRun) run(ctx context.Context, js jetstream.JetStream, out io.Writer) {
+func (d *demoRun) run(ctx context.Context, js jetstream.JetStream, sf *sandbox.Salesforce, out io.Writer) {
 	envs, poison := d.story()
+	if sf != nil {
+		for _, change := range d.inSalesforce {
+			if err := change(sf); err != nil {
+				d.log.Error("demo: change the Salesforce sandbox", zap.Error(err))
+			}
+		}
+	}
 	published := 0
 	for i, env := range envs {
 		msgID := env.ID

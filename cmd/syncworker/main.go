@@ -221,7 +221,7 @@ func (sys *system) run(log *zap.Logger, demo *demoRun) error {
 	}
 	if demo != nil {
 		ctx, cancel := context.WithCancel(context.Background())
-		g.Add(func() error { demo.run(ctx, sys.js, os.Stdout); <-ctx.Done(); return nil }, func(error) { cancel() })
+		g.Add(func() error { demo.run(ctx, sys.js, sys.targets.sfServer, os.Stdout); <-ctx.Done(); return nil }, func(error) { cancel() })
 	}
 	g.Add(run.SignalHandler(context.Background(), syscall.SIGINT, syscall.SIGTERM))
 	return g.Run()

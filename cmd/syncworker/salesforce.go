@@ -37,33 +37,34 @@ func (s sfContactCenters) SetAlias(ctx context.Context, userID, alias string) er
 
 // sfClientConfig is the Salesforce client configuration: the configured
 // endpoint, or, on the embedded default (no VCC endpoint either), an
-// in-process Salesforce sandbox seeded with the demo org.
-func sfClientConfig(o *options, log *zap.Logger) (salesforce.Config, func(), error) {
+// in-process Salesforce sandbox seeded with the demo org, returned too (nil
+// for a real endpoint).
+func sfClientConfig(o *options, log *zap.Logger) (salesforce.Config, *sandbox.Salesforce, func(), error) {
 	cfg, ok, err := sfConfig(o)
 	if err != nil || ok {
-		return cfg, func() {}, err
+		return cfg, nil, func() {}, err
 	}
 	if o.vccURL != "" || o.vccRegion != "" {
-		return cfg, nil, errors.New("config: the mapping names contact centers but no Salesforce endpoint is configured (--sf-url and credentials)")
+		return cfg, nil, nil, errors.New("config: the mapping names contact centers but no Salesforce endpoint is configured (--sf-url and credentials)")
 	}
 	sb := sandbox.NewSalesforce(sandbox.SalesforceOptions{})
 	if err := sb.SeedDemo(); err != nil {
-		return cfg, nil, fmt.Errorf("seed Salesforce sandbox: %w", err)
+		return cfg, nil, nil, fmt.Errorf("seed Salesforce sandbox: %w", err)
 	}
 	// The demo story's Alice, who exists in VCC already and is linked.
 	if _, err := sb.AddUser(sandbox.SFUser{ID: demoAliceID, Username: sandbox.DemoActiveUsername, Email: sandbox.DemoActiveUsername,
 		FirstName: "Alice", LastName: "Archer", Alias: "aarcher", IsActive: true, FederationIdentifier: "aarcher",
 		ProfileID: sandbox.DemoSFAgentProfileID, NVMAgentID: "1001", PermissionSets: []string{sandbox.SFPermissionSetAgent}}); err != nil {
-		return cfg, nil, fmt.Errorf("seed Salesforce sandbox: %w", err)
+		return cfg, nil, nil, fmt.Errorf("seed Salesforce sandbox: %w", err)
 	}
 	url, stop, err := sb.Start(o.sfSandboxListen)
 	if err != nil {
-		return cfg, nil, fmt.Errorf("Salesforce sandbox: %w", err)
+		return cfg, nil, nil, fmt.Errorf("Salesforce sandbox: %w", err)
 	}
 	log.Warn("NO SALESFORCE ENDPOINT CONFIGURED: using the in-process SALESFORCE SANDBOX with a demo org for contact centers",
 		zap.String("sandbox_url", url))
 	return salesforce.Config{BaseURL: url, ClientID: sandbox.DemoSFClientID, ClientSecret: sandbox.DemoSFClientSecret},
-		func() { _ = stop() }, nil
+		sb, func() { _ = stop() }, nil
 }
 
 // sfConfig is the Salesforce client configuration from the flags; ok is

@@ -29,6 +29,7 @@ type targets struct {
 
 	// The in-process sandboxes' endpoints and demo credentials, when used.
 	vccSandbox, sfSandbox *sandboxEndpoint
+	sfServer              *sandbox.Salesforce // the in-process Salesforce sandbox, when used
 }
 
 // sandboxEndpoint is an in-process sandbox's address and the demo client
@@ -86,12 +87,13 @@ func newTargets(o *options, mapping *handlers.Mapping, log *zap.Logger, observer
 		return nil, fmt.Errorf("config: %w", err)
 	}
 	if mapping.ManagesContactCenters() || o.sfURL != "" || o.sfTokenURL != "" {
-		sfCfg, closeSF, err := sfClientConfig(o, log)
+		sfCfg, sfServer, closeSF, err := sfClientConfig(o, log)
 		if err != nil {
 			return nil, err
 		}
 		t.closers = append(t.closers, closeSF)
-		if _, real, _ := sfConfig(o); !real {
+		if sfServer != nil {
+			t.sfServer = sfServer
 			t.sfSandbox = &sandboxEndpoint{url: sfCfg.BaseURL, clientID: sfCfg.ClientID, secret: sfCfg.ClientSecret}
 		}
 		if t.sf, err = salesforce.NewClient(sfCfg); err != nil {
