@@ -48,6 +48,9 @@ var rules = map[string]rule{
 	// also use the sandbox, which this table does not check).
 	"pkg/vcc/vcctest": {allow: []string{"pkg/vcc"}},
 
+	// Tests' embedded JetStream: the one place tests get NATS from.
+	"pkg/bus/bustest": {allow: []string{"pkg/bus"}},
+
 	// Reconcile: classify, plan and publish; the desired state comes from
 	// the handlers, so the worker and reconcile never disagree.
 	"pkg/reconcile": {allow: []string{"pkg/events", "pkg/handlers", "pkg/vcc", "pkg/salesforce"}},

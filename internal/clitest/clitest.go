@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap/zaptest"
 
-	"github.com/vccsync/vccsync/pkg/bus"
+	"github.com/vccsync/vccsync/pkg/bus/bustest"
 	"github.com/vccsync/vccsync/pkg/events"
 )
 
@@ -26,38 +25,17 @@ func Key(id15 string) string {
 	return k
 }
 
-// StartJetStream starts an embedded JetStream server, with the streams
-// syncworker creates when withStreams, and returns its URL and a client.
+// StartJetStream starts an embedded JetStream server (bustest.Start),
+// with the streams syncworker creates when withStreams, and returns its
+// URL and a client.
 func StartJetStream(t *testing.T, withStreams bool) (string, jetstream.JetStream) {
 	t.Helper()
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatalf("StartEmbedded: %v", err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := bus.Connect(bus.ConnectConfig{URL: srv.ClientURL(), Name: t.Name()})
-	if err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream.New: %v", err)
-	}
-	if withStreams {
-		if err := bus.EnsureStreams(Context(t), js, bus.StreamsConfig{}); err != nil {
-			t.Fatalf("EnsureStreams: %v", err)
-		}
-	}
+	js, srv := bustest.Start(t, withStreams)
 	return srv.ClientURL(), js
 }
 
 // Context is the test's context, bounded to 10 seconds.
-func Context(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func Context(t *testing.T) context.Context { return bustest.Context(t) }
 
 // UserChanged is one JSON line of a salesforce.user.changed event.
 func UserChanged(t *testing.T, id string, u events.User) string {

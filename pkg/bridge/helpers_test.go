@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vccsync/vccsync/pkg/bridge"
-	"github.com/vccsync/vccsync/pkg/bus"
+	"github.com/vccsync/vccsync/pkg/bus/bustest"
 	"github.com/vccsync/vccsync/pkg/events"
 )
 
@@ -28,37 +27,10 @@ func key(id15 string) string {
 	return k
 }
 
-// jetStream starts an embedded JetStream server, with the streams
-// syncworker creates when withStreams, and returns a client and the server.
-func jetStream(t *testing.T, withStreams bool) (jetstream.JetStream, *bus.Embedded) {
-	t.Helper()
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1})
-	if err != nil {
-		t.Fatalf("StartEmbedded: %v", err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := bus.Connect(bus.ConnectConfig{URL: srv.ClientURL(), Name: t.Name()})
-	if err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream.New: %v", err)
-	}
-	if withStreams {
-		if err := bus.EnsureStreams(testContext(t), js, bus.StreamsConfig{}); err != nil {
-			t.Fatalf("EnsureStreams: %v", err)
-		}
-	}
-	return js, srv
-}
+// jetStream starts an embedded JetStream server (bustest.Start).
+var jetStream = bustest.Start
 
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testContext(t *testing.T) context.Context { return bustest.Context(t) }
 
 // stored is one message of VCCSYNC as syncworker decodes it.
 type stored struct {

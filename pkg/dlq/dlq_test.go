@@ -13,9 +13,9 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/vccsync/vccsync/pkg/bus"
+	"github.com/vccsync/vccsync/pkg/bus/bustest"
 	"github.com/vccsync/vccsync/pkg/dlq"
 	"github.com/vccsync/vccsync/pkg/events"
 )
@@ -25,37 +25,13 @@ const (
 	john = "0055e000001JohnAAC"
 )
 
-// startJetStream starts an embedded JetStream server, with the streams
-// syncworker creates when withStreams, and returns a client.
+// startJetStream starts an embedded JetStream server and returns a client.
 func startJetStream(t *testing.T, withStreams bool) jetstream.JetStream {
-	t.Helper()
-	srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: t.TempDir(), Port: -1, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatalf("StartEmbedded: %v", err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := bus.Connect(bus.ConnectConfig{URL: srv.ClientURL(), Name: t.Name()})
-	if err != nil {
-		t.Fatalf("Connect: %v", err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatalf("jetstream.New: %v", err)
-	}
-	if withStreams {
-		if err := bus.EnsureStreams(testContext(t), js, bus.StreamsConfig{}); err != nil {
-			t.Fatalf("EnsureStreams: %v", err)
-		}
-	}
+	js, _ := bustest.Start(t, withStreams)
 	return js
 }
 
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+func testContext(t *testing.T) context.Context { return bustest.Context(t) }
 
 func open(t *testing.T, js jetstream.JetStream) *dlq.DLQ {
 	t.Helper()
