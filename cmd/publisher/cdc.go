@@ -128,7 +128,7 @@ func cdcCommand(a *cli.App) *cobra.Command {
 // runCDCWith runs cdc with a ready ingester configuration (its Users set
 // or not); it adds the publisher and, with --listen, the metrics.
 //
-//	FILE, stdin ──readCDCInput──▶ bridge.Ingester ──▶ VCCSYNC    one line per message on stdout
+//	FILE, stdin ──ReadMessages─▶ bridge.Ingester ──▶ VCCSYNC    one line per message on stdout
 //	POST ──▶ bridge.IngestHandler ──┘                             summary on stderr
 func runCDCWith(ctx context.Context, a *cli.App, o cdcOptions, cfg bridge.IngesterConfig, pos []string) error {
 	stdout, stderr := a.Stdout, a.Stderr
@@ -158,15 +158,15 @@ func runCDCWith(ctx context.Context, a *cli.App, o cdcOptions, cfg bridge.Ingest
 	if err != nil {
 		return cli.Fail(err)
 	}
-	err = readCDCInput(ctx, input, func(m cdcMessage) {
+	err = bridge.ReadMessages(ctx, input, func(m bridge.Message) {
 		var out bridge.Outcome
-		if m.err != nil {
-			out = in.Reject(m.err)
+		if m.Err != nil {
+			out = in.Reject(m.Err)
 		} else {
-			out = in.Ingest(ctx, m.body)
+			out = in.Ingest(ctx, m.Body)
 		}
 		counts.Add(out)
-		fmt.Fprintln(stdout, out.Line(m.label))
+		fmt.Fprintln(stdout, out.Line(m.Label))
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "publisher cdc: %s: %v\n", name, err)

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
 
 	"github.com/vccsync/vccsync/internal/cli"
-	"github.com/vccsync/vccsync/pkg/bus"
-	"github.com/vccsync/vccsync/pkg/events"
+	"github.com/vccsync/vccsync/pkg/bridge"
 )
 
 const publishLong = `Publishes events to the VCCSYNC stream, one CloudEvents JSON document per
@@ -51,15 +47,6 @@ type publishOptions struct {
 	msgIDSuffix string
 }
 
-// publishCounts are the outcomes of one publish run.
-type publishCounts struct {
-	published, duplicate, rejected, failed int
-}
-
-func (c publishCounts) String() string {
-	return fmt.Sprintf("%d published, %d duplicate, %d rejected, %d failed", c.published, c.duplicate, c.rejected, c.failed)
-}
-
 // publishCommand is `publisher publish FILE|-`.
 func publishCommand(a *cli.App) *cobra.Command {
 	var o publishOptions
@@ -91,12 +78,12 @@ func publishCommand(a *cli.App) *cobra.Command {
 			}
 			defer nc.Close()
 
-			counts, err := publishLines(c.Context(), js, in, a.Stdout, o)
+			counts, err := bridge.PublishLines(c.Context(), js, in, a.Stdout, bridge.LinesOptions{Timeout: o.timeout, MsgIDSuffix: o.msgIDSuffix})
 			if err != nil {
 				fmt.Fprintf(a.Stderr, "publisher publish: %s: %v\n", name, err)
 			}
 			fmt.Fprintln(a.Stderr, counts)
-			if err != nil || counts.rejected > 0 || counts.failed > 0 {
+			if err != nil || counts.Rejected > 0 || counts.Failed > 0 {
 				return cli.Exit(cli.ExitFail)
 			}
 			return nil
@@ -126,86 +113,4 @@ func openInput(arg string, stdin io.Reader) (io.Reader, string, func(), error) {
 		return nil, "", nil, fmt.Errorf("open input: %s is a directory", arg)
 	}
 	return f, arg, func() { _ = f.Close() }, nil
-}
-
-// publishLines validates and publishes each line of in, writing one line
-// per event to out. The error is a read error or an interruption; what
-// happened to each event is in the counts and the output.
-func publishLines(ctx context.Context, js jetstream.JetStream, in io.Reader, out io.Writer, o publishOptions) (publishCounts, error) {
-	var c publishCounts
-	lines := newLineReader(in, maxLineBytes)
-	for {
-		if err := ctx.Err(); err != nil {
-			return c, fmt.Errorf("interrupted after line %d: the lines after it were not read", lines.n)
-		}
-		line, n, err := lines.next()
-		var tooLong *lineTooLongError
-		switch {
-		case errors.Is(err, io.EOF):
-			return c, nil
-		case errors.As(err, &tooLong):
-			c.rejected++
-			fmt.Fprintf(out, "rejected line=%d: %v\n", n, err)
-			continue
-		case err != nil:
-			return c, err
-		}
-		if skipLine(line) {
-			continue
-		}
-
-		env, subject, err := validate(line)
-		if err != nil {
-			c.rejected++
-			fmt.Fprintf(out, "rejected line=%d: %v\n", n, err)
-			continue
-		}
-		msgID := env.ID + o.msgIDSuffix
-		ids := "id=" + cli.Value(env.ID)
-		if o.msgIDSuffix != "" {
-			ids += " msg-id=" + cli.Value(msgID)
-		}
-
-		pctx, cancel := context.WithTimeout(ctx, o.timeout)
-		res, err := bus.PublishWithID(pctx, js, env, msgID)
-		cancel()
-		switch {
-		case err != nil:
-			c.failed++
-			fmt.Fprintf(out, "failed line=%d %s: %v\n", n, ids, err)
-		case res.Duplicate:
-			c.duplicate++
-			fmt.Fprintf(out, "duplicate line=%d %s subject=%s seq=%d\n", n, ids, cli.Value(subject), res.Sequence)
-		default:
-			c.published++
-			fmt.Fprintf(out, "published line=%d %s subject=%s seq=%d\n", n, ids, cli.Value(subject), res.Sequence)
-		}
-	}
-}
-
-// validate checks a line against the wire contract and returns the envelope
-// to publish and its NATS subject. The envelope's subject is put in its
-// 18-character form, so that every event of a user travels on one subject
-// (and lands in one partition) whichever form the source used. The result
-// is decoded once more as syncworker will receive it, on its subject, so
-// that nothing is published that the worker would dead-letter as poison.
-func validate(line []byte) (events.Envelope, string, error) {
-	ev, err := events.Parse(line)
-	if err != nil {
-		return events.Envelope{}, "", err
-	}
-	env := ev.Envelope
-	env.Subject = ev.UserKey
-	subject, err := env.NATSSubject()
-	if err != nil {
-		return events.Envelope{}, "", err
-	}
-	body, err := env.Marshal()
-	if err != nil {
-		return events.Envelope{}, "", fmt.Errorf("encode: %w", err)
-	}
-	if _, err := events.Decode(subject, body); err != nil {
-		return events.Envelope{}, "", err
-	}
-	return env, subject, nil
 }

@@ -3,14 +3,8 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -22,12 +16,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/bridge"
 	"github.com/vccsync/vccsync/pkg/bus"
-	"github.com/vccsync/vccsync/pkg/events"
 )
 
 // Defaults and bounds of serve's flags.
@@ -38,7 +30,6 @@ const (
 	serveDefaultTimeout = 30 * time.Second
 	// serveSalesforceWait is how long Salesforce waits for the answer.
 	serveSalesforceWait = 60 * time.Second
-	serveMinTokenLength = 16
 	serveMaxMaxBody     = 64 << 20
 	serveMinMaxBody     = 1 << 10
 )
@@ -58,6 +49,8 @@ Each POST to --path is answered with the first of:
   401  no valid credentials: Authorization: Bearer TOKEN or ?token=TOKEN
        (--auth-token-file), or basic auth (--basic-auth-file; Salesforce
        sends it for an endpoint URL https://USER:PASSWORD@host/…)
+  415  a Content-Type other than text/xml (Salesforce sends SOAP 1.1 as
+       text/xml; charset=utf-8); nothing is published
   413  a body larger than --max-body
   400  not an outbound message on User; the fault says what is wrong and
        where; nothing is published
@@ -93,13 +86,13 @@ type serveOptions struct {
 	nats      cli.NATS
 	listen    string
 	path      string
-	orgs      serveOrgAllowlist
+	orgs      cli.OrgIDs
 	tokenFile string
 	basicFile string
 	tlsCert   string
 	tlsKey    string
 	clientCA  string
-	maxBody   serveByteSize
+	maxBody   cli.ByteSize
 	timeout   time.Duration
 	logFormat string
 }
@@ -139,7 +132,7 @@ type serveConfig struct {
 func (o *serveOptions) check(getenv func(string) string) (*serveConfig, []string) {
 	var problems []string
 	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if len(o.orgs.ids) == 0 {
+	if len(o.orgs.IDs) == 0 {
 		add("--org-id is required: the Salesforce organization ID (00D…) whose outbound messages are accepted")
 	}
 	if !strings.HasPrefix(o.path, "/") || strings.ContainsAny(o.path, "?# \t") {
@@ -152,7 +145,7 @@ func (o *serveOptions) check(getenv func(string) string) (*serveConfig, []string
 		add("--timeout %s: must be positive and below Salesforce's 60s wait", o.timeout)
 	}
 	if o.maxBody < serveMinMaxBody || o.maxBody > serveMaxMaxBody {
-		add("--max-body %s: must be between %s and %s", o.maxBody, serveByteSize(serveMinMaxBody), serveByteSize(serveMaxMaxBody))
+		add("--max-body %s: must be between %s and %s", o.maxBody, cli.ByteSize(serveMinMaxBody), cli.ByteSize(serveMaxMaxBody))
 	}
 	switch o.logFormat {
 	case "auto", "json", "console":
@@ -161,11 +154,11 @@ func (o *serveOptions) check(getenv func(string) string) (*serveConfig, []string
 	}
 
 	cfg := &serveConfig{o: *o}
-	token, tokenErr := serveReadToken(o.tokenFile, getenv)
+	token, tokenErr := bridge.ReadToken(o.tokenFile, getenv("VCCSYNC_OUTBOUND_TOKEN"))
 	if tokenErr != nil {
 		problems = append(problems, tokenErr.Error())
 	}
-	basic, basicErr := serveReadBasicAuth(o.basicFile, getenv)
+	basic, basicErr := bridge.ReadBasicAuth(o.basicFile, getenv("VCCSYNC_OUTBOUND_BASIC_AUTH"))
 	if basicErr != nil {
 		problems = append(problems, basicErr.Error())
 	}
@@ -174,169 +167,13 @@ func (o *serveOptions) check(getenv func(string) string) (*serveConfig, []string
 	}
 	cfg.auth = bridge.NewAuth(token, basic)
 	var err error
-	if cfg.tls, err = serveTLSConfig(o.tlsCert, o.tlsKey, o.clientCA); err != nil {
+	if cfg.tls, err = bridge.TLSConfig(o.tlsCert, o.tlsKey, o.clientCA); err != nil {
 		problems = append(problems, err.Error())
 	}
 	if len(problems) > 0 {
 		return nil, problems
 	}
 	return cfg, nil
-}
-
-// serveReadToken reads the shared token from its file, else from
-// VCCSYNC_OUTBOUND_TOKEN; "" when neither is given.
-func serveReadToken(path string, getenv func(string) string) (string, error) {
-	token, from := getenv("VCCSYNC_OUTBOUND_TOKEN"), "env VCCSYNC_OUTBOUND_TOKEN"
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", fmt.Errorf("--auth-token-file: %w", err)
-		}
-		token, from = string(b), "--auth-token-file "+path
-	}
-	token = strings.TrimSpace(token)
-	switch {
-	case path == "" && token == "":
-		return "", nil
-	case token == "":
-		return "", fmt.Errorf("%s: empty", from)
-	case len(token) < serveMinTokenLength:
-		return "", fmt.Errorf("%s: the token has %d characters, want at least %d", from, len(token), serveMinTokenLength)
-	case strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
-		return "", fmt.Errorf("%s: the token holds white space or control characters", from)
-	}
-	return token, nil
-}
-
-// serveReadBasicAuth reads user:password from its file, else from
-// VCCSYNC_OUTBOUND_BASIC_AUTH; "" when neither is given.
-func serveReadBasicAuth(path string, getenv func(string) string) (string, error) {
-	v, from := getenv("VCCSYNC_OUTBOUND_BASIC_AUTH"), "env VCCSYNC_OUTBOUND_BASIC_AUTH"
-	if path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return "", fmt.Errorf("--basic-auth-file: %w", err)
-		}
-		v, from = string(b), "--basic-auth-file "+path
-	}
-	v = strings.TrimRight(v, "\r\n")
-	if path == "" && v == "" {
-		return "", nil
-	}
-	user, pass, ok := strings.Cut(v, ":")
-	switch {
-	case !ok || user == "" || pass == "":
-		return "", fmt.Errorf("%s: want one line user:password, with neither empty", from)
-	case strings.ContainsAny(v, "\r\n"):
-		return "", fmt.Errorf("%s: want one line user:password", from)
-	}
-	return user + ":" + pass, nil
-}
-
-// serveTLSConfig loads the server certificate and, when given, the client
-// CAs. nil when TLS is not asked for.
-func serveTLSConfig(certFile, keyFile, clientCA string) (*tls.Config, error) {
-	switch {
-	case certFile == "" && keyFile == "":
-		if clientCA != "" {
-			return nil, errors.New("--tls-client-ca needs --tls-cert and --tls-key: client certificates are checked over HTTPS")
-		}
-		return nil, nil
-	case certFile == "" || keyFile == "":
-		return nil, errors.New("--tls-cert and --tls-key go together; give both or neither")
-	}
-	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{pair}}
-	if clientCA != "" {
-		b, err := os.ReadFile(clientCA)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-client-ca: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("--tls-client-ca %s: no PEM certificate in it", clientCA)
-		}
-		cfg.ClientCAs = pool
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
-	}
-	return cfg, nil
-}
-
-// serveOrgAllowlist is the repeatable --org-id: the first 15 characters of each
-// organization ID.
-type serveOrgAllowlist struct {
-	ids []string
-}
-
-func (l *serveOrgAllowlist) Type() string { return "org-ids" }
-
-func (l *serveOrgAllowlist) String() string {
-	if l == nil {
-		return ""
-	}
-	return strings.Join(l.ids, ",")
-}
-
-func (l *serveOrgAllowlist) Set(s string) error {
-	for part := range strings.SplitSeq(s, ",") {
-		id := strings.TrimSpace(part)
-		if _, err := events.NormalizeID(id); err != nil {
-			return fmt.Errorf("not a Salesforce organization ID (00D…, 15 or 18 characters): %w", err)
-		}
-		if !strings.HasPrefix(id, "00D") {
-			return fmt.Errorf("%q is not a Salesforce organization ID (00D…): its key prefix is %q", id, id[:3])
-		}
-		l.ids = append(l.ids, id[:15])
-	}
-	return nil
-}
-
-// serveByteSize is a size flag: bytes, or a number with KiB or MiB.
-type serveByteSize int64
-
-func (b serveByteSize) String() string { return sizeString(int(b)) }
-
-func (b serveByteSize) Type() string { return "size" }
-
-func (b *serveByteSize) Set(s string) error {
-	num, mult := strings.TrimSpace(s), int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"B", 1}} {
-		if n, ok := strings.CutSuffix(num, u.suffix); ok {
-			num, mult = strings.TrimSpace(n), u.mult
-			break
-		}
-	}
-	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 || n > serveMaxMaxBody {
-		return fmt.Errorf("%q: want bytes, or a number with KiB or MiB (e.g. 1MiB)", s)
-	}
-	*b = serveByteSize(n * mult)
-	return nil
-}
-
-// serveLogger logs to w: JSON, or console on a terminal.
-func serveLogger(format string, w io.Writer) *zap.Logger {
-	if format == "auto" {
-		format = "json"
-		if fi, err := os.Stderr.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			format = "console"
-		}
-	}
-	var enc zapcore.Encoder
-	if format == "console" {
-		ec := zap.NewDevelopmentEncoderConfig()
-		ec.EncodeLevel = zapcore.CapitalColorLevelEncoder
-		enc = zapcore.NewConsoleEncoder(ec)
-	} else {
-		enc = zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
-	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zap.InfoLevel))
 }
 
 // serveCommand is `publisher serve`: the endpoint of Salesforce's
@@ -354,7 +191,7 @@ func serveCommand(a *cli.App) *cobra.Command {
 			if len(problems) > 0 {
 				return cli.Problems(problems)
 			}
-			log := serveLogger(o.logFormat, a.Stderr)
+			log := cli.Logger(o.logFormat, a.Stderr)
 			defer func() { _ = log.Sync() }()
 			if err := serveOutbound(c.Context(), cfg, log); err != nil {
 				log.Error("publisher serve stopped", zap.Error(err))
@@ -399,7 +236,7 @@ func serveOutbound(ctx context.Context, cfg *serveConfig, log *zap.Logger) error
 		return err
 	}
 	h, err := bridge.NewOutbound(bridge.OutboundConfig{
-		OrgIDs: o.orgs.ids, Auth: cfg.auth, MaxBody: int64(o.maxBody), Timeout: o.timeout,
+		OrgIDs: o.orgs.IDs, Auth: cfg.auth, MaxBody: int64(o.maxBody), Timeout: o.timeout,
 		Publisher: bridge.JetStream(js), Logger: log, Metrics: m,
 	})
 	if err != nil {
@@ -410,59 +247,31 @@ func serveOutbound(ctx context.Context, cfg *serveConfig, log *zap.Logger) error
 		return fmt.Errorf("--listen: %w", err)
 	}
 	defer ln.Close()
-	routes := serveRoutes(o.path, h, func() error {
+	routes := bridge.Routes(o.path, h, func() error {
 		if s := nc.Status(); s != nats.CONNECTED {
 			return fmt.Errorf("nats: %s", s)
 		}
 		return nil
 	}, promhttp.HandlerFor(reg, promhttp.HandlerOpts{EnableOpenMetrics: true}))
-	return serveListener(ctx, cfg, ln, routes, log)
-}
-
-// serveRoutes sends path to h, GET (and HEAD) /healthz to health (200 ok,
-// or 503 with the error) and /metrics to metrics, anything else to 404.
-// The path is compared as given: it is no ServeMux pattern.
-func serveRoutes(path string, h http.Handler, health func() error, metrics http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		get := r.Method == http.MethodGet || r.Method == http.MethodHead
-		switch {
-		case r.URL.Path == path:
-			h.ServeHTTP(w, r)
-		case r.URL.Path == "/healthz" && get:
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			if err := health(); err != nil {
-				w.WriteHeader(http.StatusServiceUnavailable)
-				fmt.Fprintln(w, err)
-				return
-			}
-			fmt.Fprintln(w, "ok")
-		case r.URL.Path == "/metrics" && get && metrics != nil:
-			metrics.ServeHTTP(w, r)
-		default:
-			http.NotFound(w, r)
-		}
-	})
-}
-
-// serveListener serves h on ln until ctx is done, then lets the requests
-// in flight finish.
-func serveListener(ctx context.Context, cfg *serveConfig, ln net.Listener, h http.Handler, log *zap.Logger) error {
-	o := cfg.o
-	srv := &http.Server{
-		Handler:           h,
-		TLSConfig:         cfg.tls,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       o.timeout,
-		WriteTimeout:      o.timeout + 5*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(log.With(zap.String("component", "http"))),
+	logServing(cfg, ln, log)
+	if err := bridge.Serve(ctx, ln, routes, bridge.ServerConfig{TLS: cfg.tls, Timeout: o.timeout, Log: log}); err != nil {
+		return err
 	}
+	log.Info("stopped")
+	return nil
+}
+
+// logServing says where and how serve listens, and warns when it serves
+// plain HTTP beyond the loopback: Salesforce posts to HTTPS only.
+func logServing(cfg *serveConfig, ln net.Listener, log *zap.Logger) {
+	o := cfg.o
 	scheme := "http"
 	if cfg.tls != nil {
 		scheme = "https"
-	} else if host, _, _ := net.SplitHostPort(ln.Addr().String()); !net.ParseIP(host).IsLoopback() {
-		log.Warn("serving plain HTTP on a non-loopback address: Salesforce posts to HTTPS only; give --tls-cert and --tls-key or put a TLS proxy in front")
+	} else if bridge.IsLoopback(ln) {
+		log.Warn("serving plain HTTP: Salesforce posts to HTTPS only, so this needs a TLS proxy in front (or --tls-cert and --tls-key)")
+	} else {
+		log.Warn("serving plain HTTP on a non-loopback address: Salesforce posts to HTTPS only, and tokens and user data cross the network in clear; give --tls-cert and --tls-key or put a TLS proxy in front")
 	}
 	auth := cfg.auth.Methods()
 	if cfg.tls != nil && cfg.tls.ClientCAs != nil {
@@ -470,34 +279,8 @@ func serveListener(ctx context.Context, cfg *serveConfig, ln net.Listener, h htt
 	}
 	log.Info("serving Salesforce outbound messages",
 		zap.String("url", scheme+"://"+ln.Addr().String()+o.path),
-		zap.Strings("org_ids", o.orgs.ids),
+		zap.Strings("org_ids", o.orgs.IDs),
 		zap.Strings("auth", auth),
 		zap.String("max_body", o.maxBody.String()),
 		zap.Duration("timeout", o.timeout))
-
-	done := make(chan error, 1)
-	go func() {
-		if cfg.tls != nil {
-			done <- srv.ServeTLS(ln, "", "")
-		} else {
-			done <- srv.Serve(ln)
-		}
-	}()
-	select {
-	case err := <-done:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("stopping: finishing the requests in flight")
-	sctx, cancel := context.WithTimeout(context.Background(), o.timeout+5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("requests still in flight at shutdown were cut", zap.Error(err))
-		_ = srv.Close()
-	}
-	if err := <-done; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	log.Info("stopped")
-	return nil
 }

@@ -389,6 +389,10 @@ func TestServeRefusals(t *testing.T) {
 		{name: "wrong query token", path: "?token=nope", body: good, status: 401, code: salesforce.FaultClient, fault: "unauthorized", outcome: "unauthorized"},
 		{name: "token as a password", body: good, edit: func(r *http.Request) { r.SetBasicAuth("salesforce", serveTestToken) }, status: 401, code: salesforce.FaultClient, fault: "unauthorized", outcome: "unauthorized"},
 		{name: "GET", method: http.MethodGet, edit: serveBearer(serveTestToken), status: 405, code: salesforce.FaultClient, fault: "method GET: Salesforce POSTs outbound messages", outcome: "method_not_allowed"},
+		{name: "form", body: good, edit: func(r *http.Request) {
+			serveBearer(serveTestToken)(r)
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}, status: 415, code: salesforce.FaultClient, fault: "Content-Type application/x-www-form-urlencoded: want text/xml", outcome: "unsupported_media_type"},
 		{name: "wrong organization", body: serveMessage("00D5e000000EvilEAC", serveJohn), edit: serveBearer(serveTestToken), status: 403, code: salesforce.FaultClient,
 			fault: "OrganizationId 00D5e000000EvilEAC: not an organization this listener accepts messages from (--org-id)", outcome: "forbidden"},
 		{name: "malformed XML", body: malformed, edit: serveBearer(serveTestToken), status: 400, code: salesforce.FaultClient,
@@ -412,6 +416,7 @@ func TestServeRefusals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			req.Header.Set("Content-Type", "text/xml; charset=utf-8")
 			if tc.edit != nil {
 				tc.edit(req)
 			}
@@ -585,28 +590,26 @@ func TestServeGracefulShutdown(t *testing.T) {
 	s := startServe(t, url)
 	msg := serveMessage(serveTestOrg, serveJohn)
 
-	pr, pw := io.Pipe()
-	req, err := http.NewRequestWithContext(testContext(t), http.MethodPost, s.url, pr)
+	// A raw connection that asks for 100 Continue: the server sends it
+	// when the handler starts reading the body, so the request is known to
+	// be in flight before the signal.
+	addr := strings.TrimSuffix(strings.TrimPrefix(s.url, "http://"), serveDefaultPath)
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.ContentLength = int64(len(msg))
-	serveBearer(serveTestToken)(req)
-	replies := make(chan serveReply, 1)
-	go func() {
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			replies <- serveReply{body: err.Error()}
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		replies <- serveReply{status: resp.StatusCode, header: resp.Header, body: string(b)}
-	}()
-	if _, err := io.WriteString(pw, msg[:len(msg)/2]); err != nil {
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: text/xml; charset=utf-8\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n",
+		serveDefaultPath, addr, serveTestToken, len(msg))
+	br := bufio.NewReader(conn)
+	cont, err := http.ReadResponse(br, nil)
+	if err != nil || cont.StatusCode != http.StatusContinue {
+		t.Fatalf("want 100 Continue before the body, got %v, %v", cont, err)
+	}
+	if _, err := io.WriteString(conn, msg[:len(msg)/2]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(100 * time.Millisecond) // the handler is reading the body
 
 	stopped := make(chan int, 1)
 	go func() { stopped <- s.stop() }()
@@ -617,7 +620,6 @@ func TestServeGracefulShutdown(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	addr := strings.TrimSuffix(strings.TrimPrefix(s.url, "http://"), serveDefaultPath)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
 		if err != nil {
@@ -635,11 +637,16 @@ func TestServeGracefulShutdown(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 
-	if _, err := io.WriteString(pw, msg[len(msg)/2:]); err != nil {
+	if _, err := io.WriteString(conn, msg[len(msg)/2:]); err != nil {
 		t.Fatal(err)
 	}
-	pw.Close()
-	serveCheckAck(t, <-replies)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer to the request in flight: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	serveCheckAck(t, serveReply{status: resp.StatusCode, header: resp.Header, body: string(b)})
 	if code := <-stopped; code != cli.ExitOK {
 		t.Errorf("exit status %d, want 0", code)
 	}
@@ -649,6 +656,9 @@ func TestServeGracefulShutdown(t *testing.T) {
 func TestServeHealthz(t *testing.T) {
 	url, _ := startJetStream(t, true)
 	s := startServe(t, url)
+	if len(s.logs.lines(t, "serving plain HTTP: Salesforce posts to HTTPS only, so this needs a TLS proxy in front (or --tls-cert and --tls-key)")) != 1 {
+		t.Errorf("no warning that it serves plain HTTP:\n%s", s.logs.String())
+	}
 	resp, err := http.Get(strings.TrimSuffix(s.url, serveDefaultPath) + "/healthz")
 	if err != nil {
 		t.Fatal(err)

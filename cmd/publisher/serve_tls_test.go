@@ -101,6 +101,9 @@ func TestServeTLS(t *testing.T) {
 	url, js := startJetStream(t, true)
 	srv := newServeCert(t, "127.0.0.1", nil, false, true) // self-signed
 	s := startServe(t, url, "--tls-cert", srv.certFile, "--tls-key", srv.keyFile)
+	if strings.Contains(s.logs.String(), "plain HTTP") {
+		t.Errorf("a warning about plain HTTP although it serves HTTPS:\n%s", s.logs.String())
+	}
 	if !strings.HasPrefix(s.url, "https://127.0.0.1:") {
 		t.Fatalf("serving %s, want an https URL", s.url)
 	}

@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
-	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/zap"
 
 	"github.com/vccsync/vccsync/pkg/handlers"
@@ -34,8 +34,8 @@ func TestDemoConfigWorksAsWritten(t *testing.T) {
 		t.Errorf("settings: vcc-url %q client %q nats %q", o.vccURL, o.vccClientID, o.natsURL)
 	}
 	n, err := got.Normalized()
-	if err != nil || !reflect.DeepEqual(n, m) {
-		t.Errorf("mapping read back %+v (%v), want %+v", n, err, m)
+	if diff := cmp.Diff(m, n); err != nil || diff != "" {
+		t.Errorf("mapping read back (%v) (-want +got):\n%s", err, diff)
 	}
 	var out bytes.Buffer
 	if err := runCheck(o, got, zap.NewNop(), &out); err != nil || !strings.Contains(out.String(), "ok    vcc-templates") {

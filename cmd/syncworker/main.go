@@ -34,6 +34,7 @@ import (
 	"github.com/vccsync/vccsync/pkg/metrics"
 	"github.com/vccsync/vccsync/pkg/preflight"
 	"github.com/vccsync/vccsync/pkg/ratelimit"
+	"github.com/vccsync/vccsync/pkg/salesforce"
 	"github.com/vccsync/vccsync/pkg/sandbox"
 	"github.com/vccsync/vccsync/pkg/store"
 	"github.com/vccsync/vccsync/pkg/vcc"
@@ -65,7 +66,7 @@ type options struct {
 	sfSandboxListen                  string
 	sfURL, sfTokenURL, sfClientID    string
 	sfSecretFile, sfUsername         string
-	sfKeyFile                        string
+	sfKeyFile, sfJWTAudience         string
 	concurrency, batchSize, attempts int
 	streamReplicas                   int
 	ackWait, dupWindow, retryMax     time.Duration
@@ -109,6 +110,7 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.StringVar(&o.sfSecretFile, "sf-client-secret-file", "", "file holding the connected app's secret (else env VCCSYNC_SF_CLIENT_SECRET)")
 	fs.StringVar(&o.sfUsername, "sf-username", "", "Salesforce integration user, for the JWT bearer flow")
 	fs.StringVar(&o.sfKeyFile, "sf-private-key-file", "", "PEM RSA key of the connected app's certificate: use the JWT bearer flow")
+	fs.StringVar(&o.sfJWTAudience, "sf-jwt-audience", salesforce.DefaultJWTAudience, "aud of the JWT bearer assertion: https://login.salesforce.com, or https://test.salesforce.com for a sandbox org; never the org's My Domain, whatever --sf-token-url is")
 	fs.StringVar(&o.sfSandboxListen, "sf-sandbox-listen", "127.0.0.1:0", "address of the in-process Salesforce sandbox (when no Salesforce endpoint is configured)")
 	fs.StringVar(&o.sandboxListen, "sandbox-listen", "127.0.0.1:0", "address of the in-process VCC sandbox (when no VCC endpoint is configured)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "users applied in parallel")

@@ -51,6 +51,10 @@ func sfClientConfig(o *options, log *zap.Logger) (salesforce.Config, *sandbox.Sa
 	if err := sb.SeedDemo(); err != nil {
 		return cfg, nil, nil, fmt.Errorf("seed Salesforce sandbox: %w", err)
 	}
+	// publisher's example events continue the demo with these users.
+	if err := sb.SeedExampleUsers(); err != nil {
+		return cfg, nil, nil, fmt.Errorf("seed Salesforce sandbox: %w", err)
+	}
 	// The demo story's Alice, who exists in VCC already and is linked.
 	if _, err := sb.AddUser(sandbox.SFUser{ID: demoAliceID, Username: sandbox.DemoActiveUsername, Email: sandbox.DemoActiveUsername,
 		FirstName: "Alice", LastName: "Archer", Alias: "aarcher", IsActive: true, FederationIdentifier: "aarcher",
@@ -73,7 +77,7 @@ func sfConfig(o *options) (cfg salesforce.Config, ok bool, err error) {
 	if o.sfURL == "" && o.sfTokenURL == "" {
 		return cfg, false, nil
 	}
-	cfg = salesforce.Config{BaseURL: o.sfURL, TokenURL: o.sfTokenURL, ClientID: o.sfClientID, Username: o.sfUsername}
+	cfg = salesforce.Config{BaseURL: o.sfURL, TokenURL: o.sfTokenURL, ClientID: o.sfClientID, Username: o.sfUsername, JWTAudience: o.sfJWTAudience}
 	if o.sfKeyFile != "" {
 		if cfg.PrivateKeyPEM, err = os.ReadFile(o.sfKeyFile); err != nil {
 			return cfg, false, fmt.Errorf("--sf-private-key-file: %w", err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/vccsync/vccsync/internal/buildinfo"
 	"github.com/vccsync/vccsync/pkg/bus"
+	"github.com/vccsync/vccsync/pkg/engine"
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/handlers"
 	"github.com/vccsync/vccsync/pkg/metrics"
@@ -64,7 +65,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	}
 	sys.closers = append(sys.closers, tg.close)
 	sys.targets, sys.checks = tg, tg.checks()
-	h, err := handlers.New(tg.vcc, durable{db}, tg.mapping)
+	h, err := handlers.New(tg.vcc, engine.Durable{DB: db}, tg.mapping)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +82,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	wcfg := worker.Config{BatchSize: o.batchSize, Concurrency: o.concurrency, MaxAttempts: o.attempts,
 		AckWait: o.ackWait, RetryInitial: o.retryInitial, RetryMax: o.retryMax, Observe: observe,
 		Probe: tg.probe(), Health: vccHealth}
-	sys.worker = worker.New[handlers.State](wcfg, cons, sys.js, eventHandler{h}, stateStore{db}, m, log.Named("worker"))
+	sys.worker = worker.New[handlers.State](wcfg, cons, sys.js, engine.Handler{Users: h}, engine.Store{DB: db}, m, log.Named("worker"))
 	if err := sys.serveHTTP(o, log, reg, nc); err != nil {
 		return nil, err
 	}

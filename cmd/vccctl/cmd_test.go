@@ -1,12 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"net"
 	"os"
 	"os/user"
-	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/pflag"
 
@@ -145,19 +144,11 @@ func TestCmdPublishesEveryAction(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Params: %v", err)
 			}
-			if !reflect.DeepEqual(p, tc.want) {
-				t.Errorf("params = %s, want %s", paramsString(p), paramsString(tc.want))
+			if diff := cmp.Diff(tc.want, p); diff != "" {
+				t.Errorf("params (-want +got):\n%s", diff)
 			}
 		})
 	}
-}
-
-func paramsString(p events.CommandParams) string {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err.Error()
-	}
-	return string(b)
 }
 
 func TestCmdCoversEveryAction(t *testing.T) {

@@ -39,7 +39,7 @@ var rules = map[string]rule{
 	"pkg/store":      {allow: []string{"pkg/events"}},                              // bbolt
 	"pkg/vcc":        {},                                                           // VCC User Admin API client
 	"pkg/salesforce": {allow: []string{"pkg/events"}, optional: true},              // Salesforce codecs and client
-	"pkg/sandbox":    {stdlibOnly: true},                                           // VCC and Salesforce stand-ins
+	"pkg/sandbox":    {allow: []string{"pkg/pubsub/eventbus"}},                     // VCC and Salesforce stand-ins; the Pub/Sub API's stubs for its gRPC server
 	"pkg/metrics":    {},                                                           // metric definitions and /metrics handler
 	"pkg/ratelimit":  {},                                                           // adaptive (AIMD) rate limiter for the VCC client; only its tests import vcc, sandbox
 	"pkg/preflight":  {allow: []string{"pkg/vcc"}},                                 // start-up checks, over small ports
@@ -57,7 +57,15 @@ var rules = map[string]rule{
 
 	"pkg/opsapi": {allow: []string{"pkg/events", "pkg/handlers", "pkg/vcc"}}, // status / history / plan service and its client; vcc for the dry ports' data types
 
-	"pkg/bridge": {allow: []string{"pkg/events", "pkg/bus", "pkg/salesforce"}}, // outbound-message handler and change-event ingester
+	"pkg/bridge": {allow: []string{"pkg/events", "pkg/bus", "pkg/salesforce"}}, // outbound-message handler, change-event ingester, their inputs and server
+
+	// The composition: the worker's, handlers' and operators' ports backed
+	// by the store and the domain handlers.
+	"pkg/engine": {allow: []string{"pkg/events", "pkg/handlers", "pkg/worker", "pkg/store", "pkg/opsapi"}},
+
+	// Salesforce's Pub/Sub API: the generated stubs (the wire contract),
+	// and the subscriber over them.
+	"pkg/pubsub/eventbus": {},
 
 	"pkg/dlq": {allow: []string{"pkg/events"}}, // the dead-letter format, list / show / replay / purge of VCCSYNC_DLQ; not an adapter: reads through a JetStream interface it declares
 }

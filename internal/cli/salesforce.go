@@ -16,8 +16,9 @@ import (
 // come from files or the environment, never from a flag.
 type Salesforce struct {
 	URL, TokenURL, ClientID, SecretFile string
-	// Username and KeyFile are the JWT bearer flow's (RegisterJWT).
-	Username, KeyFile string
+	// Username, KeyFile and Audience are the JWT bearer flow's
+	// (RegisterJWT).
+	Username, KeyFile, Audience string
 }
 
 // Register adds --sf-url, --sf-token-url, --sf-client-id and
@@ -30,11 +31,13 @@ func (s *Salesforce) Register(fs *pflag.FlagSet, purpose string) {
 	MarkSettings(fs, "sf-url", "sf-token-url", "sf-client-id", "sf-client-secret-file")
 }
 
-// RegisterJWT adds --sf-username and --sf-private-key-file, as settings.
+// RegisterJWT adds --sf-username, --sf-private-key-file and
+// --sf-jwt-audience, as settings.
 func (s *Salesforce) RegisterJWT(fs *pflag.FlagSet) {
 	fs.StringVar(&s.Username, "sf-username", "", "Salesforce integration user, for the JWT bearer flow (env VCCSYNC_SF_USERNAME)")
 	fs.StringVar(&s.KeyFile, "sf-private-key-file", "", "PEM RSA key `file` of the connected app's certificate: use the JWT bearer flow (env VCCSYNC_SF_PRIVATE_KEY_FILE)")
-	MarkSettings(fs, "sf-username", "sf-private-key-file")
+	fs.StringVar(&s.Audience, "sf-jwt-audience", salesforce.DefaultJWTAudience, "`aud` of the JWT bearer assertion: https://test.salesforce.com for a sandbox org; never the org's My Domain (env VCCSYNC_SF_JWT_AUDIENCE)")
+	MarkSettings(fs, "sf-username", "sf-private-key-file", "sf-jwt-audience")
 }
 
 // Configured reports whether Salesforce REST access was asked for.
@@ -53,7 +56,7 @@ func (s *Salesforce) Client(getenv func(string) string) (*salesforce.Client, err
 		if err != nil {
 			return nil, fmt.Errorf("--sf-private-key-file: %w", err)
 		}
-		cfg.Username, cfg.PrivateKeyPEM = s.Username, key
+		cfg.Username, cfg.PrivateKeyPEM, cfg.JWTAudience = s.Username, key, s.Audience
 	case s.SecretFile != "":
 		b, err := os.ReadFile(s.SecretFile)
 		if err != nil {

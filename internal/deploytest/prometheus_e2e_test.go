@@ -187,7 +187,21 @@ scrape_configs:
 	}); err != nil {
 		t.Fatalf("second wave: %v", err)
 	}
-	time.Sleep(2500 * time.Millisecond) // two more scrapes: rate() sees the wave
+	// Two more scrapes (1s apart): rate() sees the wave.
+	lastScrape := fmt.Sprintf(`max(timestamp(up{job=%q}))`, jobName)
+	waveSeen, err := api.scalar(ctx, lastScrape)
+	if err != nil {
+		t.Fatalf("last scrape: %v", err)
+	}
+	if err := poll(ctx, 250*time.Millisecond, func() error {
+		v, err := api.scalar(ctx, lastScrape)
+		if err == nil && v < waveSeen+1.5 {
+			err = fmt.Errorf("last scrape %.3fs after the one that saw the wave", v-waveSeen)
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("two scrapes after the second wave: %v", err)
+	}
 
 	// Every alerting rule loaded and evaluated without error.
 	if err := poll(ctx, 250*time.Millisecond, func() error { return api.rulesHealthy(ctx, rules) }); err != nil {

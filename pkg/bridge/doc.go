@@ -12,7 +12,8 @@
 //	                ◀── Outcome (published, duplicate, ignored, gap, overflow, rejected, failed)
 //
 // Outbound answers one outbound message on User: 405 not a POST, 401 no
-// accepted credential (Auth), 413 over the size limit, 400 not an outbound
+// accepted credential (Auth), 415 a Content-Type other than text/xml
+// (SOAP 1.1, what Salesforce sends), 413 over the size limit, 400 not an outbound
 // message on User (nothing is published), 403 an organization not
 // allowed, 500 a publish failed or timed out (Salesforce sends the whole
 // message again), 200 the SOAP Ack once the stream has acknowledged every

@@ -64,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		OutboundRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: OutboundRequestsName,
-			Help: "Outbound-message requests answered, by result (acked, rejected, unauthorized, forbidden, too_large, method_not_allowed, failed).",
+			Help: "Outbound-message requests answered, by result (acked, rejected, unauthorized, forbidden, too_large, method_not_allowed, unsupported_media_type, failed).",
 		}, []string{"result"}),
 		OutboundNotifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: OutboundNotificationsName,

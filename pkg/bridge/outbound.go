@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"strings"
@@ -36,6 +37,7 @@ const (
 	ResultForbidden        = "forbidden"
 	ResultTooLarge         = "too_large"
 	ResultMethodNotAllowed = "method_not_allowed"
+	ResultUnsupportedType  = "unsupported_media_type"
 	ResultFailed           = "failed"
 )
 
@@ -242,6 +244,10 @@ func (h *Outbound) handle(w http.ResponseWriter, r *http.Request, rec *outboundR
 			errors.New("unauthorized: missing or wrong credentials (a token in Authorization: Bearer or ?token=, or basic auth)"))
 		return
 	}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		h.fault(w, rec, http.StatusUnsupportedMediaType, ResultUnsupportedType, salesforce.FaultClient, err)
+		return
+	}
 	body, status, err := h.readBody(w, r)
 	if err != nil {
 		result := ResultRejected
@@ -413,4 +419,25 @@ func shorten(s string) string {
 		return string(r[:maxLoggedError]) + "…"
 	}
 	return s
+}
+
+// checkContentType accepts the media type of SOAP 1.1, text/xml, which is
+// what Salesforce sends (Content-Type: text/xml; charset=utf-8). Anything
+// else is not an outbound message: SOAP 1.2 (application/soap+xml), a
+// form, JSON, or no type at all.
+func checkContentType(v string) error {
+	if v == "" {
+		return errors.New("no Content-Type: Salesforce sends outbound messages as text/xml (SOAP 1.1)")
+	}
+	mt, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return fmt.Errorf("Content-Type %q: %v; want text/xml (SOAP 1.1)", v, err)
+	}
+	if mt != "text/xml" {
+		return fmt.Errorf("Content-Type %s: want text/xml, the SOAP 1.1 type Salesforce sends outbound messages with", mt)
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return fmt.Errorf("Content-Type charset %s: want utf-8", cs)
+	}
+	return nil
 }

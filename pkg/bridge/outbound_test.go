@@ -255,6 +255,14 @@ func TestOutboundRefusals(t *testing.T) {
 		{"other organization", "", "", message("00D5e000000OthrEAC", noteJohn), bearer(testToken), 403, salesforce.FaultClient,
 			"OrganizationId 00D5e000000OthrEAC: not an organization this listener accepts messages from (--org-id)", bridge.ResultForbidden},
 		{"not XML", "", "", "{}", bearer(testToken), 400, salesforce.FaultClient, "not a SOAP envelope", bridge.ResultRejected},
+		{"JSON", "", "", good, contentType("application/json"), 415, salesforce.FaultClient,
+			"Content-Type application/json: want text/xml, the SOAP 1.1 type Salesforce sends outbound messages with", bridge.ResultUnsupportedType},
+		{"SOAP 1.2", "", "", good, contentType("application/soap+xml; charset=utf-8"), 415, salesforce.FaultClient,
+			"Content-Type application/soap+xml: want text/xml", bridge.ResultUnsupportedType},
+		{"no Content-Type", "", "", good, contentType(""), 415, salesforce.FaultClient,
+			"no Content-Type: Salesforce sends outbound messages as text/xml (SOAP 1.1)", bridge.ResultUnsupportedType},
+		{"Latin-1", "", "", good, contentType("text/xml; charset=iso-8859-1"), 415, salesforce.FaultClient,
+			"Content-Type charset iso-8859-1: want utf-8", bridge.ResultUnsupportedType},
 		{"not a User", "", "", strings.Replace(good, "sf:User", "sf:Account", 1), bearer(testToken), 400, salesforce.FaultClient,
 			"Notification[1]: sObject: object type Account, want User", bridge.ResultRejected},
 		{"bad user ID", "", "", message(testOrg, note{noteJohn.id, `<sf:Id>0055e000001JohnAAA</sf:Id>`}), bearer(testToken), 400, salesforce.FaultClient, "", bridge.ResultRejected},
@@ -300,11 +308,30 @@ func TestOutboundRefusals(t *testing.T) {
 	}
 	checkCounters(t, s.m.OutboundRequests, map[string]float64{
 		bridge.ResultUnauthorized: 3, bridge.ResultMethodNotAllowed: 1, bridge.ResultForbidden: 1,
-		bridge.ResultRejected: 3, bridge.ResultTooLarge: 2, bridge.ResultAcked: 0,
+		bridge.ResultRejected: 3, bridge.ResultTooLarge: 2, bridge.ResultUnsupportedType: 4, bridge.ResultAcked: 0,
 	})
+
+	// The type's parameters and case do not matter.
+	checkAck(t, post(t, http.MethodPost, s.url, good, func(r *http.Request) {
+		bearer(testToken)(r)
+		r.Header.Set("Content-Type", `Text/XML; Charset="UTF-8"`)
+	}))
 
 	// The second organization, given by its 18-character ID, is compared on 15.
 	checkAck(t, post(t, http.MethodPost, s.url, message("00D5e000000Evil", noteJohn), bearer(testToken)))
+}
+
+// contentType authenticates the request and sets its Content-Type ("":
+// none).
+func contentType(v string) func(*http.Request) {
+	return func(r *http.Request) {
+		bearer(testToken)(r)
+		if v == "" {
+			r.Header.Del("Content-Type")
+			return
+		}
+		r.Header.Set("Content-Type", v)
+	}
 }
 
 func TestOutboundBasicAuth(t *testing.T) {

@@ -50,29 +50,14 @@ func publishTimed(ctx context.Context, p Publisher, m *Metrics, source string, e
 }
 
 // contractError is what syncworker will object to in env when it decodes
-// it from the stream (it dead-letters the event with that reason), or nil.
-// env is checked as publisher's publish command checks a line: parsed
-// against the wire contract, its subject put in the 18-character form, and
-// decoded once more on that subject.
+// it from the stream (it dead-letters the event with that reason), or nil:
+// CheckEvent on env.
 func contractError(env events.Envelope) error {
 	body, err := env.Marshal()
 	if err != nil {
 		return err
 	}
-	ev, err := events.Parse(body)
-	if err != nil {
-		return err
-	}
-	e := ev.Envelope
-	e.Subject = ev.UserKey
-	subject, err := e.NATSSubject()
-	if err != nil {
-		return err
-	}
-	if body, err = e.Marshal(); err != nil {
-		return fmt.Errorf("encode: %w", err)
-	}
-	_, err = events.Decode(subject, body)
+	_, _, err = CheckEvent(body)
 	return err
 }
 

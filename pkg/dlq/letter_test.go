@@ -1,13 +1,12 @@
 package dlq
 
 import (
-	"fmt"
-	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/nats-io/nats.go"
 
 	"github.com/vccsync/vccsync/pkg/events"
@@ -91,30 +90,17 @@ func TestDecode(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Decode(tc.m)
-			for _, d := range fieldDiffs(tc.want, *got, "Header", "Data") {
-				t.Errorf("Decode: %s", d)
+			if diff := cmp.Diff(tc.want, *got, cmpopts.IgnoreFields(Letter{}, "Header", "Data")); diff != "" {
+				t.Errorf("Decode (-want +got):\n%s", diff)
+			}
+			if got.Stored.Location() != time.UTC || got.Failed.Location() != time.UTC {
+				t.Errorf("Decode: stored in %v, failed in %v, want both in UTC", got.Stored.Location(), got.Failed.Location())
 			}
 			if string(got.Data) != string(tc.m.Data) || len(got.Header) != len(tc.m.Header) {
 				t.Errorf("Decode lost the stored header or body")
 			}
 		})
 	}
-}
-
-// fieldDiffs lists the fields of two structs that differ, but ignored.
-func fieldDiffs(want, got any, ignore ...string) []string {
-	var out []string
-	w, g := reflect.ValueOf(want), reflect.ValueOf(got)
-	for i := range w.NumField() {
-		name := w.Type().Field(i).Name
-		if slices.Contains(ignore, name) {
-			continue
-		}
-		if wf, gf := w.Field(i).Interface(), g.Field(i).Interface(); !reflect.DeepEqual(wf, gf) {
-			out = append(out, fmt.Sprintf("%s = %#v, want %#v", name, gf, wf))
-		}
-	}
-	return out
 }
 
 func TestReason(t *testing.T) {
@@ -239,8 +225,8 @@ func TestPrepareReplayHeaders(t *testing.T) {
 		"Nats-Msg-Id": {"evt-1:replay:2"}, events.HeaderReplays: {"2"}, events.HeaderReplayedFrom: {"9"},
 		events.HeaderPreviousError: {"permanent: y"}, "Traceparent": {"00-abc-01"},
 	}
-	if !reflect.DeepEqual(want, rm.Msg.Header) {
-		t.Errorf("replay headers\n got %v\nwant %v", rm.Msg.Header, want)
+	if diff := cmp.Diff(want, rm.Msg.Header); diff != "" {
+		t.Errorf("replay headers (-want +got):\n%s", diff)
 	}
 	if rm.Msg.Subject != "vccsync.user.a.changed" || string(rm.Msg.Data) != "body" || rm.Replays != 2 {
 		t.Errorf("replay = %s %q, replays %d", rm.Msg.Subject, rm.Msg.Data, rm.Replays)

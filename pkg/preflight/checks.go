@@ -158,17 +158,24 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
-// Salesforce is what the Salesforce check needs.
+// Salesforce is what the Salesforce check needs: the User fields the API
+// user cannot read and vccsync can do without (hidden), or an error.
 type Salesforce interface {
-	CheckUserFields(ctx context.Context) error
+	CheckUserFields(ctx context.Context) (hidden []string, err error)
 }
 
-// SalesforceAccess checks that Salesforce grants the token and shows every
-// User field vccsync reads.
+// SalesforceAccess checks that Salesforce grants the token and shows the
+// User fields vccsync needs; it passes, naming them, when only optional
+// fields are hidden (vccsync then reads users without them).
 func SalesforceAccess(sf Salesforce) Check {
 	return Check{Name: NameSalesforce, Run: func(ctx context.Context) (string, error) {
-		if err := sf.CheckUserFields(ctx); err != nil {
+		hidden, err := sf.CheckUserFields(ctx)
+		if err != nil {
 			return "", fmt.Errorf("query the User fields vccsync reads: %w", err)
+		}
+		if len(hidden) > 0 {
+			return "token granted", &Warning{Msg: fmt.Sprintf("User field(s) the integration user cannot read, left out of every query (users carry them unknown): %s; grant read access to sync them (a managed package's field, such as VCC's NVM Agent Id, needs the package's permission set)",
+				strings.Join(hidden, ", "))}
 		}
 		return "token granted, every User field vccsync reads is visible", nil
 	}}

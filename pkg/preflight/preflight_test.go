@@ -93,12 +93,25 @@ func TestMissingTemplateFailsUntilItExists(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	done := make(chan struct{})
+	rerunFailed := make(chan struct{}, 1)
 	var reruns []preflight.Result
 	go func() {
 		defer close(done)
-		s.Watch(ctx, 20*time.Millisecond, func(r preflight.Result) { reruns = append(reruns, r) })
+		s.Watch(ctx, 20*time.Millisecond, func(r preflight.Result) {
+			reruns = append(reruns, r)
+			if !r.OK() {
+				select {
+				case rerunFailed <- struct{}{}:
+				default:
+				}
+			}
+		})
 	}()
-	time.Sleep(50 * time.Millisecond)
+	select {
+	case <-rerunFailed:
+	case <-ctx.Done():
+		t.Fatal("Watch did not re-run the failing check")
+	}
 	rec := sandbox.VCCUserRecord{User: sandbox.VCCUser{Username: name, Name: "Late Template", Email: name, Active: true,
 		Config: sandbox.VCCAccountConfig{Role: sandbox.VCCRoleSupervisor}}}
 	if _, err := sb.AddUser(rec); err != nil {

@@ -374,9 +374,19 @@ func TestWaitContext(t *testing.T) {
 		t.Errorf("tokens after a refused wait = %v, want about 0", tokens)
 	}
 	ctx, cancel = context.WithCancel(context.Background())
-	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	delayed := a.delayed.Load()
+	go func() {
+		// Cancel once Wait has started its wait.
+		for deadline := time.Now().Add(5 * time.Second); a.delayed.Load() == delayed && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
 	if err := a.Wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Wait cancelled = %v, want context.Canceled", err)
+	}
+	if a.delayed.Load() == delayed {
+		t.Error("Wait returned without waiting: the cancel did not end a wait")
 	}
 	if err := a.Wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Errorf("Wait on a done context = %v, want context.Canceled", err)

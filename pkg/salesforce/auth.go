@@ -232,16 +232,6 @@ func authParseExpiresIn(raw json.RawMessage) (time.Duration, error) {
 	return time.Duration(n * float64(time.Second)), nil
 }
 
-// authAudience is the origin of the token URL, the aud of a JWT bearer
-// assertion; https://login.salesforce.com when it cannot be told.
-func authAudience(tokenURL string) string {
-	u, err := url.Parse(tokenURL)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return "https://login.salesforce.com"
-	}
-	return u.Scheme + "://" + u.Host
-}
-
 // authJWTHeader is the JOSE header of every assertion.
 const authJWTHeader = `{"alg":"RS256","typ":"JWT"}`
 

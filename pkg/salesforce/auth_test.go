@@ -59,6 +59,8 @@ func TestNewClientValidates(t *testing.T) {
 		{"no client secret", func(c *Config) { c.ClientSecret = "" }, []string{"ClientSecret is required"}},
 		{"secret and key", func(c *Config) { jwt(c); c.ClientSecret = "s" }, []string{"ClientSecret and PrivateKeyPEM are both set"}},
 		{"JWT without username", func(c *Config) { jwt(c); c.Username = "" }, []string{"Username is required with PrivateKeyPEM"}},
+		{"My Domain audience", func(c *Config) { jwt(c); c.JWTAudience = "https://acme.my.salesforce.com" }, []string{`JWTAudience "https://acme.my.salesforce.com" is a My Domain`}},
+		{"audience not https", func(c *Config) { jwt(c); c.JWTAudience = "login.salesforce.com" }, []string{`JWTAudience "login.salesforce.com": want https://login.salesforce.com`}},
 		{"key not PEM", func(c *Config) { jwt(c); c.PrivateKeyPEM = []byte("not a key") }, []string{"PrivateKeyPEM: no PEM block"}},
 		{"key not RSA", func(c *Config) { jwt(c); c.PrivateKeyPEM = sfPKCS8PEM(t, ecKey) }, []string{"PrivateKeyPEM", "want an RSA key"}},
 		{"key too small", func(c *Config) { jwt(c); c.PrivateKeyPEM = sfPKCS1PEM(smallKey) }, []string{"PrivateKeyPEM: RSA key of 1024 bits"}},
@@ -106,13 +108,17 @@ func TestNewClientDefaults(t *testing.T) {
 	}{
 		{"client credentials on My Domain",
 			Config{BaseURL: "https://acme.my.salesforce.com/", ClientID: "id", ClientSecret: "s"},
-			"https://acme.my.salesforce.com/services/oauth2/token", "https://acme.my.salesforce.com", "v61.0"},
+			"https://acme.my.salesforce.com/services/oauth2/token", "https://login.salesforce.com", "v61.0"},
 		{"JWT bearer with nothing but the key",
 			Config{ClientID: "id", Username: "u@x", PrivateKeyPEM: sfPKCS1PEM(key), APIVersion: "62.0"},
 			DefaultTokenURL, "https://login.salesforce.com", "v62.0"},
-		{"JWT bearer on test.salesforce.com",
-			Config{ClientID: "id", Username: "u@x", PrivateKeyPEM: sfPKCS1PEM(key), TokenURL: "https://test.salesforce.com/services/oauth2/token"},
+		{"JWT bearer for a sandbox org",
+			Config{ClientID: "id", Username: "u@x", PrivateKeyPEM: sfPKCS1PEM(key), TokenURL: "https://test.salesforce.com/services/oauth2/token", JWTAudience: "https://test.salesforce.com/"},
 			"https://test.salesforce.com/services/oauth2/token", "https://test.salesforce.com", "v61.0"},
+		// The token endpoint on My Domain does not make My Domain the audience.
+		{"JWT bearer through My Domain",
+			Config{BaseURL: "https://acme.my.salesforce.com", ClientID: "id", Username: "u@x", PrivateKeyPEM: sfPKCS1PEM(key)},
+			"https://acme.my.salesforce.com/services/oauth2/token", "https://login.salesforce.com", "v61.0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -255,7 +261,7 @@ func TestJWTBearer(t *testing.T) {
 				t.Fatalf("%d verified assertions", len(claims))
 			}
 			cl := claims[0]
-			if cl.Iss != sfTestClientID || cl.Sub != sfTestUsername || cl.Aud != f.srv.URL {
+			if cl.Iss != sfTestClientID || cl.Sub != sfTestUsername || cl.Aud != DefaultJWTAudience {
 				t.Errorf("claims %+v", cl)
 			}
 			if exp := time.Unix(cl.Exp, 0); exp.Before(before.Add(3*time.Minute-time.Second)) || exp.After(time.Now().Add(3*time.Minute)) {
@@ -300,7 +306,7 @@ func TestJWTAssertion(t *testing.T) {
 	// A tampered assertion fails verification.
 	other, _ := authAssertion(&authKey{rsa: key}, "cid", "mallory@acme.example", "https://login.salesforce.com", now)
 	forged := parts[0] + "." + strings.Split(other, ".")[1] + "." + parts[2]
-	if _, err := sfVerifyAssertion(&key.PublicKey, forged, "", now); err == nil || !strings.Contains(err.Error(), "signature") {
+	if _, err := sfVerifyAssertion(&key.PublicKey, forged, now); err == nil || !strings.Contains(err.Error(), "signature") {
 		t.Errorf("forged assertion: %v", err)
 	}
 }

@@ -6,11 +6,12 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/vccsync/vccsync/pkg/events"
 )
@@ -111,8 +112,8 @@ func cdcFuzzCheck(schema *CDCSchema) func(t *testing.T, msg []byte) {
 		res, err := decode(CDCDetect, schema)
 
 		again, errAgain := decode(CDCDetect, schema)
-		if !reflect.DeepEqual(res, again) || !cdcSameError(err, errAgain) {
-			t.Fatalf("a second decoding differs: %+v (%v), then %+v (%v)", res, err, again, errAgain)
+		if !cmp.Equal(res, again) || !cdcSameError(err, errAgain) {
+			t.Fatalf("a second decoding differs: %v, then %v; result (-first +again):\n%s", err, errAgain, cmp.Diff(res, again))
 		}
 
 		// CDCDetect tells the form from the message's shape: the result is
@@ -125,18 +126,19 @@ func cdcFuzzCheck(schema *CDCSchema) func(t *testing.T, msg []byte) {
 				t.Fatalf("detected: %v; but accepted as streaming (%v) or as pubsub (%v)", err, errS, errP)
 			}
 		case strings.HasPrefix(res.Ignored, "CometD meta message"):
-			if errS != nil || errP != nil || !reflect.DeepEqual(streaming, res) || !reflect.DeepEqual(pubsub, res) {
-				t.Fatalf("meta message: streaming %+v (%v), pubsub %+v (%v)", streaming, errS, pubsub, errP)
+			if errS != nil || errP != nil || !cmp.Equal(streaming, res) || !cmp.Equal(pubsub, res) {
+				t.Fatalf("meta message: streaming (%v), pubsub (%v)\nstreaming (-detected +forced):\n%s\npubsub (-detected +forced):\n%s",
+					errS, errP, cmp.Diff(res, streaming), cmp.Diff(res, pubsub))
 			}
 		case errS == nil && errP == nil:
 			t.Fatal("accepted both as streaming and as pubsub")
 		case errS == nil:
-			if !reflect.DeepEqual(streaming, res) {
-				t.Fatalf("detected %+v, forced streaming %+v", res, streaming)
+			if !cmp.Equal(streaming, res) {
+				t.Fatalf("detected and forced streaming differ (-detected +forced):\n%s", cmp.Diff(res, streaming))
 			}
 		case errP == nil:
-			if !reflect.DeepEqual(pubsub, res) {
-				t.Fatalf("detected %+v, forced pubsub %+v", res, pubsub)
+			if !cmp.Equal(pubsub, res) {
+				t.Fatalf("detected and forced pubsub differ (-detected +forced):\n%s", cmp.Diff(res, pubsub))
 			}
 		default:
 			t.Fatalf("detected %+v, but refused as streaming (%v) and as pubsub (%v)", res, errS, errP)
@@ -161,8 +163,8 @@ func cdcFuzzCheck(schema *CDCSchema) func(t *testing.T, msg []byte) {
 		// The schema only reads bitmaps: a message decoded without one
 		// decodes the same with one.
 		if plain, errPlain := decode(CDCDetect, nil); errPlain == nil {
-			if err != nil || !reflect.DeepEqual(plain, res) {
-				t.Fatalf("without a schema %+v; with one %+v (%v)", plain, res, err)
+			if err != nil || !cmp.Equal(plain, res) {
+				t.Fatalf("with a schema (%v) (-without +with):\n%s", err, cmp.Diff(plain, res))
 			}
 		}
 	}
@@ -216,8 +218,8 @@ func cdcFuzzCheckResult(t *testing.T, d *CDCDecoder, res CDCResult, err error) {
 				t.Fatalf("ignored as an own change, but changeOrigin is %q", h.ChangeOrigin)
 			}
 		case strings.HasPrefix(res.Ignored, "CometD meta message on /meta/"):
-			if !reflect.DeepEqual(h, CDCHeader{}) {
-				t.Fatalf("a meta message with a header %+v", h)
+			if !cmp.Equal(h, CDCHeader{}) {
+				t.Fatalf("a meta message with a header (-want +got):\n%s", cmp.Diff(CDCHeader{}, h))
 			}
 		default:
 			t.Fatalf("ignored for an unknown reason %q", res.Ignored)
@@ -262,8 +264,8 @@ func cdcFuzzCheckResult(t *testing.T, d *CDCDecoder, res CDCResult, err error) {
 		u.ID = ""
 		if first == nil {
 			first = &u
-		} else if !reflect.DeepEqual(u, *first) {
-			t.Fatalf("event %d: data %+v, the first event's %+v", i, u, *first)
+		} else if !cmp.Equal(u, *first) {
+			t.Fatalf("event %d: data (-first event +this event):\n%s", i, cmp.Diff(*first, u))
 		}
 	}
 	cdcFuzzCheckKeys(t, "event subject", subjects, keys)
@@ -321,8 +323,8 @@ func cdcFuzzCheckEvent(t *testing.T, d *CDCDecoder, h CDCHeader, env events.Enve
 	if err != nil {
 		t.Fatalf("event %s does not decode on %s: %v\n%s", env.ID, subject, err, body)
 	}
-	if !reflect.DeepEqual(parsed, ev) {
-		t.Fatalf("event %s: Parse %+v, Decode %+v", env.ID, parsed, ev)
+	if !cmp.Equal(parsed, ev) {
+		t.Fatalf("event %s: Parse and Decode differ (-Parse +Decode):\n%s", env.ID, cmp.Diff(parsed, ev))
 	}
 	if ev.User == nil || ev.User.ID != env.Subject || ev.UserKey != env.Subject {
 		t.Fatalf("event %s: user %+v, key %q for subject %q", env.ID, ev.User, ev.UserKey, env.Subject)

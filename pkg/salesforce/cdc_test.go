@@ -4,11 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/vccsync/vccsync/pkg/events"
 )
@@ -211,10 +212,8 @@ func cdcCheckEvent(t *testing.T, env events.Envelope, want cdcWantEvent) {
 	if ev.Time == nil || !ev.Time.Equal(time.UnixMilli(want.at)) {
 		t.Errorf("time %v, want commitTimestamp %v", ev.Time, time.UnixMilli(want.at).UTC())
 	}
-	if !reflect.DeepEqual(*ev.User, want.user) {
-		got, _ := json.Marshal(ev.User)
-		exp, _ := json.Marshal(want.user)
-		t.Errorf("user %s\n got %s\nwant %s\n got %+v\nwant %+v", want.user.ID, got, exp, *ev.User, want.user)
+	if diff := cmp.Diff(want.user, *ev.User); diff != "" {
+		t.Errorf("user %s (-want +got):\n%s", want.user.ID, diff)
 	}
 }
 
@@ -232,8 +231,8 @@ func TestCDCEventIDsStable(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !reflect.DeepEqual(first.Events, again.Events) {
-			t.Errorf("%s: decoding the same change again gave other events", f)
+		if diff := cmp.Diff(first.Events, again.Events); diff != "" {
+			t.Errorf("%s: decoding the same change again gave other events (-first +again):\n%s", f, diff)
 		}
 	}
 	if got, want := CDCEventID(cdcOlga, "00068e80-1b23-ad90-c49d-ca6a5759661b", 12), "cdc-"+cdcOlga+"-00068e80-1b23-ad90-c49d-ca6a5759661b-12"; got != want {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,9 @@ const (
 	// DefaultTokenURL is used for the JWT bearer flow when neither TokenURL
 	// nor BaseURL is set.
 	DefaultTokenURL = "https://login.salesforce.com/services/oauth2/token"
+	// DefaultJWTAudience is the aud of a JWT bearer assertion for a
+	// production org.
+	DefaultJWTAudience = "https://login.salesforce.com"
 )
 
 // Batch limits.
@@ -37,6 +41,7 @@ const (
 const (
 	RouteToken     = "/services/oauth2/token"
 	RouteUser      = "/services/data/{version}/sobjects/User/{userId}"
+	RouteDescribe  = "/services/data/{version}/sobjects/User/describe"
 	RouteQuery     = "/services/data/{version}/query"
 	RouteQueryMore = "/services/data/{version}/query/{locator}"
 	RouteMembers   = "/services/apexrest/vccsync/contactcenters/{ccId}/members"
@@ -76,10 +81,14 @@ type Config struct {
 	// TokenURL is the OAuth token endpoint. Default: BaseURL +
 	// /services/oauth2/token when BaseURL is set (client credentials are
 	// served only on the org's My Domain), else DefaultTokenURL (JWT bearer
-	// only). Its origin is the JWT assertion's audience: use
-	// https://login.salesforce.com/services/oauth2/token (or
-	// test.salesforce.com for sandboxes) for the JWT bearer flow.
+	// only). It does not set the JWT assertion's audience (JWTAudience).
 	TokenURL string
+	// JWTAudience is the aud claim of the JWT bearer assertion:
+	// DefaultJWTAudience (https://login.salesforce.com) for a production
+	// org, https://test.salesforce.com for a sandbox org, or an Experience
+	// Cloud site URL. Never the org's My Domain, even when TokenURL is on
+	// it: Salesforce refuses that (invalid_grant: audience is invalid).
+	JWTAudience string
 	// ClientID is the connected app's consumer key.
 	ClientID string
 	// ClientSecret is the connected app's consumer secret (client
@@ -120,6 +129,9 @@ type Client struct {
 	now     func() time.Time
 	// callClient goes in Sforce-Call-Options (see Config.CallClient).
 	callClient string
+	// fields are the User fields queries select: restUserFields without
+	// the optional ones the API user cannot read (LimitUserFields).
+	fields atomic.Pointer[[]string]
 }
 
 // DefaultCallClient is the client name vccsync's calls carry in
@@ -163,6 +175,14 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	if strings.TrimSpace(cfg.ClientID) == "" {
 		bad("ClientID is required")
+	}
+	audience := strings.TrimRight(strings.TrimSpace(cfg.JWTAudience), "/")
+	if audience == "" {
+		audience = DefaultJWTAudience
+	} else if u, err := url.Parse(audience); err != nil || u.Scheme != "https" || u.Host == "" {
+		bad("JWTAudience %q: want https://login.salesforce.com, https://test.salesforce.com (a sandbox org) or an Experience Cloud site URL", cfg.JWTAudience)
+	} else if h := strings.ToLower(u.Hostname()); strings.HasSuffix(h, ".my.salesforce.com") || strings.HasSuffix(h, ".sandbox.my.salesforce.com") {
+		bad("JWTAudience %q is a My Domain: Salesforce refuses it (invalid_grant: audience is invalid); use https://login.salesforce.com, or https://test.salesforce.com for a sandbox org", cfg.JWTAudience)
 	}
 	var key *authKey
 	if jwt {
@@ -222,7 +242,7 @@ func NewClient(cfg Config) (*Client, error) {
 		secret:   cfg.ClientSecret,
 		username: cfg.Username,
 		key:      key,
-		audience: authAudience(tokenURL),
+		audience: audience,
 		now:      time.Now,
 	}
 	return c, nil

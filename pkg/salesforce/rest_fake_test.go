@@ -249,7 +249,7 @@ func (f *sfFake) serveToken(w http.ResponseWriter, r *http.Request) {
 			sfWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "no certificate uploaded"})
 			return
 		}
-		claims, err := sfVerifyAssertion(pub, r.PostForm.Get("assertion"), f.srv.URL, time.Now())
+		claims, err := sfVerifyAssertion(pub, r.PostForm.Get("assertion"), time.Now())
 		if err != nil {
 			sfWriteJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": err.Error()})
 			return
@@ -277,7 +277,7 @@ func (f *sfFake) serveToken(w http.ResponseWriter, r *http.Request) {
 }
 
 // sfVerifyAssertion checks a JWT bearer assertion as Salesforce does.
-func sfVerifyAssertion(pub *rsa.PublicKey, a, origin string, now time.Time) (sfClaims, error) {
+func sfVerifyAssertion(pub *rsa.PublicKey, a string, now time.Time) (sfClaims, error) {
 	parts := strings.Split(a, ".")
 	if len(parts) != 3 {
 		return sfClaims{}, fmt.Errorf("assertion has %d parts", len(parts))
@@ -312,7 +312,7 @@ func sfVerifyAssertion(pub *rsa.PublicKey, a, origin string, now time.Time) (sfC
 		return c, fmt.Errorf("client identifier invalid: iss %q", c.Iss)
 	case c.Sub != sfTestUsername:
 		return c, fmt.Errorf("user hasn't approved this consumer: sub %q", c.Sub)
-	case c.Aud != origin && c.Aud != "https://login.salesforce.com":
+	case c.Aud != "https://login.salesforce.com" && c.Aud != "https://test.salesforce.com":
 		return c, fmt.Errorf("audience is invalid: %q", c.Aud)
 	case c.Exp <= now.Unix():
 		return c, fmt.Errorf("expired authorization code")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,12 @@ var restUserFields = []string{
 	"FederationIdentifier", "ProfileId", "CallCenterId", events.AgentIDField,
 	"LastModifiedDate", "SystemModstamp",
 }
+
+// restOptionalFields are the User fields vccsync can do without when the
+// API user cannot read them: the snapshots then leave them unknown.
+// VCC's managed-package field is readable only with the package's
+// permission set.
+var restOptionalFields = []string{"FirstName", "FederationIdentifier", "CallCenterId", events.AgentIDField}
 
 // GetUser reads one user. A field present in the record is Set (JSON null
 // → Null); a field the record lacks is left unset. An unknown user is an
@@ -65,7 +72,7 @@ func (c *Client) QueryUsers(ctx context.Context, ids []string) ([]events.User, e
 	var users []events.User
 	for start := 0; start < len(keys); start += MaxQueryIDs {
 		batch := keys[start:min(start+MaxQueryIDs, len(keys))]
-		soql := restSelectUsers() + " WHERE Id IN ('" + strings.Join(batch, "','") + "')"
+		soql := c.selectUsers() + " WHERE Id IN ('" + strings.Join(batch, "','") + "')"
 		err := c.query(ctx, soql, func(u events.User) error {
 			users = append(users, u)
 			return nil
@@ -80,7 +87,7 @@ func (c *Client) QueryUsers(ctx context.Context, ids []string) ([]events.User, e
 // ForEachUser calls fn for every user of the org, in Id order, page by page.
 // It stops at the first error fn returns and returns that error as is.
 func (c *Client) ForEachUser(ctx context.Context, fn func(events.User) error) error {
-	return c.query(ctx, restSelectUsers()+" ORDER BY Id", fn)
+	return c.query(ctx, c.selectUsers()+" ORDER BY Id", fn)
 }
 
 // SetAlias changes a user's alias. The alias is checked first (1 to 8
@@ -118,8 +125,12 @@ func CheckAlias(alias string) error {
 	return nil
 }
 
-func restSelectUsers() string {
-	return "SELECT " + strings.Join(restUserFields, ", ") + " FROM User"
+func (c *Client) selectUsers() string {
+	fields := restUserFields
+	if f := c.fields.Load(); f != nil {
+		fields = *f
+	}
+	return "SELECT " + strings.Join(fields, ", ") + " FROM User"
 }
 
 // restQueryPage is one page of a query reply.
@@ -315,11 +326,54 @@ func restTimeField(v json.RawMessage) (events.Field[events.Time], error) {
 	return events.Field[events.Time]{}, fmt.Errorf("%s is neither a datetime string nor epoch milliseconds", restExcerpt(string(v)))
 }
 
-// CheckUserFields runs the client's User query once, for an ID no user has,
-// so that Salesforce says at start — not at the first event — whether the
-// token works and the integration user can see every field the client
-// reads (a field it cannot see is refused with INVALID_FIELD, naming it).
-func (c *Client) CheckUserFields(ctx context.Context) error {
-	_, err := c.QueryUsers(ctx, []string{"005000000000000"})
-	return err
+// LimitUserFields asks Salesforce which User fields the API user can read
+// (the User describe) and leaves the unreadable optional ones
+// (FirstName, FederationIdentifier, CallCenterId, the NVM agent id) out of
+// every later query, so that a query does not fail whole (INVALID_FIELD)
+// for want of them; users then carry those fields unknown. It returns the
+// fields left out. A required field that cannot be read (Id, Username,
+// Alias, Email, LastName, IsActive, ProfileId, LastModifiedDate,
+// SystemModstamp) is an error naming it, and nothing changes.
+func (c *Client) LimitUserFields(ctx context.Context) (hidden []string, err error) {
+	var d struct {
+		Fields []struct {
+			Name string `json:"name"`
+		} `json:"fields"`
+	}
+	if err := c.do(ctx, &restRequest{method: http.MethodGet, route: RouteDescribe, path: c.dataPath("sobjects", "User", "describe")}, &d); err != nil {
+		return nil, err
+	}
+	readable := map[string]bool{}
+	for _, f := range d.Fields {
+		readable[strings.ToLower(f.Name)] = true
+	}
+	var fields, missing []string
+	for _, f := range restUserFields {
+		switch {
+		case readable[strings.ToLower(f)]:
+			fields = append(fields, f)
+		case slices.Contains(restOptionalFields, f):
+			hidden = append(hidden, f)
+		default:
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		return hidden, fmt.Errorf("salesforce: the API user cannot read User field(s) %s, which vccsync needs: grant read access in its profile or a permission set", strings.Join(missing, ", "))
+	}
+	c.fields.Store(&fields)
+	return hidden, nil
+}
+
+// CheckUserFields reads the User fields the API user can read
+// (LimitUserFields, so later queries leave out the optional ones it
+// cannot) and runs a query of them; it returns the optional fields left
+// out.
+func (c *Client) CheckUserFields(ctx context.Context) ([]string, error) {
+	hidden, err := c.LimitUserFields(ctx)
+	if err != nil {
+		return hidden, err
+	}
+	_, err = c.QueryUsers(ctx, []string{"005000000000000"})
+	return hidden, err
 }

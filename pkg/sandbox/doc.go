@@ -176,9 +176,11 @@
 //     urn:ietf:params:oauth:grant-type:jwt-bearer, assertion = an RS256 JWT
 //     verified with crypto/rsa against the connected app's public key or
 //     certificate; iss = client ID, sub = the app's user or an active user
-//     of the org, aud = https://login.salesforce.com,
-//     https://test.salesforce.com or the instance URL, exp in the future and
-//     at most three minutes ahead). 200 {"access_token","instance_url","id",
+//     of the org, aud = https://login.salesforce.com or
+//     https://test.salesforce.com — never the org's My Domain or instance
+//     URL, which Salesforce refuses with "audience is invalid" even on the
+//     My Domain token endpoint (reference §6) — exp in the future and at
+//     most three minutes ahead). 200 {"access_token","instance_url","id",
 //     "token_type":"Bearer","issued_at","scope"}; 400
 //     {"error":"invalid_client"|"invalid_grant"|"unsupported_grant_type",
 //     "error_description":…}.
@@ -194,6 +196,14 @@
 //     ([SFUserFields]), "attributes" first, null for a field with no value,
 //     datetimes as 2024-04-26T18:25:03.000+0000. PATCH answers 204 with no
 //     body; field names match case-insensitively.
+//   - GET /services/data/vXX.X/sobjects/User/describe: {"name":"User",
+//     "fields":[{"name","label","type","length","custom","nillable",
+//     "createable","updateable"}]}, the fields the API user can read.
+//     [Salesforce.HideUserFields] takes read access away from an API user
+//     (field-level security, reference §6): describe leaves the field out,
+//     a query or ?fields= naming it fails whole with 400 INVALID_FIELD
+//     ("No such column …"), and a record read without a field list omits
+//     it.
 //   - GET /services/data/vXX.X/query?q=SOQL, the subset SELECT <User
 //     fields> FROM User [WHERE Id = '…' | WHERE Id IN ('…', …)] [ORDER BY Id
 //     [ASC|DESC]]; pages of [SalesforceOptions].PageSize (default 2000)
@@ -294,6 +304,8 @@
 //     the run-as user of the client credentials flow need not be a user
 //     of the org (its ID is then [DemoSFIntegrationUserID]).
 //   - Not modelled: other sobjects, composite and Bulk API, SOQL beyond the
-//     subset, describe calls, Change Data Capture, the refresh token and
-//     web-server flows, per-user API limits, field-level security.
+//     subset, describe calls of other objects, the refresh token and
+//     web-server flows, per-user API limits, field-level security beyond
+//     reading User fields, Experience Cloud sites (an audience Salesforce
+//     also accepts).
 package sandbox

@@ -154,9 +154,11 @@ type Salesforce struct {
 	apiUsed    int
 	startedURL string
 	listeners  map[int]func(userID string)
-	listenSeq  int
-	stats      SFStats
-	noops      map[string]int // user ID → successful writes that changed nothing
+	// hidden are the User fields each API user (by user ID) cannot read.
+	hidden    map[string]map[string]bool
+	listenSeq int
+	stats     SFStats
+	noops     map[string]int // user ID → successful writes that changed nothing
 
 	faults faultInjector
 }
@@ -225,6 +227,7 @@ func NewSalesforce(opts SalesforceOptions) *Salesforce {
 	s.mux.HandleFunc(sfRouteSSOCheck, s.ssoCheck)
 	for pattern, h := range map[string]func(*http.Request) (int, any){
 		sfRouteGetUser:    s.getUser,
+		sfRouteDescribe:   s.describeUser,
 		sfRoutePatchUser:  s.patchUser,
 		sfRouteQuery:      s.query,
 		sfRouteQueryMore:  s.queryMore,

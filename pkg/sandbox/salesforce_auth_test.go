@@ -5,11 +5,12 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/url"
-	"reflect"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestSFClientCredentials(t *testing.T) {
@@ -60,8 +61,8 @@ func TestSFClientCredentials(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.tokenRequest(tt.form)
 			want := map[string]any{"error": tt.error, "error_description": tt.msg}
-			if got := r.json(t); r.status != http.StatusBadRequest || !reflect.DeepEqual(got, want) {
-				t.Fatalf("%d %v, want 400 %v", r.status, got, want)
+			if diff := cmp.Diff(want, r.json(t)); r.status != http.StatusBadRequest || diff != "" {
+				t.Fatalf("status %d, want 400; body (-want +got):\n%s", r.status, diff)
 			}
 		})
 	}
@@ -107,7 +108,10 @@ func TestSFJWTBearer(t *testing.T) {
 		msg       string
 	}{
 		{"login audience", signJWT(t, key, "RS256", claims("jwt-app", DemoSFUsername, login, exp)), 200, "", ""},
-		{"instance audience", signJWT(t, key, "RS256", claims("jwt-app", DemoSFUsername, e.url, exp)), 200, "", ""},
+		{"sandbox org audience", signJWT(t, key, "RS256", claims("jwt-app", DemoSFUsername, "https://test.salesforce.com/", exp)), 200, "", ""},
+		// Salesforce refuses the org's own URL (My Domain) as the audience,
+		// even on the My Domain token endpoint.
+		{"instance audience", signJWT(t, key, "RS256", claims("jwt-app", DemoSFUsername, e.url, exp)), 400, "invalid_grant", "audience is invalid"},
 		{"audience array", signJWT(t, key, "RS256", map[string]any{"iss": "jwt-app", "sub": DemoSFUsername, "aud": []string{"x", login}, "exp": exp}), 200, "", ""},
 		{"PEM key, any active user", signJWT(t, key, "RS256", claims("jwt-pem", "jane.smith@demo.example", login, exp)), 200, "", ""},
 		{"PEM key, unknown user", signJWT(t, key, "RS256", claims("jwt-pem", "nobody@demo.example", login, exp)), 400, "invalid_grant", "user hasn't approved this consumer"},
@@ -133,8 +137,8 @@ func TestSFJWTBearer(t *testing.T) {
 			}
 			got := r.json(t)
 			if tt.status != 200 {
-				if want := map[string]any{"error": tt.error, "error_description": tt.msg}; !reflect.DeepEqual(got, want) {
-					t.Fatalf("%v, want %v", got, want)
+				if diff := cmp.Diff(map[string]any{"error": tt.error, "error_description": tt.msg}, got); diff != "" {
+					t.Fatalf("body (-want +got):\n%s", diff)
 				}
 				return
 			}
@@ -256,8 +260,8 @@ func TestSFFaults(t *testing.T) {
 			}
 			got = append(got, e.tokenRequest(url.Values{"grant_type": {"client_credentials"}, "client_id": {DemoSFClientID}, "client_secret": {DemoSFClientSecret}}).status)
 			got = append(got, e.raw("POST", SFSSOCheckPath, "", `{"userId":"`+DemoSFJaneID+`"}`).status)
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("statuses %v, want %v", got, tt.want)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Fatalf("statuses (-want +got):\n%s", diff)
 			}
 			faults := 0
 			for _, s := range got {
@@ -329,8 +333,8 @@ func TestSFStats(t *testing.T) {
 		},
 	}
 	st := e.sf.Stats()
-	if !reflect.DeepEqual(st, want) {
-		t.Fatalf("stats\n%+v\nwant\n%+v", st, want)
+	if diff := cmp.Diff(want, st); diff != "" {
+		t.Fatalf("stats (-want +got):\n%s", diff)
 	}
 	if n := e.sf.NoopWriteCount(DemoSFJaneID); n != 1 {
 		t.Fatalf("noop writes of Jane %d, want 1 (the second identical PATCH)", n)

@@ -4,10 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 type sfAddReply struct {
@@ -59,16 +60,16 @@ func TestSFAddMembers(t *testing.T) {
 		fail("nonsense", "INVALID_ID_FIELD", "Invalid user ID: nonsense"),
 		{UserID: DemoSFOmarID, Success: true},
 	}
-	if !reflect.DeepEqual(got.Results, want) {
-		t.Fatalf("results\n%+v\nwant\n%+v", got.Results, want)
+	if diff := cmp.Diff(want, got.Results); diff != "" {
+		t.Fatalf("results (-want +got):\n%s", diff)
 	}
 	wantMembers := []sfMemberView{
 		{DemoSFJaneID, tel("jsmith", DemoSFJaneID)},
 		{DemoSFOmarID, tel("ohaddad", DemoSFOmarID)},
 		{DemoSFPriyaID, tel("pnataraj", DemoSFPriyaID)},
 	}
-	if m := e.members(DemoSFContactCenterLondon); !reflect.DeepEqual(m, wantMembers) {
-		t.Fatalf("members %+v, want %+v", m, wantMembers)
+	if diff := cmp.Diff(wantMembers, e.members(DemoSFContactCenterLondon)); diff != "" {
+		t.Fatalf("members (-want +got):\n%s", diff)
 	}
 	omar := e.must(200, "GET", sfUser+DemoSFOmarID, "").json(t)
 	if omar["CallCenterId"] != DemoSFContactCenterLondon || omar["LastModifiedDate"] != "2026-11-20T10:15:01.000+0000" || before.LastModifiedDate.Equal(clock.Now()) {
@@ -87,8 +88,8 @@ func TestSFAddMembers(t *testing.T) {
 		fail(DemoSFJaneID, "ALREADY_IN_CONTACT_CENTER", "User "+DemoSFJaneID+" is a member of contact center "+DemoSFContactCenterLondon+" (one contact center per user)"),
 		{UserID: DemoSFTomID, Success: true},
 	}
-	if !reflect.DeepEqual(got.Results, want) {
-		t.Fatalf("results %+v, want %+v", got.Results, want)
+	if diff := cmp.Diff(want, got.Results); diff != "" {
+		t.Fatalf("results (-want +got):\n%s", diff)
 	}
 
 	// Granting the permission set makes Lena addable.
@@ -190,8 +191,8 @@ func TestSFSSOCheck(t *testing.T) {
 	check := func(step, userID string, wantStatus int, want map[string]any) {
 		t.Helper()
 		status, got := sso(userID)
-		if status != wantStatus || !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s: %d %v, want %d %v", step, status, got, wantStatus, want)
+		if diff := cmp.Diff(want, got); status != wantStatus || diff != "" {
+			t.Fatalf("%s: status %d, want %d; body (-want +got):\n%s", step, status, wantStatus, diff)
 		}
 	}
 	ok := func(tel string) map[string]any { return map[string]any{"ok": true, "telephonyUsername": tel} }

@@ -11,11 +11,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 const (
@@ -159,8 +160,8 @@ func wantSFError(t *testing.T, r response, status int, code, msg string, fields 
 	if len(fields) == 0 {
 		fields = nil
 	}
-	if !reflect.DeepEqual(got.Fields, fields) {
-		t.Fatalf("fields %v, want %v", got.Fields, fields)
+	if diff := cmp.Diff(fields, got.Fields); diff != "" {
+		t.Fatalf("fields (-want +got):\n%s", diff)
 	}
 }
 

@@ -29,8 +29,8 @@ const (
 	sfJWTClockSkew = 5 * time.Second
 )
 
-// SFLoginURLs are the audiences a JWT bearer assertion may name besides
-// the org's own instance URL.
+// SFLoginURLs are the audiences a JWT bearer assertion may name: the
+// login URLs of production and sandbox orgs (never the org's My Domain).
 var SFLoginURLs = []string{"https://login.salesforce.com", "https://test.salesforce.com"}
 
 // parseSFPublicKey returns the RSA public key of a PEM certificate or public key.
@@ -208,7 +208,7 @@ type jwtClaims struct {
 }
 
 // jwtBearer checks a JWT bearer grant (RS256, iss = client ID, sub =
-// username, aud = a login URL or the instance URL, exp within three
+// username, aud = a login URL (SFLoginURLs), exp within three
 // minutes); code is the OAuth error, "" when granted.
 func (s *Salesforce) jwtBearer(r *http.Request, assertion string) (cl sfClient, userID, code, desc string) {
 	invalid := func(why string) (sfClient, string, string, string) {
@@ -252,7 +252,7 @@ func (s *Salesforce) jwtBearer(r *http.Request, assertion string) (cl sfClient, 
 	if err := rsa.VerifyPKCS1v15(key, crypto.SHA256, sum[:], sig); err != nil {
 		return invalid("signature does not verify with the connected app's certificate")
 	}
-	if !s.audienceOK(r, claims.Aud) {
+	if !s.audienceOK(claims.Aud) {
 		return sfClient{}, "", "invalid_grant", "audience is invalid"
 	}
 	exp, err := claims.Exp.Int64()
@@ -290,8 +290,10 @@ func (s *Salesforce) jwtBearer(r *http.Request, assertion string) (cl sfClient, 
 }
 
 // audienceOK reports whether aud (a string or an array) names a login URL
-// or the org's instance URL.
-func (s *Salesforce) audienceOK(r *http.Request, raw json.RawMessage) bool {
+// (SFLoginURLs). The org's My Domain or instance URL is refused, as
+// Salesforce refuses it even on the My Domain token endpoint; the sandbox
+// has no Experience Cloud sites, the other audience Salesforce accepts.
+func (s *Salesforce) audienceOK(raw json.RawMessage) bool {
 	var auds []string
 	var one string
 	if err := json.Unmarshal(raw, &one); err == nil {
@@ -299,17 +301,9 @@ func (s *Salesforce) audienceOK(r *http.Request, raw json.RawMessage) bool {
 	} else if err := json.Unmarshal(raw, &auds); err != nil {
 		return false
 	}
-	valid := append([]string{s.instanceURL(r)}, SFLoginURLs...)
-	if r.Host != "" {
-		scheme := "http"
-		if r.TLS != nil {
-			scheme = "https"
-		}
-		valid = append(valid, scheme+"://"+r.Host)
-	}
 	for _, a := range auds {
 		a = strings.TrimRight(a, "/")
-		for _, v := range valid {
+		for _, v := range SFLoginURLs {
 			if strings.EqualFold(a, v) {
 				return true
 			}

@@ -32,6 +32,12 @@ const (
 	DemoSFPriyaID = "0055e000001PryaAAC" // Priya Natarajan, supervisor, ContactCenterAdmin
 	DemoSFTomID   = "0055e000001TombAAC" // Tom Becker, agent, ContactCenterAgent
 	DemoSFAnaID   = "0055e000001AnasAAC" // Ana Souza, agent, ContactCenterAgent
+
+	// The users of publisher's example events (cmd/publisher/testdata/
+	// example.jsonl), in the state those events bring them to.
+	DemoSFNoahID = "0055e000001NoahAAC" // Noah Kim, agent, NVM Agent Id 1050, alias nkim2, ContactCenterAgent
+	DemoSFMiaID  = "0055e000001MiaRAAS" // Mia Rossi, supervisor, inactive, ContactCenterAdmin
+	DemoSFLiamID = "0055e000001LiamAAC" // Liam Okafor, agent, ContactCenterAgent
 )
 
 // AddProfile adds a profile (ID 00e…, 15 or 18 characters). Once the org
@@ -275,6 +281,38 @@ func (s *Salesforce) SeedDemo() error {
 	}
 	if err := s.AddMember(DemoSFContactCenterLondon, DemoSFJaneID); err != nil {
 		return fail(err)
+	}
+	return nil
+}
+
+// SeedExampleUsers adds, after SeedDemo, the users of publisher's example
+// events (cmd/publisher/testdata/example.jsonl) as the last event of each
+// leaves them, with its timestamps: Noah (agent, 1050, alias changed to
+// nkim2), Mia (supervisor, left) and Liam (agent). None is a
+// contact-center member: the worker adds them when their events are
+// applied.
+func (s *Salesforce) SeedExampleUsers() error {
+	at := func(v string) time.Time {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			panic(err) // the seed is static
+		}
+		return t
+	}
+	for _, u := range []SFUser{
+		{ID: DemoSFNoahID, Username: "noah.kim@demo.example", Email: "noah.kim@demo.example", FirstName: "Noah", LastName: "Kim",
+			Alias: "nkim2", IsActive: true, FederationIdentifier: "nkim", ProfileID: DemoSFAgentProfileID, NVMAgentID: "1050",
+			PermissionSets: []string{SFPermissionSetAgent}, LastModifiedDate: at("2026-11-20T11:02:40Z"), SystemModstamp: at("2026-11-20T11:02:40Z")},
+		{ID: DemoSFMiaID, Username: "mia.rossi@demo.example", Email: "mia.rossi@demo.example", FirstName: "Mia", LastName: "Rossi",
+			Alias: "mrossi", IsActive: false, FederationIdentifier: "mrossi", ProfileID: DemoSFSupervisorProfileID,
+			PermissionSets: []string{SFPermissionSetAdmin}, LastModifiedDate: at("2026-11-20T17:45:21Z"), SystemModstamp: at("2026-11-20T17:45:21Z")},
+		{ID: DemoSFLiamID, Username: "liam.okafor@demo.example", Email: "liam.okafor@demo.example", FirstName: "Liam", LastName: "Okafor",
+			Alias: "lokafor", IsActive: true, FederationIdentifier: "lokafor", ProfileID: DemoSFAgentProfileID,
+			PermissionSets: []string{SFPermissionSetAgent}, LastModifiedDate: at("2026-11-20T11:30:04Z"), SystemModstamp: at("2026-11-20T11:30:04Z")},
+	} {
+		if _, err := s.AddUser(u); err != nil {
+			return fmt.Errorf("seed example users: %w", err)
+		}
 	}
 	return nil
 }

@@ -36,6 +36,10 @@ func (s *Salesforce) getUser(r *http.Request) (int, any) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if fail := checkVisible(fields, s.hiddenFields(r)); fail != nil && r.URL.Query().Get("fields") != "" {
+		return fail.reply()
+	}
+	fields = visibleFields(fields, s.hiddenFields(r))
 	e, fail := s.lookupUser(raw)
 	if fail != nil {
 		return fail.reply()
@@ -479,6 +483,9 @@ func (s *Salesforce) query(r *http.Request) (int, any) {
 	version := r.PathValue("version")
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if fail := checkVisible(soql.fields, s.hiddenFields(r)); fail != nil {
+		return fail.reply()
+	}
 	entries := s.sortedUsers()
 	if soql.orderBy {
 		slices.SortFunc(entries, func(a, b *sfUserEntry) int { return strings.Compare(a.u.ID, b.u.ID) })

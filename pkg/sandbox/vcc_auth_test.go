@@ -3,10 +3,11 @@ package sandbox
 import (
 	"net/http"
 	"net/url"
-	"reflect"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestTokenEndpoint(t *testing.T) {
@@ -57,8 +58,8 @@ func TestTokenEndpoint(t *testing.T) {
 			}
 			got := r.json(t)
 			if tt.wantErrBody != nil {
-				if !reflect.DeepEqual(got, tt.wantErrBody) {
-					t.Fatalf("body %v, want %v", got, tt.wantErrBody)
+				if diff := cmp.Diff(tt.wantErrBody, got); diff != "" {
+					t.Fatalf("body (-want +got):\n%s", diff)
 				}
 				return
 			}
@@ -176,8 +177,8 @@ func TestAPIAccessRules(t *testing.T) {
 				t.Fatalf("status %d, want %d; body %s", r.status, tt.status, r.body)
 			}
 			if tt.want != nil {
-				if got := r.json(t); !reflect.DeepEqual(got, tt.want) {
-					t.Fatalf("body %v, want %v", got, tt.want)
+				if diff := cmp.Diff(tt.want, r.json(t)); diff != "" {
+					t.Fatalf("body (-want +got):\n%s", diff)
 				}
 			}
 		})

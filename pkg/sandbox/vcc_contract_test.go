@@ -3,11 +3,12 @@ package sandbox
 import (
 	"encoding/json"
 	"net/http"
-	"reflect"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // listPage is one page of any VCC list.
@@ -63,16 +64,17 @@ func TestEveryListIsPaged(t *testing.T) {
 				paged = append(paged, p.Items...)
 			}
 			all := e.page(l.path+sep+"limit=5000", l.key)
-			if len(all.Items) != l.total || !reflect.DeepEqual(paged, all.Items) {
-				t.Fatalf("pages of 25 give %d items, limit=5000 %d, want the same %d in the same order", len(paged), len(all.Items), l.total)
+			if diff := cmp.Diff(all.Items, paged); len(all.Items) != l.total || diff != "" {
+				t.Fatalf("pages of 25 give %d items, limit=5000 %d, want the same %d in the same order (-limit=5000 +pages of 25):\n%s",
+					len(paged), len(all.Items), l.total, diff)
 			}
 			past := e.page(l.path+sep+"page="+strconv.Itoa(pages+1)+"&limit=25", l.key)
 			if want := (listMeta{Page: pages + 1, PageCount: pages, TotalCount: l.total}); past.Meta != want || len(past.Items) != 0 {
 				t.Fatalf("page past the end: %+v %d items, want %+v and none", past.Meta, len(past.Items), want)
 			}
 			three := e.page(l.path+sep+"limit=3&page=2", l.key)
-			if !reflect.DeepEqual(three.Items, all.Items[3:6]) || three.Meta.Count != 3 || three.Meta.PageCount != (l.total+2)/3 {
-				t.Fatalf("limit=3 page=2: %+v", three.Meta)
+			if diff := cmp.Diff(all.Items[3:6], three.Items); diff != "" || three.Meta.Count != 3 || three.Meta.PageCount != (l.total+2)/3 {
+				t.Fatalf("limit=3 page=2: %+v; items (-want +got):\n%s", three.Meta, diff)
 			}
 			for _, q := range []string{"limit=0", "limit=5001", "limit=x", "page=0", "page=-1", "page=y"} {
 				if r := e.api("GET", l.path+sep+q, ""); r.status != 400 || r.message(t) == "" {
@@ -227,8 +229,8 @@ func TestRateLimit(t *testing.T) {
 		}
 		return out
 	}
-	if got := statuses(4); !reflect.DeepEqual(got, []int{200, 200, 200, 429}) {
-		t.Fatalf("first minute %v", got)
+	if diff := cmp.Diff([]int{200, 200, 200, 429}, statuses(4)); diff != "" {
+		t.Fatalf("first minute (-want +got):\n%s", diff)
 	}
 	r := get()
 	if r.status != 429 || r.message(t) != "Too Many Requests" || r.header.Get("Retry-After") != "" {
@@ -243,8 +245,8 @@ func TestRateLimit(t *testing.T) {
 	}
 	clock.add(time.Second)
 	// 60 s after the first three: they left the window; the 429s never counted.
-	if got := statuses(4); !reflect.DeepEqual(got, []int{200, 200, 200, 429}) {
-		t.Fatalf("a minute later %v", got)
+	if diff := cmp.Diff([]int{200, 200, 200, 429}, statuses(4)); diff != "" {
+		t.Fatalf("a minute later (-want +got):\n%s", diff)
 	}
 	clock.add(30 * time.Second)
 	if got := get().status; got != 429 {
@@ -326,8 +328,9 @@ func TestGroupPermissions(t *testing.T) {
 	team := func(n int) string { return demoGroupID(n) }
 	e.must(200, "PUT", path, `{"groupPermissions":[{"groupId":"`+team(7)+`","groupPermission":"Read"},{"groupId":"`+team(1)+`","groupPermission":"Write"}]}`)
 	want := []VCCGroupPermission{{team(7), "Read"}, {team(1), "Write"}}
-	if rec, _ := e.vcc.User(supervisorTemplateID); !reflect.DeepEqual(rec.GroupPermissions, want) {
-		t.Fatalf("stored %+v", rec.GroupPermissions)
+	rec, _ := e.vcc.User(supervisorTemplateID)
+	if diff := cmp.Diff(want, rec.GroupPermissions); diff != "" {
+		t.Fatalf("stored (-want +got):\n%s", diff)
 	}
 	refusals := []struct{ name, body, message string }{
 		{"unknown group", `{"groupPermissions":[{"groupId":"nope","groupPermission":"Read"}]}`, `groupPermissions: unknown groupId "nope"`},
@@ -349,8 +352,9 @@ func TestGroupPermissions(t *testing.T) {
 			}
 		})
 	}
-	if rec, _ := e.vcc.User(supervisorTemplateID); !reflect.DeepEqual(rec.GroupPermissions, want) {
-		t.Fatalf("a refused PUT changed the permissions: %+v", rec.GroupPermissions)
+	rec, _ = e.vcc.User(supervisorTemplateID)
+	if diff := cmp.Diff(want, rec.GroupPermissions); diff != "" {
+		t.Fatalf("a refused PUT changed the permissions (-want +got):\n%s", diff)
 	}
 	e.must(200, "PUT", path, `{"groupPermissions":[]}`)
 	if got := decode[page](t, e.must(200, "GET", path, "").body); got.Meta.TotalCount != 0 || got.Permissions == nil {

@@ -3,9 +3,10 @@ package sandbox
 import (
 	"net/http"
 	"net/url"
-	"reflect"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestFaults(t *testing.T) {
@@ -54,8 +55,8 @@ func TestFaults(t *testing.T) {
 			}
 			got = append(got, e.tokenRequest(url.Values{"grant_type": {"client_credentials"}, "client_id": {DemoClientID},
 				"client_secret": {DemoClientSecret}, "scope": {"users:read"}}, "", "").status)
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Fatalf("statuses %v, want %v", got, tt.want)
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Fatalf("statuses (-want +got):\n%s", diff)
 			}
 			faults := 0
 			for _, s := range got {
@@ -130,8 +131,8 @@ func TestStats(t *testing.T) {
 			archivedUserID: {"PATCH": 1, "DELETE": 1},
 		},
 	}
-	if !reflect.DeepEqual(st, want) {
-		t.Fatalf("stats\n%+v\nwant\n%+v", st, want)
+	if diff := cmp.Diff(want, st); diff != "" {
+		t.Fatalf("stats (-want +got):\n%s", diff)
 	}
 	st.WritesByUser[activeUserID]["PATCH"] = 99
 	if e.vcc.WriteCount(activeUserID, "patch") != 1 || e.vcc.WriteCount(activeUserID, "") != 2 {

@@ -3,11 +3,12 @@ package sandbox
 import (
 	"net/http"
 	"net/url"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 const supervisorTemplateID = "0b7d4f4e-1c2a-4d8e-9a61-7e0c1a000002"
@@ -216,9 +217,9 @@ func TestLoginLocksAfterFiveFailures(t *testing.T) {
 			if m := r.message(t); m != a.message {
 				t.Fatalf("%s: message %q, want %q", a.name, m, a.message)
 			}
-		} else if got := r.json(t); !reflect.DeepEqual(got, map[string]any{"userId": activeUserID, "username": DemoActiveUsername,
-			"lastLoginTime": "2026-11-20T10:15:01.250Z"}) {
-			t.Fatalf("%s: body %v", a.name, got)
+		} else if diff := cmp.Diff(map[string]any{"userId": activeUserID, "username": DemoActiveUsername,
+			"lastLoginTime": "2026-11-20T10:15:01.250Z"}, r.json(t)); diff != "" {
+			t.Fatalf("%s: body (-want +got):\n%s", a.name, diff)
 		}
 		if n := e.vcc.FailedLogins(activeUserID); n != a.failures {
 			t.Fatalf("%s: failed logins %d, want %d", a.name, n, a.failures)
@@ -350,15 +351,15 @@ func TestForgotPassword(t *testing.T) {
 		{UserID: adminUserID, Email: DemoAdminUsername, At: at},
 	}
 	got := e.vcc.PasswordResets()
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("outbox %+v, want %+v", got, want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("outbox (-want +got):\n%s", diff)
 	}
 	got[0].Email = "changed"
 	if e.vcc.PasswordResets()[0].Email != DemoActiveUsername {
 		t.Fatal("PasswordResets shares memory with the outbox")
 	}
-	if w := e.vcc.Stats().WritesByUser; !reflect.DeepEqual(w, map[string]map[string]int{activeUserID: {"POST": 2}, adminUserID: {"POST": 1}}) {
-		t.Fatalf("writes %v: want one POST per reset sent and none for a refusal", w)
+	if diff := cmp.Diff(map[string]map[string]int{activeUserID: {"POST": 2}, adminUserID: {"POST": 1}}, e.vcc.Stats().WritesByUser); diff != "" {
+		t.Fatalf("writes: want one POST per reset sent and none for a refusal (-want +got):\n%s", diff)
 	}
 	if r := e.api("GET", "/useradmin/users/"+activeUserID+"/forgotPassword", ""); r.status != 405 || r.header.Get("Allow") != "POST" {
 		t.Fatalf("GET forgotPassword: %d, Allow %q", r.status, r.header.Get("Allow"))
@@ -423,8 +424,8 @@ func TestCredentialsBlockDelete(t *testing.T) {
 		t.Fatalf("credentials left %v", got)
 	}
 	e.run([]step{{"archived user without credentials", "DELETE", "/useradmin/users/" + archivedUserID, "", 204, ""}})
-	if w := e.vcc.Stats().WritesByUser[archivedUserID]; !reflect.DeepEqual(w, map[string]int{"DELETE": 1}) {
-		t.Fatalf("writes of the deleted user %v, want one DELETE", w)
+	if diff := cmp.Diff(map[string]int{"DELETE": 1}, e.vcc.Stats().WritesByUser[archivedUserID]); diff != "" {
+		t.Fatalf("writes of the deleted user: want one DELETE (-want +got):\n%s", diff)
 	}
 	// A removed credential can be given to another user.
 	if err := e.vcc.AddUserCredential(activeUserID, "bob-cli"); err != nil {
@@ -459,8 +460,10 @@ func TestArchivedUserCredentialGetsNoToken(t *testing.T) {
 		if r.status != s.status {
 			t.Fatalf("%s: status %d, want %d; body %s", s.name, r.status, s.status, r.body)
 		}
-		if s.body != nil && !reflect.DeepEqual(r.json(t), s.body) {
-			t.Fatalf("%s: body %s", s.name, r.body)
+		if s.body != nil {
+			if diff := cmp.Diff(s.body, r.json(t)); diff != "" {
+				t.Fatalf("%s: body (-want +got):\n%s", s.name, diff)
+			}
 		}
 	}
 }
@@ -643,8 +646,9 @@ func TestSkillLevelRange(t *testing.T) {
 			}
 		})
 	}
-	if rec, _ := e.vcc.User(templateAgentID); !reflect.DeepEqual(rec.Skills, []VCCSkill{{"s1", 8}}) {
-		t.Fatalf("stored skills %+v", rec.Skills)
+	rec, _ := e.vcc.User(templateAgentID)
+	if diff := cmp.Diff([]VCCSkill{{"s1", 8}}, rec.Skills); diff != "" {
+		t.Fatalf("stored skills (-want +got):\n%s", diff)
 	}
 	if _, err := e.vcc.AddUser(VCCUserRecord{User: VCCUser{Username: "k@acme.example", Name: "K", Email: "k@acme.example", Active: true,
 		Config: VCCAccountConfig{Role: VCCRoleAdmin}}, Skills: []VCCSkill{{"s1", 9}}}); err == nil ||
@@ -674,8 +678,8 @@ func TestWriteLogAndNoops(t *testing.T) {
 		{Method: "PUT", Path: groups, UserID: activeUserID, Body: []byte(`{"agentGroups":[]}`), Changed: true, At: at},
 		{Method: "POST", Path: "/useradmin/users/" + activeUserID + "/forgotPassword", UserID: activeUserID, Changed: true, At: at},
 	}
-	if got := e.vcc.WriteLog(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("write log\n%+v\nwant\n%+v", got, want)
+	if diff := cmp.Diff(want, e.vcc.WriteLog()); diff != "" {
+		t.Fatalf("write log (-want +got):\n%s", diff)
 	}
 	if got := e.vcc.WritesTo(activeUserID); len(got) != 6 || len(e.vcc.WritesTo(templateAgentID)) != 0 {
 		t.Fatalf("WritesTo: %d for Alice", len(got))

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 var uuidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
@@ -276,15 +278,15 @@ func TestPatchMergesScalarsAndReplacesNestedObjects(t *testing.T) {
 	// Nested objects are replaced whole: what the body leaves out is empty.
 	want.Config.Agent.Capacity = VCCCapacity{Live: 60}
 	want.Config.Agent.TelephonyAddress = VCCTelephonyAddress{TelephoneAddress: "+442079461234", TelephonyExtension: "44"}
-	if got := decode[VCCUser](t, r.body); !reflect.DeepEqual(got, want) {
-		t.Fatalf("reply\n%+v\nwant\n%+v", got, want)
+	if diff := cmp.Diff(want, decode[VCCUser](t, r.body)); diff != "" {
+		t.Fatalf("reply (-want +got):\n%s", diff)
 	}
 	after, _ := e.vcc.User(templateAgentID)
-	if !reflect.DeepEqual(after.User, want) {
-		t.Fatalf("stored\n%+v\nwant\n%+v", after.User, want)
+	if diff := cmp.Diff(want, after.User); diff != "" {
+		t.Fatalf("stored (-want +got):\n%s", diff)
 	}
-	if !reflect.DeepEqual(after.Skills, before.Skills) || !slices.Equal(after.Groups, before.Groups) {
-		t.Fatalf("PATCH changed sub-resources: %+v", after)
+	if diff := cmp.Diff(before.Skills, after.Skills); diff != "" || !slices.Equal(after.Groups, before.Groups) {
+		t.Fatalf("PATCH changed sub-resources: groups %v, want %v; skills (-before +after):\n%s", after.Groups, before.Groups, diff)
 	}
 	if n := e.vcc.WriteCount(templateAgentID, "PATCH"); n != 1 {
 		t.Fatalf("PATCH writes %d, want 1", n)
@@ -364,8 +366,8 @@ func TestArchiveRevertDelete(t *testing.T) {
 	e.must(201, "POST", "/useradmin/users", newAgentBody("leaver@acme.example", "1002"))
 
 	want := map[string]int{"POST": 1, "PATCH": 3, "DELETE": 1}
-	if got := e.vcc.Stats().WritesByUser[id]; !reflect.DeepEqual(got, want) {
-		t.Fatalf("writes of %s: %v, want %v", id, got, want)
+	if diff := cmp.Diff(want, e.vcc.Stats().WritesByUser[id]); diff != "" {
+		t.Fatalf("writes of %s (-want +got):\n%s", id, diff)
 	}
 }
 
@@ -474,11 +476,12 @@ func TestSkills(t *testing.T) {
 	if r := e.must(200, "PUT", path, `{"agentSkills":[{"skillId":"s-new","agentSkillLevel":9},{"skillId":"s-str","agentSkillLevel":"2"}]}`); len(r.body) != 0 {
 		t.Fatalf("PUT answered with a body: %s", r.body)
 	}
-	if got := e.skillsOf(activeUserID); !reflect.DeepEqual(got, []skillView{{"s-new", "9"}, {"s-str", "2"}}) {
-		t.Fatalf("GET after PUT %v", got)
+	if diff := cmp.Diff([]skillView{{"s-new", "9"}, {"s-str", "2"}}, e.skillsOf(activeUserID)); diff != "" {
+		t.Fatalf("GET after PUT (-want +got):\n%s", diff)
 	}
-	if rec, _ := e.vcc.User(activeUserID); !reflect.DeepEqual(rec.Skills, []VCCSkill{{"s-new", 9}, {"s-str", 2}}) {
-		t.Fatalf("stored skills %+v", rec.Skills)
+	rec, _ := e.vcc.User(activeUserID)
+	if diff := cmp.Diff([]VCCSkill{{"s-new", 9}, {"s-str", 2}}, rec.Skills); diff != "" {
+		t.Fatalf("stored skills (-want +got):\n%s", diff)
 	}
 
 	refusals := []struct{ name, body, message string }{
@@ -580,7 +583,7 @@ func TestSeedDemo(t *testing.T) {
 		t.Fatalf("agent template lists start %v %v", tmpl.Skills[:2], tmpl.Groups[:2])
 	}
 	sup, _ := e.vcc.UserByUsername(DemoSupervisorTemplateUsername)
-	if sup.User.Config.Role != VCCRoleSupervisor || !sup.User.Config.ActAsAgent || reflect.DeepEqual(sup.Skills, tmpl.Skills) || len(sup.GroupPermissions) == 0 {
+	if sup.User.Config.Role != VCCRoleSupervisor || !sup.User.Config.ActAsAgent || cmp.Equal(sup.Skills, tmpl.Skills) || len(sup.GroupPermissions) == 0 {
 		t.Fatalf("supervisor template %+v", sup)
 	}
 	var ids []string

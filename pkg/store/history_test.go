@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"reflect"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -75,8 +75,8 @@ func TestHistoryAppendedInCommit(t *testing.T) {
 	}
 	cmd.At = commitAt
 	want := []HistoryEntry{cmd, entry(1)}
-	if got := mustHistory(t, db, userKey(1), 0); !reflect.DeepEqual(got, want) {
-		t.Errorf("History\n got %+v\nwant %+v", got, want)
+	if diff := cmp.Diff(want, mustHistory(t, db, userKey(1), 0)); diff != "" {
+		t.Errorf("History (-want +got):\n%s", diff)
 	}
 }
 
@@ -92,8 +92,8 @@ func TestHistoryOnlyBatch(t *testing.T) {
 	if err := db.Commit(Batch{History: map[string][]HistoryEntry{userKey(1): {entry(1)}}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := eventIDs(mustHistory(t, db, userKey(1), 0)); !reflect.DeepEqual(got, wantIDs(1, 1)) {
-		t.Errorf("History = %v", got)
+	if diff := cmp.Diff(wantIDs(1, 1), eventIDs(mustHistory(t, db, userKey(1), 0))); diff != "" {
+		t.Errorf("History (-want +got):\n%s", diff)
 	}
 	if _, ok, _ := db.User(userKey(1)); ok {
 		t.Error("a history-only batch wrote a user state")
@@ -194,8 +194,8 @@ func TestHistoryNewestFirstAndLimit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint("limit ", tt.limit), func(t *testing.T) {
-			if got := eventIDs(mustHistory(t, db, userKey(1), tt.limit)); !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("History = %v, want %v", got, tt.want)
+			if diff := cmp.Diff(tt.want, eventIDs(mustHistory(t, db, userKey(1), tt.limit))); diff != "" {
+				t.Errorf("History (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -247,11 +247,11 @@ func TestHistoryBound(t *testing.T) {
 		if err := db.Commit(Batch{History: map[string][]HistoryEntry{userKey(1): entries}}); err != nil {
 			t.Fatal(err)
 		}
-		if got := eventIDs(mustHistory(t, db, userKey(1), 0)); !reflect.DeepEqual(got, st.wantIDs) {
-			t.Errorf("step %d: History = %v, want %v", i, got, st.wantIDs)
+		if diff := cmp.Diff(st.wantIDs, eventIDs(mustHistory(t, db, userKey(1), 0))); diff != "" {
+			t.Errorf("step %d: History (-want +got):\n%s", i, diff)
 		}
-		if got := historyKeys(t, db, userKey(1)); !reflect.DeepEqual(got, st.wantSeqs) {
-			t.Errorf("step %d: stored sequences %v, want %v", i, got, st.wantSeqs)
+		if diff := cmp.Diff(st.wantSeqs, historyKeys(t, db, userKey(1))); diff != "" {
+			t.Errorf("step %d: stored sequences (-want +got):\n%s", i, diff)
 		}
 	}
 }
@@ -291,17 +291,17 @@ func TestHistorySurvivesReopen(t *testing.T) {
 	// Reopened with a lower bound: the history is kept until the user's
 	// next entry, then trimmed; sequences continue where they stopped.
 	db = mustOpenAt(t, path, Options{HistoryLimit: 2})
-	if got := eventIDs(mustHistory(t, db, userKey(1), 0)); !reflect.DeepEqual(got, wantIDs(5, 1)) {
-		t.Errorf("History after reopen = %v, want %v", got, wantIDs(5, 1))
+	if diff := cmp.Diff(wantIDs(5, 1), eventIDs(mustHistory(t, db, userKey(1), 0))); diff != "" {
+		t.Errorf("History after reopen (-want +got):\n%s", diff)
 	}
 	if err := db.Commit(Batch{History: map[string][]HistoryEntry{userKey(1): {entry(6)}}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := eventIDs(mustHistory(t, db, userKey(1), 0)); !reflect.DeepEqual(got, wantIDs(6, 5)) {
-		t.Errorf("History after the next entry = %v, want %v", got, wantIDs(6, 5))
+	if diff := cmp.Diff(wantIDs(6, 5), eventIDs(mustHistory(t, db, userKey(1), 0))); diff != "" {
+		t.Errorf("History after the next entry (-want +got):\n%s", diff)
 	}
-	if got := historyKeys(t, db, userKey(1)); !reflect.DeepEqual(got, []uint64{5, 6}) {
-		t.Errorf("stored sequences %v, want [5 6]", got)
+	if diff := cmp.Diff([]uint64{5, 6}, historyKeys(t, db, userKey(1))); diff != "" {
+		t.Errorf("stored sequences (-want +got):\n%s", diff)
 	}
 }
 
@@ -326,13 +326,13 @@ func TestHistoryUsersAreSeparate(t *testing.T) {
 		{userKey(3), nil},
 	}
 	for _, tt := range tests {
-		if got := eventIDs(mustHistory(t, db, tt.key, 0)); !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("History(%s) = %v, want %v", tt.key, got, tt.want)
+		if diff := cmp.Diff(tt.want, eventIDs(mustHistory(t, db, tt.key, 0))); diff != "" {
+			t.Errorf("History(%s) (-want +got):\n%s", tt.key, diff)
 		}
 	}
 	// Each user has a sequence of their own.
-	if got := historyKeys(t, db, userKey(2)); !reflect.DeepEqual(got, []uint64{1, 2}) {
-		t.Errorf("user 2 sequences %v, want [1 2]", got)
+	if diff := cmp.Diff([]uint64{1, 2}, historyKeys(t, db, userKey(2))); diff != "" {
+		t.Errorf("user 2 sequences (-want +got):\n%s", diff)
 	}
 }
 
@@ -379,8 +379,8 @@ func TestHistoryOnFileWithoutHistoryBucket(t *testing.T) {
 	if err := db.Commit(Batch{Ledger: []LedgerEntry{{EventID: "ev-001"}}, History: map[string][]HistoryEntry{userKey(1): {entry(1)}}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := eventIDs(mustHistory(t, db, userKey(1), 0)); !reflect.DeepEqual(got, wantIDs(1, 1)) {
-		t.Errorf("History = %v", got)
+	if diff := cmp.Diff(wantIDs(1, 1), eventIDs(mustHistory(t, db, userKey(1), 0))); diff != "" {
+		t.Errorf("History (-want +got):\n%s", diff)
 	}
 }
 
@@ -425,9 +425,8 @@ func TestHistoryEntryJSON(t *testing.T) {
 			if err := db.Commit(Batch{History: map[string][]HistoryEntry{userKey(1): {tt.e}}}); err != nil {
 				t.Fatal(err)
 			}
-			got := mustHistory(t, db, userKey(1), 0)
-			if len(got) != 1 || !reflect.DeepEqual(got[0], tt.e) {
-				t.Errorf("round trip\n got %#v\nwant %#v", got, tt.e)
+			if diff := cmp.Diff([]HistoryEntry{tt.e}, mustHistory(t, db, userKey(1), 0)); diff != "" {
+				t.Errorf("round trip (-want +got):\n%s", diff)
 			}
 		})
 	}

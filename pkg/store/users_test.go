@@ -1,12 +1,11 @@
 package store
 
 import (
-	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/vccsync/vccsync/pkg/events"
@@ -41,10 +40,8 @@ func sampleUser() events.User {
 
 func assertUserEqual(t *testing.T, got, want UserState) {
 	t.Helper()
-	if !reflect.DeepEqual(got, want) {
-		g, _ := json.MarshalIndent(got, "", "  ")
-		w, _ := json.MarshalIndent(want, "", "  ")
-		t.Errorf("user state differs\n got: %s\nwant: %s\n got: %#v\nwant: %#v", g, w, got, want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("user state differs (-want +got):\n%s", diff)
 	}
 }
 

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // actionCalls are the POSTs to a user's action endpoints (no body, no
@@ -77,8 +78,8 @@ func TestActionRequests(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			want := []string{"POST " + RouteToken, tt.method + " " + tt.route}
-			if !reflect.DeepEqual(routes, want) {
-				t.Errorf("observed %q, want %q", routes, want)
+			if diff := cmp.Diff(want, routes); diff != "" {
+				t.Errorf("observed routes (-want +got):\n%s", diff)
 			}
 		})
 	}

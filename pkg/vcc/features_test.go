@@ -8,11 +8,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/time/rate"
 )
 
@@ -60,8 +60,8 @@ func TestDocumentedUserRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("round trip lost or changed fields:\n got %s\nwant %s", out, documentedUser)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("round trip lost or changed fields (-want +got):\n%s", diff)
 	}
 	a := u.Config.Agent
 	if !*a.OutboundAutoAnswer || !*a.InboundAutoAnswer || *a.OutboundWrapUp != 200 || *a.CallRatingFrequency != 50 ||
@@ -162,8 +162,11 @@ func TestArchiveMultipleAccounts(t *testing.T) {
 				t.Fatalf("%d requests, want %d", len(reqs), wantN)
 			}
 			if tt.wantQuery2 != nil {
-				if q, _ := url.ParseQuery(reqs[1].Query); !reflect.DeepEqual(q, tt.wantQuery2) || reqs[1].Body != reqs[0].Body || reqs[1].Method != "PATCH" {
-					t.Errorf("second request %s ?%s %s; want the same PATCH with %v", reqs[1].Method, reqs[1].Query, reqs[1].Body, tt.wantQuery2)
+				if reqs[1].Body != reqs[0].Body || reqs[1].Method != "PATCH" {
+					t.Errorf("second request %s %s; want the same PATCH", reqs[1].Method, reqs[1].Body)
+				}
+				if q, _ := url.ParseQuery(reqs[1].Query); !cmp.Equal(q, tt.wantQuery2) {
+					t.Errorf("second request query (-want +got):\n%s", cmp.Diff(tt.wantQuery2, q))
 				}
 			}
 		})
@@ -203,8 +206,8 @@ func TestCreateUserEmptyReply(t *testing.T) {
 		for _, r := range f.requests() {
 			got = append(got, r.Method+" "+r.Path)
 		}
-		if want := []string{"POST /useradmin/users", "GET /useradmin/users/by/username/jsmith@example.com"}; !reflect.DeepEqual(got, want) {
-			t.Errorf("%d: requests %v, want %v", status, got, want)
+		if diff := cmp.Diff([]string{"POST /useradmin/users", "GET /useradmin/users/by/username/jsmith@example.com"}, got); diff != "" {
+			t.Errorf("%d: requests (-want +got):\n%s", status, diff)
 		}
 	}
 
@@ -288,8 +291,8 @@ func TestPluggableLimiter(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"wait", "observe true", "wait", "observe false", "wait", "observe false"}
-	if !reflect.DeepEqual(l.events, want) {
-		t.Errorf("limiter saw %v, want %v", l.events, want)
+	if diff := cmp.Diff(want, l.events); diff != "" {
+		t.Errorf("limiter events (-want +got):\n%s", diff)
 	}
 	if f.tokens() != 1 {
 		t.Errorf("%d tokens", f.tokens())
@@ -369,7 +372,7 @@ func TestRegionsInUse(t *testing.T) {
 		{Region: "aaa-guid", Users: 1, Examples: []string{"user12@x"}},
 		{Region: "apac-guid", Users: 1, Examples: []string{"user11@x"}},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("got %+v\nwant %+v", got, want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("RegionsInUse (-want +got):\n%s", diff)
 	}
 }

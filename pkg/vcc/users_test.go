@@ -7,10 +7,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // sampleUser is the user object of the reference, with an undocumented key
@@ -209,8 +210,8 @@ func TestPatchSendsOnlySetFields(t *testing.T) {
 			if r.Body != tt.wantBody {
 				t.Errorf("body\n got %s\nwant %s", r.Body, tt.wantBody)
 			}
-			if q, _ := url.ParseQuery(r.Query); !reflect.DeepEqual(q, tt.wantQuery) {
-				t.Errorf("query %v, want %v", q, tt.wantQuery)
+			if q, _ := url.ParseQuery(r.Query); !cmp.Equal(q, tt.wantQuery) {
+				t.Errorf("query (-want +got):\n%s", cmp.Diff(tt.wantQuery, q))
 			}
 		})
 	}
@@ -300,8 +301,8 @@ func TestForEachUser(t *testing.T) {
 			for i := range tt.total {
 				want = append(want, fmt.Sprintf("u%d", i+1))
 			}
-			if !reflect.DeepEqual(ids, want) {
-				t.Errorf("users %v, want %v", ids, want)
+			if diff := cmp.Diff(want, ids); diff != "" {
+				t.Errorf("users (-want +got):\n%s", diff)
 			}
 			reqs := f.requests()
 			if len(reqs) != tt.wantPages {
@@ -310,8 +311,8 @@ func TestForEachUser(t *testing.T) {
 			for i, r := range reqs {
 				q, _ := url.ParseQuery(r.Query)
 				wantQ := url.Values{"include": {"All"}, "page": {strconv.Itoa(i + 1)}, "limit": {strconv.Itoa(tt.pageSize)}}
-				if !reflect.DeepEqual(q, wantQ) {
-					t.Errorf("page request %d: query %v, want %v", i, q, wantQ)
+				if diff := cmp.Diff(wantQ, q); diff != "" {
+					t.Errorf("page request %d: query (-want +got):\n%s", i, diff)
 				}
 			}
 		})
@@ -479,8 +480,10 @@ func TestSubResources(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tt.want != nil && !reflect.DeepEqual(res, tt.want) {
-				t.Errorf("got %+v, want %+v", res, tt.want)
+			if tt.want != nil {
+				if diff := cmp.Diff(tt.want, res); diff != "" {
+					t.Errorf("result (-want +got):\n%s", diff)
+				}
 			}
 			reqs := f.requests()
 			if len(reqs) != 1 {

@@ -1,8 +1,9 @@
 package vcctest_test
 
 import (
-	"reflect"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/vccsync/vccsync/pkg/sandbox"
 	"github.com/vccsync/vccsync/pkg/vcc"
@@ -59,11 +60,11 @@ func TestSandbox(t *testing.T) {
 		t.Error("the write user is still locked after the unlock check")
 	}
 	before.User.Locked = false
-	if !reflect.DeepEqual(after, before) {
-		t.Errorf("the write user was not restored:\n got %+v\nwant %+v", after, before)
+	if diff := cmp.Diff(before, after); diff != "" {
+		t.Errorf("the write user was not restored (-want +got):\n%s", diff)
 	}
-	if now, _ := sb.UserByUsername(sandbox.DemoAgentTemplateUsername); !reflect.DeepEqual(now, template) {
-		t.Errorf("the template changed:\n got %+v\nwant %+v", now, template)
+	if now, _ := sb.UserByUsername(sandbox.DemoAgentTemplateUsername); !cmp.Equal(now, template) {
+		t.Errorf("the template changed (-want +got):\n%s", cmp.Diff(template, now))
 	}
 	if n := len(template.Skills); n <= vcc.VCCDefaultPageSize {
 		t.Errorf("the demo template has %d skills: the list checks need more than a page of %d", n, vcc.VCCDefaultPageSize)

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bufio"
@@ -8,46 +8,42 @@ import (
 	"io"
 )
 
-// maxLineBytes bounds one JSON Lines record.
-const maxLineBytes = 4 << 20
+// MaxLineBytes bounds one JSON Lines record (publisher's publish and cdc
+// inputs).
+const MaxLineBytes = 4 << 20
 
-// lineTooLongError is returned for a line longer than the limit; the line is
+// LineTooLongError is returned for a line longer than the limit; the line is
 // skipped and reading continues with the next one.
-type lineTooLongError struct{ max int }
+type LineTooLongError struct{ max int }
 
-func (e *lineTooLongError) Error() string {
-	return fmt.Sprintf("line longer than %d bytes (%s): not read", e.max, sizeString(e.max))
+// Error says the line was too long and not read.
+func (e *LineTooLongError) Error() string {
+	return fmt.Sprintf("line longer than %d bytes (%s): not read", e.max, formatSize(int64(e.max)))
 }
 
-func sizeString(n int) string {
-	if n >= 1<<20 && n%(1<<20) == 0 {
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
-	if n >= 1<<10 && n%(1<<10) == 0 {
-		return fmt.Sprintf("%d KiB", n>>10)
-	}
-	return fmt.Sprintf("%d bytes", n)
-}
-
-// lineReader reads newline-terminated lines of any length up to max bytes.
+// LineReader reads newline-terminated lines of any length up to max bytes.
 // Unlike bufio.Scanner it survives a line over the limit: that line alone
 // is reported and skipped.
-type lineReader struct {
+type LineReader struct {
 	r   *bufio.Reader
 	max int
 	n   int // number of the line last returned, 1-based
 	buf []byte
 }
 
-func newLineReader(r io.Reader, max int) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
+// NewLineReader reads lines of up to max bytes from r.
+func NewLineReader(r io.Reader, max int) *LineReader {
+	return &LineReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
 }
 
-// next returns the next line without its line ending ("\n" or "\r\n") and
+// N is the 1-based number of the line last returned (0 before the first).
+func (l *LineReader) N() int { return l.n }
+
+// Next returns the next line without its line ending ("\n" or "\r\n") and
 // its 1-based number. The slice is valid until the following call. A line
-// over the limit yields a *lineTooLongError; the end of input yields io.EOF;
+// over the limit yields a *LineTooLongError; the end of input yields io.EOF;
 // any other error is a read error.
-func (l *lineReader) next() ([]byte, int, error) {
+func (l *LineReader) Next() ([]byte, int, error) {
 	l.buf = l.buf[:0]
 	started, tooLong := false, false
 	for {
@@ -76,7 +72,7 @@ func (l *lineReader) next() ([]byte, int, error) {
 	}
 	l.n++
 	if tooLong {
-		return nil, l.n, &lineTooLongError{max: l.max}
+		return nil, l.n, &LineTooLongError{max: l.max}
 	}
 	if l.n == 1 {
 		l.buf = bytes.TrimPrefix(l.buf, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark
@@ -84,8 +80,8 @@ func (l *lineReader) next() ([]byte, int, error) {
 	return l.buf, l.n, nil
 }
 
-// skipLine reports whether a line is blank or a '#' comment.
-func skipLine(line []byte) bool {
+// SkipLine reports whether a line is blank or a '#' comment.
+func SkipLine(line []byte) bool {
 	t := bytes.TrimSpace(line)
 	return len(t) == 0 || t[0] == '#'
 }

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -12,31 +12,36 @@ import (
 	"github.com/vccsync/vccsync/pkg/worker"
 )
 
-// The adapters join parts that do not know each other: the worker's ports
-// to the store and the handlers.
 var (
-	_ worker.Store[handlers.State]   = stateStore{}
-	_ worker.Handler[handlers.State] = eventHandler{}
-	_ handlers.Durable               = durable{}
+	_ worker.Store[handlers.State]   = Store{}
+	_ worker.Handler[handlers.State] = Handler{}
+	_ handlers.Durable               = Durable{}
 )
 
-// stateStore is the worker's Store backed by bbolt.
-type stateStore struct{ db *store.DB }
+// Store is the worker's Store backed by the bbolt store: the ledger of
+// applied events, each user's state, and the history of what was done.
+type Store struct{ DB *store.DB }
 
-func (s stateStore) Seen(eventID string) (bool, error) {
-	_, ok, err := s.db.Seen(eventID)
+// Seen reports whether the ledger holds eventID.
+func (s Store) Seen(eventID string) (bool, error) {
+	_, ok, err := s.DB.Seen(eventID)
 	return ok, err
 }
 
-func (s stateStore) Load(key string) (handlers.State, error) {
-	u, ok, err := s.db.User(key)
+// Load returns the user's state; the zero State for a user never seen.
+func (s Store) Load(key string) (handlers.State, error) {
+	u, ok, err := s.DB.User(key)
 	if err != nil || !ok {
 		return handlers.State{}, err
 	}
 	return handlers.State{VCCUserID: u.VCCUserID, Checkpoint: u.Checkpoint, Snapshot: u.Snapshot, Synced: u.Synced, AgentID: u.AgentID}, nil
 }
 
-func (s stateStore) Commit(recs []worker.Record[handlers.State]) error {
+// Commit stores a batch's records in one transaction: a ledger entry for
+// each event applied without error, the last state of each user (its
+// applied count raised by the events applied, duplicates aside), the
+// users whose saga settled, and the history entries (historyEntry).
+func (s Store) Commit(recs []worker.Record[handlers.State]) error {
 	var b store.Batch
 	users := map[string]int{} // key → index in b.Users: the last state of each user wins
 	for _, r := range recs {
@@ -59,7 +64,7 @@ func (s stateStore) Commit(recs []worker.Record[handlers.State]) error {
 		var applied int64
 		if seen {
 			applied = b.Users[prev].Applied
-		} else if old, ok, err := s.db.User(r.UserKey); err != nil {
+		} else if old, ok, err := s.DB.User(r.UserKey); err != nil {
 			return fmt.Errorf("load user %s: %w", r.UserKey, err)
 		} else if ok {
 			applied = old.Applied
@@ -79,7 +84,7 @@ func (s stateStore) Commit(recs []worker.Record[handlers.State]) error {
 			b.Users = append(b.Users, us)
 		}
 	}
-	return s.db.Commit(b)
+	return s.DB.Commit(b)
 }
 
 // historyEntry is what the user's history keeps of a record: every
@@ -98,58 +103,71 @@ func historyEntry(r worker.Record[handlers.State]) (store.HistoryEntry, bool) {
 	return e, true
 }
 
-// durable gives the handlers the store's agent-ID reservations (with the
-// handlers' sentinel), saga steps, write intents and links.
-type durable struct{ db *store.DB }
+// Durable gives the handlers the store's agent-ID reservations (with the
+// handlers' sentinel error), saga steps, write intents and links.
+type Durable struct{ DB *store.DB }
 
-func (a durable) OpenIntent(key, eventID string) error {
-	return a.db.OpenIntent(key, store.Intent{EventID: eventID})
+// OpenIntent records that a VCC write for the user is under way.
+func (a Durable) OpenIntent(key, eventID string) error {
+	return a.DB.OpenIntent(key, store.Intent{EventID: eventID})
 }
 
-func (a durable) IntentOpen(key string) (bool, error) {
-	_, ok, err := a.db.OpenedIntent(key)
+// IntentOpen reports whether a VCC write for the user was left under way.
+func (a Durable) IntentOpen(key string) (bool, error) {
+	_, ok, err := a.DB.OpenedIntent(key)
 	return ok, err
 }
 
-func (a durable) Link(key, vccUserID string) error { return a.db.LinkUser(key, vccUserID) }
+// Link stores the VCC user the Salesforce user is linked to.
+func (a Durable) Link(key, vccUserID string) error { return a.DB.LinkUser(key, vccUserID) }
 
-func (a durable) SetStep(key, saga, step, data string) error {
-	return a.db.SetSagaStep(key, store.SagaStep{Saga: saga, Step: step, Data: data})
+// SetStep records the step a saga of the user reached.
+func (a Durable) SetStep(key, saga, step, data string) error {
+	return a.DB.SetSagaStep(key, store.SagaStep{Saga: saga, Step: step, Data: data})
 }
 
-func (a durable) Step(key, saga string) (string, string, bool, error) {
-	s, ok, err := a.db.SagaStep(key, saga)
+// Step returns the step a saga of the user reached.
+func (a Durable) Step(key, saga string) (string, string, bool, error) {
+	s, ok, err := a.DB.SagaStep(key, saga)
 	return s.Step, s.Data, ok, err
 }
 
-func (a durable) Clear(key, saga string) error { return a.db.ClearSaga(key, saga) }
+// Clear forgets a finished saga.
+func (a Durable) Clear(key, saga string) error { return a.DB.ClearSaga(key, saga) }
 
-func (a durable) ReserveAgentID(key string, start int, inUse func(string) bool) (string, error) {
-	return a.db.ReserveAgentID(key, start, inUse)
+// ReserveAgentID reserves the lowest free agent ID from start.
+func (a Durable) ReserveAgentID(key string, start int, inUse func(string) bool) (string, error) {
+	return a.DB.ReserveAgentID(key, start, inUse)
 }
 
-func (a durable) ReleaseAgentID(key string) error { return a.db.ReleaseAgentID(key) }
+// ReleaseAgentID frees the user's reserved agent ID.
+func (a Durable) ReleaseAgentID(key string) error { return a.DB.ReleaseAgentID(key) }
 
-func (a durable) ClaimAgentID(key, id string) error {
-	err := a.db.ClaimAgentID(key, id)
+// ClaimAgentID reserves id for the user; an ID held by another user is
+// handlers.ErrAgentIDTaken, naming the holder.
+func (a Durable) ClaimAgentID(key, id string) error {
+	err := a.DB.ClaimAgentID(key, id)
 	if errors.Is(err, store.ErrAgentIDTaken) {
-		holder, _, _ := a.db.AgentIDHolder(id)
+		holder, _, _ := a.DB.AgentIDHolder(id)
 		return fmt.Errorf("%w: held by Salesforce user %s", handlers.ErrAgentIDTaken, holder)
 	}
 	return err
 }
 
-// eventHandler dispatches decoded events to the domain handlers.
-type eventHandler struct{ users *handlers.Handler }
+// Handler is the worker's Handler: it dispatches each decoded event to the
+// domain handlers (a Salesforce snapshot to HandleUser, or VerifyUser when
+// its source asks for a full VCC check; a command to HandleCommand).
+type Handler struct{ Users *handlers.Handler }
 
-func (h eventHandler) Handle(ctx context.Context, ev *events.Event, prev handlers.State) (worker.Result[handlers.State], error) {
+// Handle applies ev to the user whose state is prev.
+func (h Handler) Handle(ctx context.Context, ev *events.Event, prev handlers.State) (worker.Result[handlers.State], error) {
 	switch {
 	case ev.User != nil && events.VerifiesVCC(ev.Source):
-		return result(h.users.VerifyUser(ctx, ev.UserKey, ev.ID, prev, *ev.User))
+		return result(h.Users.VerifyUser(ctx, ev.UserKey, ev.ID, prev, *ev.User))
 	case ev.User != nil:
-		return result(h.users.HandleUser(ctx, ev.UserKey, ev.ID, prev, *ev.User))
+		return result(h.Users.HandleUser(ctx, ev.UserKey, ev.ID, prev, *ev.User))
 	case ev.Command != nil:
-		return result(h.users.HandleCommand(ctx, ev.UserKey, ev.ID, prev, *ev.Command))
+		return result(h.Users.HandleCommand(ctx, ev.UserKey, ev.ID, prev, *ev.Command))
 	}
 	return worker.Result[handlers.State]{}, &handlers.PermanentError{Msg: fmt.Sprintf("type %q: no handler", ev.Type)}
 }

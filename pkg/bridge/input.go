@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bufio"
@@ -10,23 +10,23 @@ import (
 	"io"
 )
 
-// cdcMessage is one message of the input, with its place in it.
-type cdcMessage struct {
-	label string // line=3, line=3 msg=2 (an array on a line), msg=4 (an array)
-	body  []byte
-	err   error // the message could not be read; it is rejected
+// Message is one change-event message of an input, with its place in it.
+type Message struct {
+	Label string // line=3, line=3 msg=2 (an array on a line), msg=4 (an array)
+	Body  []byte
+	Err   error // the message could not be read; it is rejected
 }
 
-// readCDCInput reads CDC messages from in and calls fn with each: one
+// ReadMessages reads change-event messages from in and calls fn with each: one
 // JSON array of messages when the input starts with '['; JSON documents one
 // after another (a single pretty-printed message, say) when it starts with
 // a '{' whose line is not a whole document; otherwise JSON Lines (one
 // message, or an array of messages, per line; blank lines and # comments
 // are skipped). The error is a read error, malformed array
 // syntax that stops the reading, or an interruption.
-func readCDCInput(ctx context.Context, in io.Reader, fn func(cdcMessage)) error {
+func ReadMessages(ctx context.Context, in io.Reader, fn func(Message)) error {
 	br := bufio.NewReaderSize(in, 64<<10)
-	first, err := cdcFirstByte(br)
+	first, err := firstByte(br)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -34,49 +34,49 @@ func readCDCInput(ctx context.Context, in io.Reader, fn func(cdcMessage)) error 
 		return fmt.Errorf("read: %w", err)
 	}
 	if first == '[' {
-		return readCDCArray(ctx, br, fn)
+		return readArray(ctx, br, fn)
 	}
 	if first == '{' && !firstLineWhole(br) {
-		return readCDCDocuments(ctx, br, fn)
+		return readDocuments(ctx, br, fn)
 	}
-	lines := newLineReader(br, maxLineBytes)
+	lines := NewLineReader(br, MaxLineBytes)
 	for {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("interrupted after line %d: the lines after it were not read", lines.n)
+			return fmt.Errorf("interrupted after line %d: the lines after it were not read", lines.N())
 		}
-		line, n, err := lines.next()
-		var tooLong *lineTooLongError
+		line, n, err := lines.Next()
+		var tooLong *LineTooLongError
 		switch {
 		case errors.Is(err, io.EOF):
 			return nil
 		case errors.As(err, &tooLong):
-			fn(cdcMessage{label: fmt.Sprintf("line=%d", n), err: err})
+			fn(Message{Label: fmt.Sprintf("line=%d", n), Err: err})
 			continue
 		case err != nil:
 			return err
 		}
-		if skipLine(line) {
+		if SkipLine(line) {
 			continue
 		}
 		label := fmt.Sprintf("line=%d", n)
 		t := bytes.TrimSpace(line)
 		if t[0] != '[' {
-			fn(cdcMessage{label: label, body: bytes.Clone(t)})
+			fn(Message{Label: label, Body: bytes.Clone(t)})
 			continue
 		}
 		var msgs []json.RawMessage
 		if err := json.Unmarshal(t, &msgs); err != nil {
-			fn(cdcMessage{label: label, err: fmt.Errorf("not a JSON array of messages: %v", err)})
+			fn(Message{Label: label, Err: fmt.Errorf("not a JSON array of messages: %v", err)})
 			continue
 		}
 		for i, m := range msgs {
-			fn(cdcMessage{label: fmt.Sprintf("%s msg=%d", label, i+1), body: m})
+			fn(Message{Label: fmt.Sprintf("%s msg=%d", label, i+1), Body: m})
 		}
 	}
 }
 
-// readCDCArray reads one JSON array of messages, element by element.
-func readCDCArray(ctx context.Context, r io.Reader, fn func(cdcMessage)) error {
+// readArray reads one JSON array of messages, element by element.
+func readArray(ctx context.Context, r io.Reader, fn func(Message)) error {
 	dec := json.NewDecoder(r)
 	if _, err := dec.Token(); err != nil {
 		return fmt.Errorf("read JSON array: %w", err)
@@ -91,7 +91,7 @@ func readCDCArray(ctx context.Context, r io.Reader, fn func(cdcMessage)) error {
 		if err := dec.Decode(&raw); err != nil {
 			return fmt.Errorf("read JSON array: message %d: %w", n, err)
 		}
-		fn(cdcMessage{label: fmt.Sprintf("msg=%d", n), body: raw})
+		fn(Message{Label: fmt.Sprintf("msg=%d", n), Body: raw})
 	}
 	if _, err := dec.Token(); err != nil {
 		return fmt.Errorf("read JSON array: after message %d: %w", n, err)
@@ -114,8 +114,8 @@ func firstLineWhole(br *bufio.Reader) bool {
 	return json.Valid(bytes.TrimSpace(b))
 }
 
-// readCDCDocuments reads JSON documents one after another, each a message.
-func readCDCDocuments(ctx context.Context, r io.Reader, fn func(cdcMessage)) error {
+// readDocuments reads JSON documents one after another, each a message.
+func readDocuments(ctx context.Context, r io.Reader, fn func(Message)) error {
 	dec := json.NewDecoder(r)
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
@@ -129,15 +129,15 @@ func readCDCDocuments(ctx context.Context, r io.Reader, fn func(cdcMessage)) err
 		if err != nil {
 			return fmt.Errorf("read JSON document %d: %w", n, err)
 		}
-		fn(cdcMessage{label: fmt.Sprintf("msg=%d", n), body: raw})
+		fn(Message{Label: fmt.Sprintf("msg=%d", n), Body: raw})
 	}
 }
 
-// cdcFirstByte returns the first byte that is not white space (or a UTF-8
+// firstByte returns the first byte that is not white space (or a UTF-8
 // byte order mark) without consuming anything but the byte order mark, so
 // that line numbers stay right. It reads no more than it needs: a pipe is
 // not waited on for more than its first message.
-func cdcFirstByte(br *bufio.Reader) (byte, error) {
+func firstByte(br *bufio.Reader) (byte, error) {
 	start := 0
 	if b, _ := br.Peek(3); bytes.Equal(b, []byte("\xef\xbb\xbf")) {
 		start = 3

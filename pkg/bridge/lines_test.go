@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"errors"
@@ -31,14 +31,14 @@ func TestLineReader(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, r := range map[string]io.Reader{"whole": strings.NewReader(tc.input), "bytewise": iotest.OneByteReader(strings.NewReader(tc.input))} {
-				lr := newLineReader(r, tc.max)
+				lr := NewLineReader(r, tc.max)
 				var got []string
 				for {
-					line, n, err := lr.next()
+					line, n, err := lr.Next()
 					if errors.Is(err, io.EOF) {
 						break
 					}
-					var tl *lineTooLongError
+					var tl *LineTooLongError
 					switch {
 					case errors.As(err, &tl):
 						got = append(got, tooLong)
@@ -61,17 +61,17 @@ func TestLineReader(t *testing.T) {
 
 func TestLineReaderReadError(t *testing.T) {
 	boom := errors.New("boom")
-	lr := newLineReader(io.MultiReader(strings.NewReader("abc\n"), iotest.ErrReader(boom)), 10)
-	if line, n, err := lr.next(); err != nil || string(line) != "abc" || n != 1 {
+	lr := NewLineReader(io.MultiReader(strings.NewReader("abc\n"), iotest.ErrReader(boom)), 10)
+	if line, n, err := lr.Next(); err != nil || string(line) != "abc" || n != 1 {
 		t.Fatalf("next = %q, %d, %v; want abc, 1, nil", line, n, err)
 	}
-	if _, _, err := lr.next(); !errors.Is(err, boom) || !strings.Contains(err.Error(), "read line 2") {
+	if _, _, err := lr.Next(); !errors.Is(err, boom) || !strings.Contains(err.Error(), "read line 2") {
 		t.Fatalf("next = %v, want read line 2: boom", err)
 	}
 }
 
 func TestLineTooLongError(t *testing.T) {
-	got := (&lineTooLongError{max: maxLineBytes}).Error()
+	got := (&LineTooLongError{max: MaxLineBytes}).Error()
 	if want := "line longer than 4194304 bytes (4 MiB): not read"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
@@ -79,8 +79,8 @@ func TestLineTooLongError(t *testing.T) {
 
 func TestSkipLine(t *testing.T) {
 	for in, want := range map[string]bool{"": true, "   ": true, "\t\r": true, "# comment": true, "  # indented": true, "{}": false, "x#": false} {
-		if got := skipLine([]byte(in)); got != want {
-			t.Errorf("skipLine(%q) = %v, want %v", in, got, want)
+		if got := SkipLine([]byte(in)); got != want {
+			t.Errorf("SkipLine(%q) = %v, want %v", in, got, want)
 		}
 	}
 }
