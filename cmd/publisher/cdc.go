@@ -13,6 +13,7 @@ import (
 	"github.com/vccsync/vccsync/internal/cli"
 	"github.com/vccsync/vccsync/pkg/bridge"
 	"github.com/vccsync/vccsync/pkg/events"
+	"github.com/vccsync/vccsync/pkg/pubsub"
 	"github.com/vccsync/vccsync/pkg/salesforce"
 )
 
@@ -20,7 +21,23 @@ const cdcLong = `Ingests Salesforce Change Data Capture messages for User (UserC
 and publishes what they say to the VCCSYNC stream as salesforce.user.changed
 events, waiting for the stream's acknowledgement of each.
 
-Input: from FILE or, with -, stdin, either one JSON array of messages or
+With --subscribe it subscribes to the topic (--topic, default
+/data/UserChangeEvent) with Salesforce's Pub/Sub API (gRPC,
+api.pubsub.salesforce.com:7443), logged in with the --sf-* settings: it
+fetches each event's Avro schema once, asks for up to 100 events at a time
+and more as it publishes them, and stores the replay id of each event in
+--replay-file only after the stream acknowledged it, so a restart resumes
+right after the last event published. On errors it resubscribes with
+backoff from that position. When Salesforce refuses the stored replay id
+(older than its 72 hours, or invalid) it says so at error level, goes on
+from the latest events and reads every user over REST and publishes their
+snapshots, as for an overflow. Events are handled one at a time, in order;
+one that cannot be decoded is logged with its replay id and passed over.
+--metrics-listen serves /metrics (vccsync_pubsub_…, vccsync_cdc_…) and
+/healthz. SIGINT or SIGTERM stops it; exit status 0, 1 when it could not go
+on, 2 for a usage error.
+
+Input otherwise: from FILE or, with -, stdin, either one JSON array of messages or
 JSON Lines (one message, or an array of messages, per line; blank lines and
 lines starting with # are skipped). With --listen, an HTTP endpoint instead:
 POST one message or a JSON array of them; the answer comes after every
@@ -78,16 +95,20 @@ type cdcOptions struct {
 	ownClient string
 	orgID     string
 	listen    string
+	sub       subscribeOptions
 }
 
 // cdcCommand is `publisher cdc FILE|-` and `publisher cdc --listen ADDR`.
 func cdcCommand(a *cli.App) *cobra.Command {
 	var o cdcOptions
 	c := &cobra.Command{
-		Use:   "cdc --org-id ID [flags] FILE|-  |  cdc --org-id ID --listen ADDR [flags]",
-		Short: "ingest Salesforce Change Data Capture messages for User (file, stdin or HTTP)",
+		Use:   "cdc --org-id ID [flags] FILE|-  |  cdc --org-id ID --listen ADDR [flags]  |  cdc --org-id ID --subscribe --sf-… [flags]",
+		Short: "ingest Salesforce Change Data Capture for User (Pub/Sub API subscription, file, stdin or HTTP)",
 		Long:  cdcLong,
 		RunE: func(c *cobra.Command, pos []string) error {
+			if o.sub.on {
+				return o.subscribe(c.Context(), a, pos)
+			}
 			switch {
 			case o.listen == "" && len(pos) == 0:
 				return cli.Usagef("missing FILE (or - for stdin, or --listen ADDR)")
@@ -120,9 +141,44 @@ func cdcCommand(a *cli.App) *cobra.Command {
 	fs.StringVar(&o.ownClient, "own-client", "vccsync", "API client `id` vccsync changes Salesforce with; changes whose changeOrigin names it are ignored (empty: none)")
 	fs.StringVar(&o.orgID, "org-id", "", "Salesforce organization `ID` (00D…) the events come from (env VCCSYNC_SF_ORG_ID)")
 	fs.StringVar(&o.listen, "listen", "", "serve HTTP on `ADDR` (host:port) instead of reading FILE")
+	fs.BoolVar(&o.sub.on, "subscribe", false, "subscribe to the change events with Salesforce's Pub/Sub API instead of reading FILE (needs the --sf-* login)")
+	fs.StringVar(&o.sub.topic, "topic", pubsub.DefaultTopic, "with --subscribe: the Pub/Sub topic")
+	fs.StringVar(&o.sub.addr, "pubsub-addr", pubsub.DefaultAddr, "with --subscribe: the Pub/Sub API endpoint (`host:port`)")
+	fs.BoolVar(&o.sub.plaintext, "pubsub-plaintext", false, "with --subscribe: no TLS, for a sandbox on loopback only (the access token would travel in clear)")
+	fs.StringVar(&o.sub.replayFile, "replay-file", "vccsync-publisher/replay.db", "with --subscribe: bbolt `file` keeping the replay id of the last event published, to resume after")
+	fs.StringVar(&o.sub.start, "start", "latest", "with --subscribe and no stored replay id: start with the events from now on (latest) or the oldest Salesforce keeps (earliest, up to 72 hours)")
+	fs.StringVar(&o.sub.metricsAddr, "metrics-listen", "", "with --subscribe: serve GET /metrics and /healthz on `ADDR`")
+	cli.MarkSettings(fs, "topic", "pubsub-addr", "replay-file")
 	cli.MarkSettingEnv(fs, "org-id", "VCCSYNC_SF_ORG_ID")
 	_ = c.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]cobra.Completion{"detect", "streaming", "pubsub"}, cobra.ShellCompDirectiveNoFileComp))
 	return c
+}
+
+// subscribe checks the flags of cdc --subscribe and runs it.
+func (o *cdcOptions) subscribe(ctx context.Context, a *cli.App, pos []string) error {
+	switch {
+	case len(pos) > 0:
+		return cli.Usagef("--subscribe reads from Salesforce: no FILE expected, got %q", pos)
+	case o.listen != "":
+		return cli.Usagef("--subscribe and --listen go separately: give --metrics-listen for /metrics and /healthz")
+	case o.format != "detect" && o.format != "pubsub":
+		return cli.Usagef("--format %s: --subscribe receives the Pub/Sub form", o.format)
+	case o.schema != "":
+		return cli.Usagef("--schema: --subscribe reads each event's schema from Salesforce")
+	case !o.sf.Configured():
+		return cli.Usagef("--subscribe needs the Salesforce login: --sf-url (or --sf-token-url), --sf-client-id and the secret or key")
+	case o.timeout <= 0:
+		return cli.Usagef("--timeout %s: must be positive", o.timeout)
+	}
+	cfg, err := o.ingester()
+	if err != nil {
+		return cli.Usage(err)
+	}
+	client, err := o.sf.Client(a.Getenv)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	return runSubscribe(ctx, a, *o, cfg, client)
 }
 
 // runCDCWith runs cdc with a ready ingester configuration (its Users set

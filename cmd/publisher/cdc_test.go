@@ -715,6 +715,10 @@ func TestCDCUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	org := []string{"--org-id", cdcTestOrg}
+	secretFile := filepath.Join(dir, "sf-secret")
+	if err := os.WriteFile(secretFile, []byte("s3cret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name   string
 		args   []string
@@ -724,7 +728,12 @@ func TestCDCUsage(t *testing.T) {
 	}{
 		{"help", []string{"help", "cdc"}, 0, "publisher cdc --org-id ID [flags] FILE|-", ""},
 		{"-h", []string{"cdc", "-h"}, 0, "--sf-client-secret-file file", ""},
-		{"listed", []string{"help"}, 0, "  cdc         ingest Salesforce Change Data Capture messages", ""},
+		{"listed", []string{"help"}, 0, "  cdc         ingest Salesforce Change Data Capture for User (Pub/Sub API subscription, file, stdin or HTTP)", ""},
+		{"subscribe -h", []string{"cdc", "-h"}, 0, "--replay-file file", ""},
+		{"subscribe without login", append([]string{"cdc", "--subscribe"}, org...), 2, "", "publisher cdc: --subscribe needs the Salesforce login"},
+		{"subscribe and a file", append([]string{"cdc", "--subscribe", "x.jsonl"}, org...), 2, "", `publisher cdc: --subscribe reads from Salesforce: no FILE expected, got ["x.jsonl"]`},
+		{"subscribe and listen", append([]string{"cdc", "--subscribe", "--listen", ":0"}, org...), 2, "", "--subscribe and --listen go separately"},
+		{"subscribe, bad start", append([]string{"cdc", "--subscribe", "--start", "yesterday", "--sf-url", "https://acme.my.salesforce.com", "--sf-client-id", "x", "--sf-client-secret-file", secretFile}, org...), 2, "", `--start "yesterday": want latest or earliest`},
 		{"no file", append([]string{"cdc"}, org...), 2, "", "publisher cdc: missing FILE (or - for stdin, or --listen ADDR)"},
 		{"file and listen", append([]string{"cdc", "--listen", ":0", "x.jsonl"}, org...), 2, "", `publisher cdc: --listen serves HTTP: no FILE expected, got ["x.jsonl"]`},
 		{"two files", append([]string{"cdc", "a", "b"}, org...), 2, "", "one FILE expected, got 2 arguments"},

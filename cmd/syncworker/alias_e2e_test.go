@@ -47,7 +47,7 @@ func newSFEnv(t *testing.T) *sfEnv {
 	e := &sfEnv{sf: sf, dataDir: t.TempDir()}
 	// A contact-center add can be made to fail, as a crash at that point.
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/members") && e.failAdd.Load() > 0 {
+		if r.Method == http.MethodPatch && strings.HasSuffix(r.URL.Path, "/composite/sobjects") && e.failAdd.Load() > 0 {
 			e.failAdd.Add(-1)
 			http.Error(w, `[{"errorCode":"SERVER_UNAVAILABLE","message":"unavailable"}]`, http.StatusServiceUnavailable)
 			return

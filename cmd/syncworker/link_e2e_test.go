@@ -41,7 +41,7 @@ func TestCreatedUserStaysLinkedWhenALaterStepFails(t *testing.T) {
 		FirstName: events.Val(u.FirstName), LastName: events.Val(u.LastName), IsActive: events.Val(true),
 		ProfileID: events.Val(u.ProfileID), SystemModstamp: events.Val(events.Time{Time: u.SystemModstamp})}
 	o := e.publishUser("sf-lena-1", full)
-	if o.Outcome != "dead_lettered" || o.Class != events.ClassPermanent || !strings.Contains(o.Err.Error(), "NO_CONTACT_CENTER_PERMISSION") {
+	if o.Outcome != "dead_lettered" || o.Class != events.ClassPermanent || !strings.Contains(o.Err.Error(), "FIELD_INTEGRITY_EXCEPTION") {
 		t.Fatalf("first event: %q %s %v, want dead-lettered: Salesforce refuses the membership", o.Outcome, o.Class, o.Err)
 	}
 	rec, ok := e.sb.UserByUsername(u.Username)

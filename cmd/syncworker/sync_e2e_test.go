@@ -77,7 +77,7 @@ func TestSyncOnDemand(t *testing.T) {
 	}
 
 	out, code = run(sandbox.DemoSFLenaID)
-	if code != 1 || !strings.Contains(out, "NO_CONTACT_CENTER_PERMISSION") {
+	if code != 1 || !strings.Contains(out, "FIELD_INTEGRITY_EXCEPTION") {
 		t.Errorf("sync of a user Salesforce refuses: exit %d:\n%s", code, out)
 	}
 }

@@ -156,7 +156,7 @@ func (t *targets) probe() func(context.Context) error {
 		if cc == "" || t.sf == nil {
 			return nil
 		}
-		_, err := t.sf.Members(ctx, cc)
+		_, err := t.sf.ContactCenter(ctx, cc)
 		return err
 	}
 }

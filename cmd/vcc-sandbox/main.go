@@ -1,7 +1,9 @@
 // Command vcc-sandbox runs the in-process VCC User Admin API v4 stand-in of
 // package sandbox on its own, for trying the sync worker or a client by hand.
-// With -salesforce-listen it also runs the Salesforce stand-in, and with
-// -outbound-url that org sends outbound messages for its user changes.
+// With -salesforce-listen it also runs the Salesforce stand-in; with
+// -outbound-url that org sends outbound messages for its user changes, and
+// with -pubsub-listen it serves the org's Pub/Sub API (plaintext gRPC),
+// whose /data/UserChangeEvent topic carries change events for them.
 package main
 
 import (
@@ -33,8 +35,12 @@ func run(args []string) error {
 	demoPassword := fs.String("demo-password", "", "password of every demo user at "+sandbox.VCCLoginPath+" (empty: none, every login fails)")
 	sfListen := fs.String("salesforce-listen", "", "address of the Salesforce sandbox (empty: not started)")
 	outboundURL := fs.String("outbound-url", "", "listener the Salesforce sandbox sends outbound messages to (empty: none)")
+	pubsubListen := fs.String("pubsub-listen", "", "address of the Salesforce sandbox's Pub/Sub API, plaintext gRPC (empty: not started; needs -salesforce-listen)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *pubsubListen != "" && *sfListen == "" {
+		return errors.New("-pubsub-listen needs -salesforce-listen: the Pub/Sub API is the Salesforce sandbox's")
 	}
 	stop, err := startVCC(*listen, sandbox.VCCOptions{TokenLifetime: *tokenLifetime, RateLimitPerMinute: *rateLimit}, *seedDemo, *demoPassword)
 	if err != nil {
@@ -45,7 +51,7 @@ func run(args []string) error {
 	stopSF, outboundDone := func() error { return nil }, make(chan error, 1)
 	outboundDone <- nil
 	if *sfListen != "" {
-		if stopSF, err = startSalesforce(ctx, *sfListen, *seedDemo, *outboundURL, outboundDone); err != nil {
+		if stopSF, err = startSalesforce(ctx, *sfListen, *pubsubListen, *seedDemo, *outboundURL, outboundDone); err != nil {
 			return errors.Join(err, stop())
 		}
 	}
@@ -90,17 +96,30 @@ func startVCC(listen string, opts sandbox.VCCOptions, seedDemo bool, demoPasswor
 	return stop, nil
 }
 
-// startSalesforce starts the Salesforce sandbox and, with outboundURL, its
-// outbound-message sender, whose end is sent on outboundDone (which holds
-// one value to take first).
-func startSalesforce(ctx context.Context, listen string, seedDemo bool, outboundURL string, outboundDone chan error) (func() error, error) {
+// startSalesforce starts the Salesforce sandbox, with pubsubListen its
+// Pub/Sub API, and with outboundURL its outbound-message sender, whose end
+// is sent on outboundDone (which holds one value to take first).
+func startSalesforce(ctx context.Context, listen, pubsubListen string, seedDemo bool, outboundURL string, outboundDone chan error) (func() error, error) {
 	sf := sandbox.NewSalesforce(sandbox.SalesforceOptions{})
 	if seedDemo {
 		if err := sf.SeedDemo(); err != nil {
 			return nil, err
 		}
 	}
-	sfURL, stop, err := sf.Start(listen)
+	var (
+		ps    *sandbox.PubSub
+		sfURL string
+		stop  func() error
+		err   error
+	)
+	if pubsubListen != "" {
+		// Served through the Pub/Sub sandbox, so that the change events of
+		// REST writes name the API and the client (changeOrigin).
+		ps = sandbox.NewPubSub(sf, sandbox.PubSubOptions{})
+		sfURL, stop, err = ps.StartSalesforce(listen)
+	} else {
+		sfURL, stop, err = sf.Start(listen)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -110,6 +129,21 @@ func startSalesforce(ctx context.Context, listen string, seedDemo bool, outbound
 	if seedDemo {
 		fmt.Printf("  demo client:    id %s, secret %s (client credentials, runs as %s)\n",
 			sandbox.DemoSFClientID, sandbox.DemoSFClientSecret, sandbox.DemoSFUsername)
+	}
+	if ps != nil {
+		addr, stopPS, err := ps.Start(pubsubListen)
+		if err != nil {
+			return nil, errors.Join(err, stop())
+		}
+		stopSF := stop
+		stop = func() error {
+			stopPS()
+			ps.Close()
+			return stopSF()
+		}
+		fmt.Printf("Salesforce Pub/Sub API sandbox listening on %s (plaintext gRPC, service eventbus.v1.PubSub)\n", addr)
+		fmt.Printf("  topic:          %s (schema id %s)\n", sandbox.PubSubTopicUser, ps.SchemaID())
+		fmt.Printf("  metadata:       accesstoken (from the token endpoint), instanceurl %s, tenantid %s\n", sfURL, sf.OrgID())
 	}
 	if outboundURL != "" {
 		sender, err := sandbox.NewOutboundSender(sf, sandbox.OutboundOptions{URL: outboundURL})

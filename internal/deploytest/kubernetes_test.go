@@ -406,7 +406,9 @@ var argFlag = regexp.MustCompile(`(?:^|\s)--?([a-z][a-z0-9-]*)`)
 // at start.
 func TestManifestFlags(t *testing.T) {
 	worker := commandFlags(t, buildCommand(t, "syncworker"), "-h")
-	serve := commandFlags(t, buildCommand(t, "publisher"), "serve", "-h")
+	publisher := buildCommand(t, "publisher")
+	serve := commandFlags(t, publisher, "serve", "-h")
+	cdc := commandFlags(t, publisher, "cdc", "-h")
 
 	checkArgs := func(where string, args []string, known map[string]bool) {
 		for _, a := range args {
@@ -471,6 +473,13 @@ func TestManifestFlags(t *testing.T) {
 		t.Fatalf("%s: ExecStart %q does not run publisher serve", serveUnit, serveArgs)
 	}
 	checkArgs(serveUnit+" ExecStart", serveArgs[2:], serve)
+
+	cdcUnit := filepath.Join(deployments, "systemd", "vccsync-publisher-cdc.service")
+	cdcArgs := unitExecStart(t, cdcUnit)
+	if len(cdcArgs) < 3 || cdcArgs[1] != "cdc" || cdcArgs[2] != "--subscribe" {
+		t.Fatalf("%s: ExecStart %q does not run publisher cdc --subscribe", cdcUnit, cdcArgs)
+	}
+	checkArgs(cdcUnit+" ExecStart", cdcArgs[2:], cdc)
 }
 
 // unitExecStart returns the words of a systemd unit's ExecStart, its

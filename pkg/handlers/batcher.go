@@ -18,7 +18,8 @@ type MemberResult struct {
 // ContactCenters is what the handlers need of Salesforce contact-center
 // membership and aliases.
 type ContactCenters interface {
-	// AddMembers adds users to a contact center (at most 100 a request) and
+	// AddMembers adds users to a contact center (at most MaxAddMembers a
+	// request) and
 	// returns a result per user.
 	AddMembers(ctx context.Context, ccID string, userIDs []string) ([]MemberResult, error)
 	// RemoveMember removes a user from a contact center; removing a
@@ -28,9 +29,10 @@ type ContactCenters interface {
 	SetAlias(ctx context.Context, userID, alias string) error
 }
 
-// MaxAddMembers is Salesforce's limit of users added to a contact center
-// in one request (seed 004).
-const MaxAddMembers = 100
+// MaxAddMembers is the most users added to a contact center in one
+// request: the records of one sObject Collections update of
+// User.CallCenterId (reference §4, §5).
+const MaxAddMembers = 200
 
 // memberBatcher coalesces the adds of concurrent callers (the worker applies
 // users in parallel) into requests of up to MaxAddMembers per contact

@@ -24,7 +24,7 @@ func (r *recordingCC) AddMembers(_ context.Context, ccID string, ids []string) (
 	for i, id := range ids {
 		out[i] = MemberResult{UserID: id, OK: !r.refuse[id]}
 		if r.refuse[id] {
-			out[i].Code, out[i].Message = "NO_CONTACT_CENTER_PERMISSION", "needs the Contact Center Agent permission set"
+			out[i].Code, out[i].Message = "FIELD_INTEGRITY_EXCEPTION", "needs the Contact Center Agent permission set"
 		}
 	}
 	return out, nil
@@ -33,10 +33,10 @@ func (r *recordingCC) AddMembers(_ context.Context, ccID string, ids []string) (
 func (r *recordingCC) RemoveMember(context.Context, string, string) error { return nil }
 func (r *recordingCC) SetAlias(context.Context, string, string) error     { return nil }
 
-func TestMemberBatcherCoalescesUpTo100(t *testing.T) {
+func TestMemberBatcherCoalescesUpToTheLimit(t *testing.T) {
 	cc := &recordingCC{refuse: map[string]bool{"u17": true}}
 	b := newMemberBatcher(cc, 50*time.Millisecond)
-	const n = 250
+	const n = 2*MaxAddMembers + 50
 	results := make([]MemberResult, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -59,7 +59,7 @@ func TestMemberBatcherCoalescesUpTo100(t *testing.T) {
 		total += len(req)
 	}
 	if total != n || len(cc.requests) > 4 {
-		t.Errorf("%d users in %d requests, want %d users in at most 4 (batches of up to 100)", total, len(cc.requests), n)
+		t.Errorf("%d users in %d requests, want %d users in at most 4 (batches of up to %d)", total, len(cc.requests), n, MaxAddMembers)
 	}
 	for i, r := range results {
 		want := fmt.Sprintf("u%d", i)

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -75,19 +74,7 @@ func (h *Handler) syncContactCenter(ctx context.Context, key string, res *Result
 			res.Changes = append(res.Changes, Change{Field: "contactCenter", Old: cur, New: ""})
 		}
 		if want != "" {
-			err := h.addMember(ctx, want, key)
-			if errors.Is(err, errInactiveNow) {
-				// The user left after this snapshot: the event that says
-				// so comes next, and there is no membership to keep.
-				note := fmt.Sprintf("not added to contact center %s: inactive in Salesforce now", want)
-				if res.Note != "" {
-					note = res.Note + "; " + note
-				}
-				res.Note = note
-				st.Synced[fContactCenter] = ""
-				return nil
-			}
-			if err != nil {
+			if err := h.addMember(ctx, want, key); err != nil {
 				return err
 			}
 			res.Changes = append(res.Changes, Change{Field: "contactCenter", Old: "", New: want})
@@ -115,13 +102,8 @@ func markUpdated(res *Result) {
 	}
 }
 
-// errInactiveNow is a contact center's refusal of a user who is inactive
-// in Salesforce by now (INACTIVE_USER).
-var errInactiveNow = errors.New("inactive in Salesforce")
-
 // addMember adds the user through the batcher; a refusal is permanent,
-// with Salesforce's code and message, except that of a user inactive by
-// now, which wraps errInactiveNow.
+// with Salesforce's code and message.
 func (h *Handler) addMember(ctx context.Context, ccID, key string) error {
 	if err := beforeWrite(ctx); err != nil {
 		return err
@@ -129,9 +111,6 @@ func (h *Handler) addMember(ctx context.Context, ccID, key string) error {
 	r, err := h.members.Add(ctx, ccID, key)
 	if err != nil {
 		return fmt.Errorf("add Salesforce user %s to contact center %s: %w", key, ccID, err)
-	}
-	if !r.OK && r.Code == "INACTIVE_USER" {
-		return fmt.Errorf("contact center %s refused Salesforce user %s: %w", ccID, key, errInactiveNow)
 	}
 	if !r.OK {
 		return permanent("contact center %s refused Salesforce user %s: %s: %s", ccID, key, r.Code, r.Message)

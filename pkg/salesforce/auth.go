@@ -62,6 +62,7 @@ type authSource struct {
 type authToken struct {
 	value       string
 	instanceURL string    // without a trailing slash
+	orgID       string    // from the identity URL; "" when it has none
 	refreshAt   time.Time // zero: until refused
 	expiresAt   time.Time // zero: until refused
 }
@@ -149,6 +150,7 @@ func (s *authSource) fetch(ctx context.Context, call *authCall) {
 type authReply struct {
 	AccessToken string          `json:"access_token"`
 	InstanceURL string          `json:"instance_url"`
+	ID          string          `json:"id"` // https://login.salesforce.com/id/<org ID>/<user ID>
 	TokenType   string          `json:"token_type"`
 	ExpiresIn   json.RawMessage `json:"expires_in"`
 }
@@ -196,7 +198,7 @@ func (s *authSource) request(ctx context.Context) (*authToken, error) {
 	if ar.TokenType != "" && !strings.EqualFold(ar.TokenType, "bearer") {
 		return nil, fmt.Errorf("salesforce: POST %s: token_type %q: only bearer tokens are supported", RouteToken, ar.TokenType)
 	}
-	tok := &authToken{value: ar.AccessToken}
+	tok := &authToken{value: ar.AccessToken, orgID: authOrgID(ar.ID)}
 	if ar.InstanceURL != "" {
 		u, err := url.Parse(ar.InstanceURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
@@ -299,4 +301,50 @@ func authParseKey(pemBytes []byte) (*authKey, error) {
 		return nil, fmt.Errorf("RSA key of %d bits: at least %d are required", bits, authMinKeyBits)
 	}
 	return &authKey{rsa: k}, nil
+}
+
+// authOrgID is the org ID of an identity URL
+// (https://login.salesforce.com/id/00D…/005…), "" when it has none.
+func authOrgID(identity string) string {
+	u, err := url.Parse(identity)
+	if err != nil {
+		return ""
+	}
+	parts := strings.Split(strings.Trim(u.Path, "/"), "/")
+	if len(parts) == 3 && parts[0] == "id" && strings.HasPrefix(parts[1], "00D") {
+		return parts[1]
+	}
+	return ""
+}
+
+// Session is what another Salesforce API (the Pub/Sub API) authenticates
+// with: the client's access token, the org's instance URL and the org ID.
+type Session struct {
+	AccessToken string
+	InstanceURL string
+	OrgID       string
+}
+
+// Session returns the client's current session, fetching a token when
+// none is cached; refresh drops the cached one first (the other API
+// refused it). The org ID comes from the token reply's identity URL; an
+// org that sends none is an error.
+func (c *Client) Session(ctx context.Context, refresh bool) (Session, error) {
+	if refresh {
+		c.auth.mu.Lock()
+		c.auth.cur = nil
+		c.auth.mu.Unlock()
+	}
+	tok, err := c.auth.get(ctx)
+	if err != nil {
+		return Session{}, err
+	}
+	s := Session{AccessToken: tok.value, InstanceURL: tok.instanceURL, OrgID: tok.orgID}
+	if s.InstanceURL == "" {
+		s.InstanceURL = c.base
+	}
+	if s.OrgID == "" {
+		return Session{}, fmt.Errorf("salesforce: POST %s: the token reply has no identity URL (id) to read the org ID from", RouteToken)
+	}
+	return s, nil
 }

@@ -424,3 +424,18 @@ func TestParseExpiresIn(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthOrgID(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://login.salesforce.com/id/00D5e000000KQ2eEAG/0055e000000IntgAAC": "00D5e000000KQ2eEAG",
+		"https://test.salesforce.com/id/00D5e000000KQ2e/0055e000000Intg":        "00D5e000000KQ2e",
+		"https://login.salesforce.com/id/0055e000000IntgAAC":                    "",
+		"":                     "",
+		"://bad":               "",
+		"https://x/id/001/005": "",
+	} {
+		if got := authOrgID(in); got != want {
+			t.Errorf("authOrgID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -8,11 +8,16 @@
 // (pkg/events) and back; it knows nothing of NATS or VCC.
 //
 // Caveats:
-//   - Contact-center membership has no public REST resource (Salesforce
-//     adds members through Setup and the Bulk API). The client reaches it
-//     through one small interface, ContactCenters, implemented over an
-//     Apex REST resource the org deploys (/services/apexrest/vccsync/…);
-//     the real mechanism can be swapped in behind the same interface.
+//   - Contact-center membership is User.CallCenterId (one contact center
+//     per user): Members queries it with SOQL, AddMembers sets it with
+//     sObject Collections updates (MaxAddMembers records, allOrNone
+//     false), RemoveMember reads it and clears it only when it is still
+//     the contact center named. It sits behind ContactCenters so that a
+//     Bulk API implementation can replace it. Removing does not touch the
+//     telephony provider's user beyond what Salesforce does itself.
+//   - LimitUserFields (run by the start-up check) leaves out of queries
+//     the optional User fields the API user cannot read; until it runs,
+//     a query names every field and fails whole if one is hidden.
 //   - Outbound messages carry only the fields chosen in the message
 //     definition: an absent field is unknown, never cleared.
 package salesforce

@@ -36,7 +36,7 @@ const (
 	CodeNoResult = "NO_RESULT"
 )
 
-// Error is a non-2xx reply of Salesforce: a data or Apex REST call, whose
+// Error is a non-2xx reply of Salesforce: a data REST call, whose
 // body is Salesforce's error array [{"message","errorCode","fields"}], or
 // the OAuth token endpoint, whose {"error","error_description"} become Code
 // and Message. It classifies itself: Temporary for 408, 429, 5xx,

@@ -31,21 +31,21 @@ const (
 const (
 	// MaxQueryIDs is the most user IDs QueryUsers puts in one SOQL IN list.
 	MaxQueryIDs = 200
-	// MaxAddMembers is the most users one contact-center add request carries
-	// (the limit Salesforce's Setup page has too).
-	MaxAddMembers = 100
+	// MaxAddMembers is the most users one contact-center add request
+	// carries: the records of one sObject Collections update.
+	MaxAddMembers = 200
 )
 
 // Route templates, as passed to a RequestObserver and set in Error.Route and
 // TransportError.Route. They never carry IDs or the API version.
 const (
-	RouteToken     = "/services/oauth2/token"
-	RouteUser      = "/services/data/{version}/sobjects/User/{userId}"
-	RouteDescribe  = "/services/data/{version}/sobjects/User/describe"
-	RouteQuery     = "/services/data/{version}/query"
-	RouteQueryMore = "/services/data/{version}/query/{locator}"
-	RouteMembers   = "/services/apexrest/vccsync/contactcenters/{ccId}/members"
-	RouteMember    = "/services/apexrest/vccsync/contactcenters/{ccId}/members/{userId}"
+	RouteToken      = "/services/oauth2/token"
+	RouteUser       = "/services/data/{version}/sobjects/User/{userId}"
+	RouteDescribe   = "/services/data/{version}/sobjects/User/describe"
+	RouteQuery      = "/services/data/{version}/query"
+	RouteQueryMore  = "/services/data/{version}/query/{locator}"
+	RouteComposite  = "/services/data/{version}/composite/sobjects"
+	RouteCallCenter = "/services/data/{version}/sobjects/CallCenter/{ccId}"
 )
 
 // restMaxReplyBytes bounds how much of a reply is read (a 2000-record
@@ -269,7 +269,7 @@ func restCheckURL(field, raw string) (string, error) {
 	return raw, nil
 }
 
-// restRequest is one data or Apex REST call.
+// restRequest is one data REST call.
 type restRequest struct {
 	method string
 	route  string

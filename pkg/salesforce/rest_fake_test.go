@@ -79,16 +79,7 @@ func sfUserID(i int) string {
 	return id
 }
 
-// sfCCID is the 18-character contact center ID number i.
-func sfCCID(i int) string {
-	id, err := events.NormalizeID(fmt.Sprintf("04v5e%010d", i))
-	if err != nil {
-		panic(err)
-	}
-	return id
-}
-
-// sfRecorded is a request the fake received on the data or Apex REST API.
+// sfRecorded is a request the fake received on the data REST API.
 type sfRecorded struct {
 	Method, Path, Query string
 	Header              http.Header
@@ -105,8 +96,9 @@ type sfClaims struct {
 
 // sfFake is an httptest server that behaves as the shared contract says:
 // the OAuth token endpoint (client credentials and JWT bearer verified with
-// the public key), sobjects/User, SOQL query with paging, and the
-// contact-center Apex REST resource, all behind a bearer session.
+// the public key), sobjects/User and SOQL query with paging, all behind a
+// bearer session. Contact-center membership is tested against
+// pkg/sandbox's org instead (members_sandbox_test.go).
 type sfFake struct {
 	t   *testing.T
 	srv *httptest.Server
@@ -122,8 +114,7 @@ type sfFake struct {
 	users       map[string]map[string]any // key absent: field absent; nil: null
 	pageSize    int
 	cursors     map[string][]map[string]any
-	centers     map[string]map[string]string // ccId → userId → telephony username
-	refuse      map[string]restErrorItem     // userId → refusal of an add
+	refuse      map[string]restErrorItem // userId → refusal of an add
 	addBatches  []int
 	hook        func(w http.ResponseWriter, r *http.Request) bool // true: handled
 }
@@ -136,7 +127,6 @@ func newSFFake(t *testing.T) *sfFake {
 		users:    map[string]map[string]any{},
 		pageSize: 2000,
 		cursors:  map[string][]map[string]any{},
-		centers:  map[string]map[string]string{},
 		refuse:   map[string]restErrorItem{},
 	}
 	mux := http.NewServeMux()
@@ -145,9 +135,6 @@ func newSFFake(t *testing.T) *sfFake {
 	mux.HandleFunc("PATCH /services/data/v61.0/sobjects/User/{id}", f.authed(f.servePatchUser))
 	mux.HandleFunc("GET /services/data/v61.0/query", f.authed(f.serveQuery))
 	mux.HandleFunc("GET /services/data/v61.0/query/{locator}", f.authed(f.serveQueryMore))
-	mux.HandleFunc("GET /services/apexrest/vccsync/contactcenters/{cc}/members", f.authed(f.serveMembers))
-	mux.HandleFunc("POST /services/apexrest/vccsync/contactcenters/{cc}/members", f.authed(f.serveAddMembers))
-	mux.HandleFunc("DELETE /services/apexrest/vccsync/contactcenters/{cc}/members/{user}", f.authed(f.serveRemoveMember))
 	mux.HandleFunc("/", f.authed(func(w http.ResponseWriter, r *http.Request) {
 		sfWriteJSON(w, http.StatusNotFound, []restErrorItem{{ErrorCode: "NOT_FOUND", Message: "The requested resource does not exist"}})
 	}))
@@ -478,84 +465,6 @@ func (f *sfFake) writePage(w http.ResponseWriter, total int, recs []map[string]a
 	}
 	page["records"] = recs
 	sfWriteJSON(w, http.StatusOK, page)
-}
-
-func (f *sfFake) center(w http.ResponseWriter, r *http.Request) (map[string]string, bool) {
-	m, ok := f.centers[r.PathValue("cc")]
-	if !ok {
-		sfWriteJSON(w, http.StatusNotFound, []restErrorItem{{ErrorCode: "NOT_FOUND", Message: "Contact center " + r.PathValue("cc") + " not found"}})
-	}
-	return m, ok
-}
-
-func (f *sfFake) serveMembers(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, ok := f.center(w, r)
-	if !ok {
-		return
-	}
-	members := []Member{}
-	for id, tel := range m {
-		members = append(members, Member{UserID: id, TelephonyUsername: tel})
-	}
-	slices.SortFunc(members, func(a, b Member) int { return strings.Compare(a.UserID, b.UserID) })
-	sfWriteJSON(w, http.StatusOK, map[string]any{"members": members})
-}
-
-type sfAddResult struct {
-	UserID  string          `json:"userId"`
-	Success bool            `json:"success"`
-	Errors  []restErrorItem `json:"errors,omitempty"`
-}
-
-func (f *sfFake) serveAddMembers(w http.ResponseWriter, r *http.Request) {
-	var body struct {
-		UserIDs []string `json:"userIds"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || len(body.UserIDs) == 0 {
-		sfWriteJSON(w, http.StatusBadRequest, []restErrorItem{{ErrorCode: "JSON_PARSER_ERROR", Message: "want {\"userIds\":[…]}"}})
-		return
-	}
-	if len(body.UserIDs) > 100 {
-		sfWriteJSON(w, http.StatusBadRequest, []restErrorItem{{ErrorCode: "LIMIT_EXCEEDED", Message: "At most 100 users can be added at a time"}})
-		return
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, ok := f.center(w, r)
-	if !ok {
-		return
-	}
-	f.addBatches = append(f.addBatches, len(body.UserIDs))
-	results := make([]sfAddResult, 0, len(body.UserIDs))
-	for _, id := range body.UserIDs {
-		if e, ok := f.refuse[id]; ok {
-			results = append(results, sfAddResult{UserID: id, Errors: []restErrorItem{e}})
-			continue
-		}
-		u, ok := f.users[id]
-		if !ok {
-			results = append(results, sfAddResult{UserID: id, Errors: []restErrorItem{{ErrorCode: "NOT_FOUND", Message: "User " + id + " not found"}}})
-			continue
-		}
-		if _, member := m[id]; !member {
-			m[id] = fmt.Sprintf("%v@%s@%s", u["Alias"], id, sfTestOrgID)
-		}
-		results = append(results, sfAddResult{UserID: id, Success: true})
-	}
-	sfWriteJSON(w, http.StatusOK, map[string]any{"results": results})
-}
-
-func (f *sfFake) serveRemoveMember(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, ok := f.center(w, r)
-	if !ok {
-		return
-	}
-	delete(m, r.PathValue("user"))
-	w.WriteHeader(http.StatusNoContent)
 }
 
 func sfWriteJSON(w http.ResponseWriter, status int, v any) {

@@ -2,7 +2,9 @@
 // vccsync talks to (Vonage Contact Center and Salesforce), speaking their
 // real HTTP APIs with their rules. They are
 // written from the vendors' API documentation, not from vccsync's clients,
-// so each side checks the other. The package uses the standard library only.
+// so each side checks the other. The HTTP parts use the standard library
+// only; the Pub/Sub API needs gRPC (google.golang.org/grpc, with the stubs
+// of pkg/pubsub/eventbus) and Avro (github.com/hamba/avro/v2).
 //
 // # VCC
 //
@@ -195,7 +197,37 @@
 //     18-character ID; GET takes ?fields=): the record with API field names
 //     ([SFUserFields]), "attributes" first, null for a field with no value,
 //     datetimes as 2024-04-26T18:25:03.000+0000. PATCH answers 204 with no
-//     body; field names match case-insensitively.
+//     body; field names match case-insensitively. Every read shows
+//     CallCenterId, the user's contact center or null.
+//   - PATCH /services/data/vXX.X/composite/sobjects (sObject Collections,
+//     reference §5): {"allOrNone":bool,"records":[{"attributes":
+//     {"type":"User"},"id":"005…",<User fields>…}]}, 1 to
+//     [SFMaxCollectionRecords] (200) records; more is 400 EXCEEDED_ID_LIMIT
+//     "record limit reached. cannot submit more than 200 records in a
+//     single call" (a top-level error array). Each record is checked and
+//     applied exactly as PATCH /sobjects/User/{id} would (the same
+//     validation, a PATCH write of that user, LastModifiedDate bumped
+//     even when nothing changed), in order. 200 with one result per record
+//     in request order: {"id":"005…","success":true,"errors":[]} or
+//     {"id":null,"success":false,"errors":[{"statusCode","message",
+//     "fields":[…]}]} (statusCode there, not errorCode). With allOrNone
+//     true one failure applies nothing, and every other record answers
+//     {"id":"005…","success":false,"errors":[{"statusCode":
+//     "ALL_OR_NONE_OPERATION_ROLLED_BACK","message":"Record rolled back
+//     because not all records were valid and the request was using
+//     AllOrNone header","fields":[]}]}. Per-record refusals besides those
+//     of PATCH: no attributes.type, INVALID_TYPE "Must send a concrete
+//     entity type."; another type, INVALID_TYPE (the sandbox models the
+//     User object only); no id, MISSING_ARGUMENT "Id not specified in an
+//     update call"; an id that is not a user ID, MALFORMED_ID "malformed id
+//     …" (fields ["Id"]); an unknown user, INVALID_CROSS_REFERENCE_KEY
+//     "invalid cross reference id".
+//   - GET /services/data/vXX.X/sobjects/CallCenter/{id} (?fields=Id,Name):
+//     {"attributes":{"type":"CallCenter","url":…},"Id":"04v…","Name":…},
+//     or 404 NOT_FOUND "The requested resource does not exist". CallCenter
+//     cannot be updated or deleted through the API (reference §4): any
+//     other method is 405 METHOD_NOT_ALLOWED "HTTP Method 'PATCH' not
+//     allowed. Allowed are GET". Only Id and Name are modelled.
 //   - GET /services/data/vXX.X/sobjects/User/describe: {"name":"User",
 //     "fields":[{"name","label","type","length","custom","nillable",
 //     "createable","updateable"}]}, the fields the API user can read.
@@ -205,21 +237,20 @@
 //     ("No such column …"), and a record read without a field list omits
 //     it.
 //   - GET /services/data/vXX.X/query?q=SOQL, the subset SELECT <User
-//     fields> FROM User [WHERE Id = '…' | WHERE Id IN ('…', …)] [ORDER BY Id
-//     [ASC|DESC]]; pages of [SalesforceOptions].PageSize (default 2000)
+//     fields> FROM User [WHERE Id = '…' | WHERE Id IN ('…', …) |
+//     WHERE CallCenterId = '…' | WHERE CallCenterId IN ('…', …)] [ORDER BY
+//     Id [ASC|DESC]], IDs of 15 or 18 characters compared in their
+//     18-character form: SELECT Id, Alias, CallCenterId FROM User WHERE
+//     CallCenterId = '04v…' ORDER BY Id lists a contact center's members
+//     (reference §4). A filter on a field the API user cannot read fails
+//     as selecting it does. Pages of [SalesforceOptions].PageSize (default 2000)
 //     records, the next one at nextRecordsUrl
 //     (/services/data/vXX.X/query/01g…-<offset>, valid 15 minutes).
 //     Anything else is 400 MALFORMED_QUERY, INVALID_FIELD, INVALID_TYPE or
 //     INVALID_QUERY_FILTER_OPERATOR.
-//   - [I] The contact-center membership resource, an Apex REST class the
-//     org deploys (Salesforce has no public REST resource for it: Setup and
-//     the Bulk API add members): GET and POST
-//     /services/apexrest/vccsync/contactcenters/{ccId}/members ([SFMembersPath])
-//     and DELETE …/members/{userId}. GET answers {"members":[{"userId",
-//     "telephonyUsername"}]}; POST {"userIds":[…]} answers 200
-//     {"results":[{"userId","success","errors":[{"errorCode","message"}]}]}
-//     in request order; DELETE answers 204, also for a non-member; an
-//     unknown contact center is 404 NOT_FOUND.
+//   - The org deploys no Apex REST class: every path under
+//     /services/apexrest ([SFApexRESTRoot]) is 404 NOT_FOUND "Could not
+//     find a match for URL".
 //   - POST /sandbox/sso/check ([SFSSOCheckPath]) is the sandbox's own: it
 //     stands in for a telephony single sign-on. {"userId":"005…"} → 200
 //     {"ok":true,"telephonyUsername":…} or 401 {"ok":false,"reason":…}; no
@@ -234,44 +265,149 @@
 //     LastName, Alias, Email and ProfileId (one of the org's profiles once
 //     it has any); length limits (Alias 8, FirstName 40, LastName 80,
 //     Username 80, Email 128, FederationIdentifier 512); FederationIdentifier
-//     unique; Id, CallCenterId, LastModifiedDate and SystemModstamp are
-//     read-only (INVALID_FIELD_FOR_INSERT_UPDATE). Through the API the
+//     unique; Id, LastModifiedDate and SystemModstamp are read-only
+//     (INVALID_FIELD_FOR_INSERT_UPDATE). Through the API the
 //     alias must be 1 to 8 characters of [A-Za-z0-9_.-] (400
 //     FIELD_INTEGRITY_EXCEPTION, fields ["Alias"]); a user created or edited
 //     in Setup ([Salesforce.AddUser], [Salesforce.ModifyUser]) may have any
 //     alias. Users are deactivated, never deleted.
-//   - Every change of a user (create, PATCH, membership add or remove,
-//     ModifyUser) bumps LastModifiedDate and SystemModstamp to now at
-//     millisecond precision, strictly increasing per user; a PATCH that
-//     changes nothing still bumps them, as in Salesforce. Assigning a
-//     permission set is not a change of the User record.
-//   - Contact centers: one per user; at most [SFMaxMembersPerAdd] users
-//     per add (400 LIMIT_EXCEEDED "At most 100 users can be added at a
-//     time"); only active users holding the Contact Center Agent or Contact
-//     Center Admin permission set ([SFPermissionSetAgent],
-//     [SFPermissionSetAdmin] or their Partner Telephony variants;
-//     PermissionsIsContactCenterAgent/Admin) can be added. Per-user refusals:
-//     NO_CONTACT_CENTER_PERMISSION, ALREADY_IN_CONTACT_CENTER, INACTIVE_USER,
-//     INVALID_ALIAS, NOT_FOUND, INVALID_ID_FIELD. Adding sets CallCenterId
-//     and fixes the telephony username [TelephonyUsername]
-//     (Alias@UserId@OrgId, both IDs of 18 characters); re-adding a member of
-//     the same contact center succeeds and changes nothing; removing clears
-//     both. Changing a member's alias is allowed but the SSO check fails
-//     until the user is removed and added back; deactivating a member keeps
-//     the membership (and fails the SSO check).
+//   - Every change of a user (create, PATCH, an sObject Collections record,
+//     AddMember or RemoveMember, ModifyUser) bumps LastModifiedDate and
+//     SystemModstamp to now at millisecond precision, strictly increasing
+//     per user; a PATCH or collection record that changes nothing still
+//     bumps them, as in Salesforce. Assigning a permission set is not a
+//     change of the User record.
+//   - Contact centers (reference §4): User.CallCenterId is the membership,
+//     an updatable, nillable reference to a CallCenter (04v…). Setting it
+//     (PATCH /sobjects/User/{id} or an sObject Collections record, with the
+//     ID of 15 or 18 characters; stored and shown in 18) adds the user to
+//     that contact center, moving it out of any other: one per user; null
+//     removes it. Setting it to anything but one of the org's contact
+//     centers is 400 INVALID_CROSS_REFERENCE_KEY "invalid cross reference
+//     id" (fields ["CallCenterId"]; for a value that is not a 04v ID, "Call
+//     Center ID: id value of incorrect type: …"). Only a user holding the
+//     Contact Center Agent or Contact Center Admin permission set
+//     ([SFPermissionSetAgent], [SFPermissionSetAdmin] or their Partner
+//     Telephony variants; PermissionsIsContactCenterAgent/Admin) can be
+//     added or moved: else 400 FIELD_INTEGRITY_EXCEPTION, fields
+//     ["CallCenterId"], "CallCenterId: user … needs the Contact Center Agent
+//     or Contact Center Admin permission set to be a member of a contact
+//     center" (strict: Salesforce does not document the code). A member's
+//     alias must be of [A-Za-z0-9_.-] (FIELD_INTEGRITY_EXCEPTION, fields
+//     ["Alias"]; the API's alias rule already demands it, and
+//     [Salesforce.AddMember] and [Salesforce.AddUser] check it too). Inactive
+//     users may be added and removed (Salesforce does not forbid updating
+//     them); a member who loses the permission set stays one, and keeping
+//     or clearing its CallCenterId is always allowed.
+//   - Seed 004: the telephony username [TelephonyUsername]
+//     (Alias@UserId@OrgId, both IDs of 18 characters) is fixed when the
+//     user is added (CallCenterId set from null, or changed to another
+//     contact center) from the alias the record has then; setting the same
+//     CallCenterId again changes nothing. Changing a member's alias is
+//     allowed but the SSO check fails until the user is removed
+//     (CallCenterId null), the alias changed, and the user added back;
+//     deactivating a member keeps the membership (and fails the SSO check).
 //
 // State lives in memory and is seeded through Go ([Salesforce.AddClient],
 // [Salesforce.AddProfile], [Salesforce.AddUser],
 // [Salesforce.AssignPermissionSet], [Salesforce.AddContactCenter],
-// [Salesforce.AddMember], [Salesforce.SeedDemo]). Tests observe it with
-// [Salesforce.User], [Salesforce.Users], [Salesforce.Members],
-// [Salesforce.Member], [Salesforce.CheckSSO], [Salesforce.Stats] (requests by
-// method and route template, writes per user and method),
+// [Salesforce.AddMember] and [Salesforce.RemoveMember], which set and clear
+// CallCenterId under the API's rules without counting a write,
+// [Salesforce.SeedDemo]). Tests observe it with
+// [Salesforce.User], [Salesforce.Users], [Salesforce.ContactCenters],
+// [Salesforce.Members] (the users whose CallCenterId it is, in the order
+// they joined), [Salesforce.Member], [Salesforce.CheckSSO], [Salesforce.Stats]
+// (requests by method and route template, writes per user and method),
 // [Salesforce.WriteCount], [Salesforce.NoopWriteCount] and
 // [Salesforce.APIUsage], and disturb it with [Salesforce.SetFaults] (latency,
 // 429/5xx with an optional Retry-After, 403 REQUEST_LIMIT_EXCEEDED, an
 // outage), [Salesforce.SetAPIUsage], [Salesforce.RevokeTokens] and
 // [Salesforce.ModifyUser].
+//
+// # Pub/Sub API
+//
+// [PubSub] is an org's Salesforce Pub/Sub API, gRPC service
+// eventbus.v1.PubSub (stubs in pkg/pubsub/eventbus), for the topic
+// /data/UserChangeEvent (reference §2 and §7). [PubSub.Start] serves it as
+// plaintext gRPC (the real API is TLS at api.pubsub.salesforce.com:7443;
+// plaintext is the sandbox's choice, so tests need no certificates), or
+// [PubSub.Register] puts it on a caller's grpc.Server.
+//   - Every call needs metadata accesstoken (a live session of the org,
+//     checked as the REST API checks a bearer token), instanceurl and
+//     tenantid (the org ID, compared on its first 15 characters). Missing or
+//     invalid: Unauthenticated; another org: PermissionDenied; both with
+//     the error-code trailer sfdc.platform.eventbus.grpc.service.auth.error
+//     (Salesforce's "Handle Errors" page). instanceurl must be an http(s) URL
+//     but is not compared with the org's (lenient choice). Refusals carry the
+//     RPC id after "rpcId: " in the message (documented) and in an rpc-id
+//     trailer (the trailer's name is a choice).
+//   - GetTopic answers TopicInfo{topic_name, tenant_guid (the org ID),
+//     can_subscribe true, can_publish false, schema_id}; GetSchema the
+//     schema JSON by id. Another topic or schema id: NotFound with no error
+//     code (strict: none is documented).
+//   - The schema is the record com.sforce.eventbus.UserChangeEvent:
+//     ChangeEventHeader first (the fields and change types of reference
+//     §2), then 34 User fields in the order of a real org's schema, each
+//     ["null", T] with default null; Name (Switchable_PersonName: Salutation,
+//     FirstName, LastName, MiddleName, InformalName, Suffix) and Address
+//     are nested records; datetimes are epoch-millisecond longs. Its id is
+//     the unpadded base64url of the first 16 bytes of the JSON's SHA-256.
+//   - Each change of a user (AddUser, ModifyUser, REST PATCH, an sObject
+//     Collections update, membership add or remove) is an event,
+//     Avro-encoded: CREATE carries every field, UPDATE only the changed ones
+//     (others null), with changedFields and nulledFields as bitmaps over
+//     field positions ("0x…" for top-level fields, "<position>-0x…" for
+//     Name's subfields; a changed subfield sets its parent's bit too, as
+//     Salesforce's samples do; a cleared field is in both lists) and
+//     diffFields empty. LastModifiedDate and LastModifiedById are listed
+//     with a real change; a write that changes no other schema field
+//     publishes nothing (choice: not documented). User fields the sandbox
+//     does not model are null, except those Salesforce requires on a User
+//     (TimeZoneSidKey, LanguageLocaleKey, LocaleSidKey, EmailEncodingKey,
+//     UserType, CommunityNickname), which get fixed defaults at CREATE
+//     (choice). Users present when NewPubSub is called get no event.
+//   - changeOrigin is "com/salesforce/api/rest/<version>", plus
+//     ";client=<id>" when the request sent Sforce-Call-Options client=<id>
+//     (documented format; vccsync's own writes say client=vccsync), for
+//     changes made through REST while the org is served through
+//     [PubSub.SalesforceHandler] or [PubSub.StartSalesforce]. Changes made
+//     in Setup (through Go) have "" (as in reference §2's sample).
+//     commitUser is the session's user, or a fixed administrator ID for
+//     Setup changes. One REST request is one transaction: one
+//     transactionKey (a random UUID), sequenceNumber 1, 2, …; commitNumber
+//     grows per transaction; commitTimestamp is the user's LastModifiedDate.
+//   - [PubSub.PublishMerged] makes one change to several users in one
+//     transaction and publishes one UPDATE naming them all (CDC's merged
+//     events). [PubSub.PublishGap] publishes a header-only GAP_CREATE,
+//     GAP_UPDATE, GAP_DELETE or GAP_UNDELETE with sequenceNumber 1 (CDC
+//     guide). [PubSub.PublishOverflow] publishes GAP_OVERFLOW, header only,
+//     with recordIds ["000000000000000AAA"] (the guide says an overflow
+//     event carries no record ID; the ID is a placeholder).
+//   - Subscribe: the first FetchRequest gives topic_name, replay_preset
+//     (LATEST: after the newest event; EARLIEST: from the oldest retained;
+//     CUSTOM: after the event of replay_id) and num_requested. Refusals,
+//     all InvalidArgument: num_requested outside 1..100, in the first or a
+//     later request, gives requested.events.invalid; CUSTOM without a
+//     replay_id gives replayid.validation.failed; an unknown, malformed or
+//     purged replay id gives replayid.corrupted ("invalid or outside the
+//     retention window"). The server never sends more than requested and
+//     not yet delivered; later requests add to that; pending_num_requested
+//     is the balance. Events come in bus order. latest_replay_id is the
+//     subscription's position (the last event sent, or where it started),
+//     never ahead of what was sent (strict). After KeepAlive (default
+//     270 s) with nothing sent, a FetchResponse with no events is sent.
+//   - Replay ids are 8 bytes, a big-endian position, not contiguous
+//     (opaque, reference §7). Events are kept for Retention (default 72 h)
+//     by the clock. Accepted are only the replay ids of retained events and
+//     the "nothing yet" id a keepalive gives on an empty bus (strict).
+//     [PubSub.ExpireReplayIDs] purges everything and invalidates every id
+//     issued so far. [PubSub.FailStreamsAfter] ends streams with
+//     Unavailable (error code sfdc.platform.eventbus.grpc.service.unavailable)
+//     after n events. Tests observe the bus with [PubSub.Events] and
+//     [PubSub.Subscribers].
+//   - Not modelled: Publish, PublishStream, ManagedSubscribe, auth_refresh,
+//     event headers, DELETE and UNDELETE (users are never deleted),
+//     SNAPSHOT, other topics, client and delivery limits.
 //
 // # Outbound messages
 //
@@ -295,17 +431,22 @@
 // attempts, acknowledgements and what is pending.
 //
 // Caveats of the Salesforce stand-in:
-//   - [I] The membership resource's paths and bodies are the project's
-//     choice; the rules behind them are Salesforce's (Setup, reference §4).
-//   - Chosen where the documentation is silent: the error codes of a too
-//     long alias (FIELD_INTEGRITY_EXCEPTION, as for invalid characters), of
-//     a bad username (FIELD_INTEGRITY_EXCEPTION) and of an empty add
-//     request (400 INVALID_INPUT); injected 429s carry REQUEST_LIMIT_EXCEEDED;
-//     the run-as user of the client credentials flow need not be a user
-//     of the org (its ID is then [DemoSFIntegrationUserID]).
-//   - Not modelled: other sobjects, composite and Bulk API, SOQL beyond the
-//     subset, describe calls of other objects, the refresh token and
-//     web-server flows, per-user API limits, field-level security beyond
-//     reading User fields, Experience Cloud sites (an audience Salesforce
-//     also accepts).
+//   - Chosen where the documentation is silent (strict): the error codes of
+//     a too long alias (FIELD_INTEGRITY_EXCEPTION, as for invalid
+//     characters), of a bad username (FIELD_INTEGRITY_EXCEPTION), of a
+//     CallCenterId on a user without the contact-center permission set
+//     (FIELD_INTEGRITY_EXCEPTION); an sObject Collections request with no
+//     records is 400 MISSING_ARGUMENT "records: at least one record is
+//     required", and a record naming a user an earlier record of the same
+//     request named fails with DUPLICATE_VALUE "Duplicate id in list: …";
+//     injected 429s carry REQUEST_LIMIT_EXCEEDED; the run-as user of the
+//     client credentials flow need not be a user of the org (its ID is then
+//     [DemoSFIntegrationUserID]).
+//   - Not modelled: other sobjects (sObject Collections updates User
+//     records only, and CallCenter is read-only with Id and Name), the
+//     other sObject Collections and composite resources, the Bulk API
+//     (BulkAction=AddUsers), CallCenterRoutingMap, SOQL beyond the subset,
+//     describe calls of other objects, the refresh token and web-server
+//     flows, per-user API limits, field-level security beyond reading User
+//     fields, Experience Cloud sites (an audience Salesforce also accepts).
 package sandbox

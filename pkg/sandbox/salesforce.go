@@ -18,19 +18,19 @@ import (
 
 // Salesforce API constants.
 const (
-	SFAPIVersion   = "v61.0"
-	SFTokenPath    = "/services/oauth2/token"
-	SFDataRoot     = "/services/data"
+	SFAPIVersion = "v61.0"
+	SFTokenPath  = "/services/oauth2/token"
+	SFDataRoot   = "/services/data"
+	// SFApexRESTRoot is where an org's Apex REST classes would be served;
+	// the sandbox deploys none, so every path under it is 404.
 	SFApexRESTRoot = "/services/apexrest"
-	// SFMembersPath is the Apex REST resource of a contact center's members
-	// (fmt verb: the contact center ID).
-	SFMembersPath = SFApexRESTRoot + "/vccsync/contactcenters/%s/members"
 	// SFSSOCheckPath is the sandbox's own single sign-on check, not
 	// Salesforce's: POST {"userId":"005…"}.
 	SFSSOCheckPath = "/sandbox/sso/check"
 
-	// SFMaxMembersPerAdd is the most users one add request may name.
-	SFMaxMembersPerAdd = 100
+	// SFMaxCollectionRecords is the most records one sObject Collections
+	// request may carry.
+	SFMaxCollectionRecords = 200
 	// SFAliasMaxLength is the length limit of User.Alias.
 	SFAliasMaxLength = 8
 	// SFDefaultPageSize is the number of records per query page.
@@ -94,9 +94,10 @@ type SFStats struct {
 	TokenRequests  int // requests to the token endpoint
 	APIRequests    int // authenticated API calls (the ones Sforce-Limit-Info counts)
 	InjectedFaults int // requests answered by an injected fault
-	Writes         int // successful PATCH of a user, membership POST per user added, membership DELETE
-	// WritesByUser is user ID → HTTP method → successful writes: PATCH of
-	// the user, POST adding it to a contact center, DELETE removing it.
+	Writes         int // successful updates of a user: a PATCH, or a record applied by an sObject Collections PATCH
+	// WritesByUser is user ID → HTTP method → successful writes; every
+	// write is a PATCH (of /sobjects/User/{id}, or a record of
+	// /composite/sobjects), contact-center membership included.
 	WritesByUser map[string]map[string]int
 }
 
@@ -123,19 +124,22 @@ type SFContactCenter struct {
 	Name string
 }
 
-// SFMember is a user's membership of a contact center.
+// SFMember is a user's membership of a contact center: the user's
+// CallCenterId.
 type SFMember struct {
 	ContactCenterID string
 	UserID          string
 	// TelephonyUsername is the telephony provider's username, fixed when
-	// the user was added: Alias@UserId@OrgId.
+	// the user was added (CallCenterId set from null, or changed to another
+	// contact center): Alias@UserId@OrgId.
 	TelephonyUsername string
 }
 
-// Salesforce is an in-process Salesforce org: OAuth, the User sobject and
-// SOQL subset of the REST API, an Apex REST contact-center membership
-// resource, and a single sign-on check. It implements http.Handler and is
-// safe for concurrent use.
+// Salesforce is an in-process Salesforce org: OAuth, the User and
+// CallCenter sobjects, sObject Collections updates and a SOQL subset of
+// the REST API, and a single sign-on check. Contact-center membership is
+// User.CallCenterId. It implements http.Handler and is safe for concurrent
+// use.
 type Salesforce struct {
 	opts  SalesforceOptions
 	mux   *http.ServeMux
@@ -150,6 +154,7 @@ type Salesforce struct {
 	centers    map[string]*sfCenter    // by 18-character ID
 	centerSeq  int
 	userSeq    int
+	memberSeq  int // orders the members of a contact center by when they joined
 	cursors    map[string]*sfCursor
 	apiUsed    int
 	startedURL string
@@ -167,12 +172,12 @@ type sfUserEntry struct {
 	seq       int
 	u         SFUser
 	telephony string // telephony username while a member
+	joined    int    // memberSeq when the user joined its contact center
 }
 
 type sfCenter struct {
-	seq     int
-	cc      SFContactCenter
-	members []string // user IDs in the order they were added
+	seq int
+	cc  SFContactCenter
 }
 
 type sfClient struct {
@@ -190,20 +195,19 @@ var _ http.Handler = (*Salesforce)(nil)
 
 // Route templates (Go ServeMux patterns).
 const (
-	sfRouteToken       = SFTokenPath
-	sfRouteGetUser     = "GET /services/data/{version}/sobjects/User/{id}"
-	sfRoutePatchUser   = "PATCH /services/data/{version}/sobjects/User/{id}"
-	sfRouteQuery       = "GET /services/data/{version}/query"
-	sfRouteQueryMore   = "GET /services/data/{version}/query/{locator}"
-	sfRouteMembers     = "GET /services/apexrest/vccsync/contactcenters/{ccId}/members"
-	sfRouteAddMembers  = "POST /services/apexrest/vccsync/contactcenters/{ccId}/members"
-	sfRouteRemove      = "DELETE /services/apexrest/vccsync/contactcenters/{ccId}/members/{userId}"
-	sfRouteSSOCheck    = SFSSOCheckPath
-	sfRouteDataRest    = SFDataRoot + "/"
-	sfRouteApexRest    = SFApexRESTRoot + "/"
-	sfNoRoute          = "(no route)"
-	sfSessionBadMsg    = "Session expired or invalid"
-	sfNotFoundResource = "The requested resource does not exist"
+	sfRouteToken         = SFTokenPath
+	sfRouteGetUser       = "GET /services/data/{version}/sobjects/User/{id}"
+	sfRoutePatchUser     = "PATCH /services/data/{version}/sobjects/User/{id}"
+	sfRouteGetCallCenter = "GET /services/data/{version}/sobjects/CallCenter/{id}"
+	sfRouteCollections   = "PATCH /services/data/{version}/composite/sobjects"
+	sfRouteQuery         = "GET /services/data/{version}/query"
+	sfRouteQueryMore     = "GET /services/data/{version}/query/{locator}"
+	sfRouteSSOCheck      = SFSSOCheckPath
+	sfRouteDataRest      = SFDataRoot + "/"
+	sfRouteApexRest      = SFApexRESTRoot + "/"
+	sfNoRoute            = "(no route)"
+	sfSessionBadMsg      = "Session expired or invalid"
+	sfNotFoundResource   = "The requested resource does not exist"
 )
 
 // NewSalesforce returns an org with no clients, users, profiles or contact
@@ -226,14 +230,13 @@ func NewSalesforce(opts SalesforceOptions) *Salesforce {
 	s.mux.HandleFunc(sfRouteToken, s.token)
 	s.mux.HandleFunc(sfRouteSSOCheck, s.ssoCheck)
 	for pattern, h := range map[string]func(*http.Request) (int, any){
-		sfRouteGetUser:    s.getUser,
-		sfRouteDescribe:   s.describeUser,
-		sfRoutePatchUser:  s.patchUser,
-		sfRouteQuery:      s.query,
-		sfRouteQueryMore:  s.queryMore,
-		sfRouteMembers:    s.listMembers,
-		sfRouteAddMembers: s.addMembers,
-		sfRouteRemove:     s.removeMember,
+		sfRouteGetUser:       s.getUser,
+		sfRouteDescribe:      s.describeUser,
+		sfRoutePatchUser:     s.patchUser,
+		sfRouteGetCallCenter: s.getCallCenter,
+		sfRouteCollections:   s.patchCollection,
+		sfRouteQuery:         s.query,
+		sfRouteQueryMore:     s.queryMore,
 	} {
 		s.mux.Handle(pattern, s.api(h))
 	}
@@ -283,8 +286,8 @@ func (s *Salesforce) instanceURL(r *http.Request) string {
 	return DemoSFInstanceURL
 }
 
-// ServeHTTP serves the token endpoint, the REST API, the Apex REST
-// membership resource and the sandbox's SSO check.
+// ServeHTTP serves the token endpoint, the REST API and the sandbox's SSO
+// check.
 func (s *Salesforce) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	_, pattern := s.mux.Handler(r)
 	route := pattern
@@ -484,8 +487,9 @@ func (s *Salesforce) Stats() SFStats {
 }
 
 // WriteCount is the number of successful writes to one user with method
-// (PATCH, POST for a contact-center add, DELETE for a remove), or with any
-// method when method is "".
+// (PATCH: of the user, or of its record in an sObject Collections update,
+// contact-center membership included), or with any method when method is
+// "".
 func (s *Salesforce) WriteCount(userID, method string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -501,9 +505,10 @@ func (s *Salesforce) WriteCount(userID, method string) int {
 }
 
 // NoopWriteCount is the number of successful writes to one user, or to any
-// user when userID is "", that changed no field: a PATCH of the values
-// already there (it still bumps LastModifiedDate, as in Salesforce), a
-// re-add to the user's own contact center, a remove of a non-member.
+// user when userID is "", that changed no field: a PATCH (or a record of an
+// sObject Collections update) of the values already there, such as the
+// CallCenterId the user already has or null for a non-member. It still
+// bumps LastModifiedDate, as in Salesforce.
 func (s *Salesforce) NoopWriteCount(userID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -541,8 +546,8 @@ func (s *Salesforce) countWrite(userID, method string, changed bool) {
 }
 
 // subscribe registers fn to be called with the ID of every user that
-// changes (created, updated, added to or removed from a contact center),
-// with s.mu held: fn must not call back into s.
+// changes (created, updated, CallCenterId set or cleared through the API
+// or through Go), with s.mu held: fn must not call back into s.
 func (s *Salesforce) subscribe(fn func(userID string)) (unsubscribe func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -167,9 +167,10 @@ func TestSFInvalidSession(t *testing.T) {
 		{"GET", sfUser + DemoSFJaneID, ""},
 		{"PATCH", sfUser + DemoSFJaneID, `{"Alias":"x"}`},
 		{"GET", sfV + "/query?q=SELECT+Id+FROM+User", ""},
-		{"GET", fmtMembers(DemoSFContactCenterLondon), ""},
-		{"POST", fmtMembers(DemoSFContactCenterLondon), `{"userIds":["` + DemoSFOmarID + `"]}`},
-		{"DELETE", fmtMembers(DemoSFContactCenterLondon) + "/" + DemoSFJaneID, ""},
+		{"PATCH", sfUser + DemoSFOmarID, `{"CallCenterId":"` + DemoSFContactCenterLondon + `"}`},
+		{"PATCH", sfCollections, collectionBody(false, []map[string]any{userRecord(DemoSFOmarID, "CallCenterId", DemoSFContactCenterLondon)})},
+		{"GET", sfV + "/sobjects/CallCenter/" + DemoSFContactCenterLondon, ""},
+		{"GET", SFApexRESTRoot + "/vccsync/contactcenters/" + DemoSFContactCenterLondon + "/members", ""},
 		{"GET", sfV + "/sobjects/Account/001000000000000", ""},
 	}
 	for _, p := range paths {
@@ -191,10 +192,6 @@ func TestSFInvalidSession(t *testing.T) {
 	if st := e.sf.Stats(); st.APIRequests != 1 {
 		t.Fatalf("APIRequests %d, want 1 (refused sessions do not count)", st.APIRequests)
 	}
-}
-
-func fmtMembers(ccID string) string {
-	return SFApexRESTRoot + "/vccsync/contactcenters/" + ccID + "/members"
 }
 
 func TestSFRequestLimit(t *testing.T) {
@@ -309,27 +306,30 @@ func TestSFStats(t *testing.T) {
 	e.must(204, "PATCH", sfUser+DemoSFJaneID, `{"Alias":"jsmith2"}`)
 	e.must(204, "PATCH", sfUser+DemoSFJaneID, `{"Alias":"jsmith2"}`)
 	e.must(200, "GET", sfV+"/query?q=SELECT+Id+FROM+User", "")
-	e.must(200, "POST", fmtMembers(DemoSFContactCenterLondon), `{"userIds":["`+DemoSFOmarID+`","`+DemoSFLenaID+`"]}`)
-	e.must(204, "DELETE", fmtMembers(DemoSFContactCenterLondon)+"/"+DemoSFOmarID, "")
-	e.must(204, "DELETE", fmtMembers(DemoSFContactCenterLondon)+"/"+DemoSFOmarID, "")
+	e.collection(false, userRecord(DemoSFOmarID, "CallCenterId", DemoSFContactCenterLondon), userRecord(DemoSFLenaID, "CallCenterId", DemoSFContactCenterLondon))
+	e.setCallCenter(DemoSFOmarID, nil)
+	e.setCallCenter(DemoSFOmarID, nil)
+	e.must(200, "GET", sfV+"/sobjects/CallCenter/"+DemoSFContactCenterLondon, "")
+	e.must(404, "GET", SFApexRESTRoot+"/vccsync/contactcenters/"+DemoSFContactCenterLondon+"/members", "")
 	e.must(405, "PUT", sfUser+DemoSFJaneID, `{}`)
 	e.raw("POST", SFSSOCheckPath, "", `{"userId":"`+DemoSFJaneID+`"}`)
 
 	want := SFStats{
 		Requests: map[string]int{
-			"GET /services/data/{version}/sobjects/User/{id}":                          1,
-			"PATCH /services/data/{version}/sobjects/User/{id}":                        2,
-			"GET /services/data/{version}/query":                                       1,
-			"POST /services/apexrest/vccsync/contactcenters/{ccId}/members":            1,
-			"DELETE /services/apexrest/vccsync/contactcenters/{ccId}/members/{userId}": 2,
+			"GET /services/data/{version}/sobjects/User/{id}":       1,
+			"PATCH /services/data/{version}/sobjects/User/{id}":     4,
+			"GET /services/data/{version}/query":                    1,
+			"PATCH /services/data/{version}/composite/sobjects":     1,
+			"GET /services/data/{version}/sobjects/CallCenter/{id}": 1,
+			"GET (no route)":          1,
 			"PUT (no route)":          1,
 			"POST /sandbox/sso/check": 1,
 		},
-		APIRequests: 8,
+		APIRequests: 10,
 		Writes:      5,
 		WritesByUser: map[string]map[string]int{
 			DemoSFJaneID: {"PATCH": 2},
-			DemoSFOmarID: {"POST": 1, "DELETE": 2},
+			DemoSFOmarID: {"PATCH": 3},
 		},
 	}
 	st := e.sf.Stats()

@@ -1,10 +1,13 @@
 package sandbox
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 )
 
 // TelephonyUsername is the telephony provider's username of a contact
@@ -46,8 +49,9 @@ func (s *Salesforce) ContactCenters() []SFContactCenter {
 	return out
 }
 
-// Members returns the members of a contact center in the order they were
-// added (nil for an unknown contact center).
+// Members returns the members of a contact center, the users whose
+// CallCenterId it is, in the order they joined (nil for an unknown contact
+// center).
 func (s *Salesforce) Members(ccID string) []SFMember {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -55,11 +59,22 @@ func (s *Salesforce) Members(ccID string) []SFMember {
 	if c == nil {
 		return nil
 	}
-	return s.membersOf(c)
+	var entries []*sfUserEntry
+	for _, e := range s.users {
+		if e.u.CallCenterID == c.cc.ID {
+			entries = append(entries, e)
+		}
+	}
+	slices.SortFunc(entries, func(a, b *sfUserEntry) int { return a.joined - b.joined })
+	out := []SFMember{}
+	for _, e := range entries {
+		out = append(out, SFMember{ContactCenterID: c.cc.ID, UserID: e.u.ID, TelephonyUsername: e.telephony})
+	}
+	return out
 }
 
 // Member returns the membership of a user, if it is a member of a contact
-// center.
+// center (its CallCenterId is set).
 func (s *Salesforce) Member(userID string) (SFMember, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -71,8 +86,9 @@ func (s *Salesforce) Member(userID string) (SFMember, bool) {
 	return SFMember{ContactCenterID: e.u.CallCenterID, UserID: id, TelephonyUsername: e.telephony}, true
 }
 
-// AddMember adds a user to a contact center under the rules of the API
-// (without counting a write).
+// AddMember sets a user's CallCenterId to a contact center under the rules
+// of the API (without counting a write), moving the user out of any other
+// one; adding a member of that contact center again changes nothing.
 func (s *Salesforce) AddMember(ccID, userID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -80,15 +96,26 @@ func (s *Salesforce) AddMember(ccID, userID string) error {
 	if c == nil {
 		return fmt.Errorf("add member to contact center %s: not found", ccID)
 	}
-	_, _, fail := s.addMember(c, userID)
-	if fail != nil {
-		return fmt.Errorf("add member to contact center %s: %s: %s", ccID, fail.ErrorCode, fail.Message)
+	id, _ := sfNormalizeID(userID, SFPrefixUser)
+	e := s.users[id]
+	if e == nil {
+		return fmt.Errorf("add member %s to contact center %s: user not found", userID, ccID)
 	}
+	if e.u.CallCenterID == c.cc.ID {
+		return nil
+	}
+	u := e.u.clone()
+	u.CallCenterID = c.cc.ID
+	if fail := s.checkUser(u, e, false); fail != nil {
+		return fmt.Errorf("add member %s to contact center %s: %s: %s", id, c.cc.ID, fail.errs[0].ErrorCode, fail.errs[0].Message)
+	}
+	s.store(e, u)
+	s.touch(e)
 	return nil
 }
 
-// RemoveMember removes a user from a contact center (nothing when it is
-// not a member), without counting a write.
+// RemoveMember clears a user's CallCenterId if it is a member of the
+// contact center (nothing otherwise), without counting a write.
 func (s *Salesforce) RemoveMember(ccID, userID string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -101,7 +128,13 @@ func (s *Salesforce) RemoveMember(ccID, userID string) error {
 	if e == nil {
 		return fmt.Errorf("remove member %s from contact center %s: user not found", userID, ccID)
 	}
-	s.removeMemberLocked(c, e)
+	if e.u.CallCenterID != c.cc.ID {
+		return nil
+	}
+	u := e.u.clone()
+	u.CallCenterID = ""
+	s.store(e, u)
+	s.touch(e)
 	return nil
 }
 
@@ -141,159 +174,191 @@ func (s *Salesforce) center(raw string) *sfCenter {
 	return s.centers[id]
 }
 
-func (s *Salesforce) membersOf(c *sfCenter) []SFMember {
-	out := []SFMember{}
-	for _, id := range c.members {
-		out = append(out, SFMember{ContactCenterID: c.cc.ID, UserID: id, TelephonyUsername: s.users[id].telephony})
-	}
-	return out
-}
+// sfCallCenterFields are the CallCenter fields the sandbox models.
+var sfCallCenterFields = []string{SFFieldID, "Name"}
 
-// addMember applies the membership rules to one user; it returns the
-// user's 18-character ID (or raw when it is not one), whether anything
-// changed, and the refusal. The caller holds s.mu.
-func (s *Salesforce) addMember(c *sfCenter, raw string) (string, bool, *sfError) {
-	refuse := func(id, code, format string, args ...any) (string, bool, *sfError) {
-		return id, false, &sfError{ErrorCode: code, Message: fmt.Sprintf(format, args...)}
+// getCallCenter is GET /services/data/vXX.X/sobjects/CallCenter/{id}
+// [?fields=Id,Name]: the contact center's record, or 404.
+func (s *Salesforce) getCallCenter(r *http.Request) (int, any) {
+	fields := sfCallCenterFields
+	if q := r.URL.Query().Get("fields"); q != "" {
+		fields = nil
+		for f := range strings.SplitSeq(q, ",") {
+			f = strings.TrimSpace(f)
+			i := slices.IndexFunc(sfCallCenterFields, func(name string) bool { return strings.EqualFold(name, f) })
+			if i < 0 {
+				return sfErrorReply(http.StatusBadRequest, "INVALID_FIELD",
+					fmt.Sprintf("No such column '%s' on entity 'CallCenter'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.", f))
+			}
+			if !slices.Contains(fields, sfCallCenterFields[i]) {
+				fields = append(fields, sfCallCenterFields[i])
+			}
+		}
 	}
-	id, ok := sfNormalizeID(raw, SFPrefixUser)
+	raw := r.PathValue("id")
+	id, ok := sfNormalizeID(raw, "")
 	if !ok {
-		return refuse(raw, "INVALID_ID_FIELD", "Invalid user ID: %s", raw)
+		return sfErrorReply(http.StatusNotFound, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: "+raw)
 	}
-	e := s.users[id]
-	switch {
-	case e == nil:
-		return refuse(id, "NOT_FOUND", "User %s not found", id)
-	case e.u.CallCenterID == c.cc.ID:
-		return id, false, nil
-	case e.u.CallCenterID != "":
-		return refuse(id, "ALREADY_IN_CONTACT_CENTER", "User %s is a member of contact center %s (one contact center per user)", id, e.u.CallCenterID)
-	case !e.u.IsActive:
-		return refuse(id, "INACTIVE_USER", "User %s is inactive", id)
-	case !e.u.ContactCenterPermission():
-		return refuse(id, "NO_CONTACT_CENTER_PERMISSION", "User %s needs the Contact Center Agent or Contact Center Admin permission set", id)
-	case !sfAliasRE.MatchString(e.u.Alias) || len(e.u.Alias) > SFAliasMaxLength:
-		return refuse(id, "INVALID_ALIAS", "Alias %s has characters outside [A-Za-z0-9_.-]", e.u.Alias)
-	}
-	e.u.CallCenterID = c.cc.ID
-	e.telephony = TelephonyUsername(e.u.Alias, id, s.opts.OrgID)
-	c.members = append(c.members, id)
-	s.touch(e)
-	return id, true, nil
-}
-
-// removeMemberLocked removes e from c if it is a member and reports
-// whether it was; the caller holds s.mu.
-func (s *Salesforce) removeMemberLocked(c *sfCenter, e *sfUserEntry) bool {
-	if e.u.CallCenterID != c.cc.ID {
-		return false
-	}
-	c.members = slices.DeleteFunc(c.members, func(id string) bool { return id == e.u.ID })
-	e.u.CallCenterID, e.telephony = "", ""
-	s.touch(e)
-	return true
-}
-
-type sfMembersReply struct {
-	Members []sfMemberView `json:"members"`
-}
-
-type sfMemberView struct {
-	UserID            string `json:"userId"`
-	TelephonyUsername string `json:"telephonyUsername"`
-}
-
-// contactCenter finds the {ccId} of a request; the caller holds s.mu.
-func (s *Salesforce) contactCenter(r *http.Request) (*sfCenter, *sfFail) {
-	raw := r.PathValue("ccId")
-	c := s.center(raw)
-	if c == nil {
-		return nil, sfFailf(http.StatusNotFound, "NOT_FOUND", nil, "Contact center %s not found", raw)
-	}
-	return c, nil
-}
-
-// listMembers is GET …/contactcenters/{ccId}/members.
-func (s *Salesforce) listMembers(r *http.Request) (int, any) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, fail := s.contactCenter(r)
-	if fail != nil {
-		return fail.reply()
-	}
-	out := sfMembersReply{Members: []sfMemberView{}}
-	for _, m := range s.membersOf(c) {
-		out.Members = append(out.Members, sfMemberView{UserID: m.UserID, TelephonyUsername: m.TelephonyUsername})
-	}
-	return http.StatusOK, out
-}
-
-type sfAddMembersBody struct {
-	UserIDs []string `json:"userIds"`
-}
-
-type sfAddResult struct {
-	UserID  string    `json:"userId"`
-	Success bool      `json:"success"`
-	Errors  []sfError `json:"errors,omitempty"`
-}
-
-// addMembers is POST …/contactcenters/{ccId}/members {"userIds":[…]}:
-// 1 to 100 users, a result per user.
-func (s *Salesforce) addMembers(r *http.Request) (int, any) {
-	s.mu.Lock()
-	_, fail := s.contactCenter(r)
+	c := s.centers[id]
 	s.mu.Unlock()
-	if fail != nil {
-		return fail.reply()
+	if c == nil {
+		return sfErrorReply(http.StatusNotFound, "NOT_FOUND", sfNotFoundResource)
 	}
-	var body sfAddMembersBody
+	rec := sfRecord{typ: "CallCenter", url: "/services/data/" + r.PathValue("version") + "/sobjects/CallCenter/" + c.cc.ID, fields: fields}
+	for _, f := range fields {
+		if f == SFFieldID {
+			rec.values = append(rec.values, c.cc.ID)
+		} else {
+			rec.values = append(rec.values, c.cc.Name)
+		}
+	}
+	return http.StatusOK, rec
+}
+
+// sfCollectionBody is the body of an sObject Collections update.
+type sfCollectionBody struct {
+	AllOrNone bool                         `json:"allOrNone"`
+	Records   []map[string]json.RawMessage `json:"records"`
+}
+
+// sfSaveError is an error of an sObject Collections result; its code is
+// under statusCode there, not errorCode (reference §5).
+type sfSaveError struct {
+	StatusCode string   `json:"statusCode"`
+	Message    string   `json:"message"`
+	Fields     []string `json:"fields"`
+}
+
+// sfSaveResult is one record's result of an sObject Collections update:
+// id is the record's ID when it was updated or rolled back, null when the
+// record itself failed.
+type sfSaveResult struct {
+	ID      *string       `json:"id"`
+	Success bool          `json:"success"`
+	Errors  []sfSaveError `json:"errors"`
+}
+
+func sfSaveErr(code string, fields []string, format string, args ...any) *sfSaveError {
+	if fields == nil {
+		fields = []string{}
+	}
+	return &sfSaveError{StatusCode: code, Message: fmt.Sprintf(format, args...), Fields: fields}
+}
+
+const sfRolledBackMsg = "Record rolled back because not all records were valid and the request was using AllOrNone header"
+
+// patchCollection is PATCH /services/data/vXX.X/composite/sobjects
+// {"allOrNone":bool,"records":[{"attributes":{"type":"User"},"id":…,…}]}:
+// 1 to 200 User records, each updated as PATCH /sobjects/User/{id} would
+// (same rules, a write, LastModifiedDate bumped), in order; 200 with a
+// result per record in request order. With allOrNone true, one failure
+// rolls back every record.
+func (s *Salesforce) patchCollection(r *http.Request) (int, any) {
+	var body sfCollectionBody
 	if fail := readSFJSON(r, &body); fail != nil {
 		return fail.reply()
 	}
-	switch n := len(body.UserIDs); {
+	switch n := len(body.Records); {
 	case n == 0:
-		return sfErrorReply(http.StatusBadRequest, "INVALID_INPUT", "userIds: at least one user ID is required")
-	case n > SFMaxMembersPerAdd:
-		return sfErrorReply(http.StatusBadRequest, "LIMIT_EXCEEDED", fmt.Sprintf("At most %d users can be added at a time", SFMaxMembersPerAdd))
+		return sfErrorReply(http.StatusBadRequest, "MISSING_ARGUMENT", "records: at least one record is required")
+	case n > SFMaxCollectionRecords:
+		return sfErrorReply(http.StatusBadRequest, "EXCEEDED_ID_LIMIT",
+			fmt.Sprintf("record limit reached. cannot submit more than %d records in a single call", SFMaxCollectionRecords))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, fail := s.contactCenter(r)
-	if fail != nil {
-		return fail.reply()
+	type update struct {
+		i       int
+		e       *sfUserEntry
+		prev    sfUserEntry
+		changed bool
 	}
-	results := make([]sfAddResult, 0, len(body.UserIDs))
-	for _, raw := range body.UserIDs {
-		id, changed, refusal := s.addMember(c, raw)
-		if refusal != nil {
-			results = append(results, sfAddResult{UserID: id, Errors: []sfError{*refusal}})
+	var updates []update
+	results := make([]sfSaveResult, len(body.Records))
+	seen := map[string]bool{}
+	failed := false
+	for i, rec := range body.Records {
+		e, u, fail := s.collectionRecord(rec, seen)
+		if fail != nil {
+			results[i] = sfSaveResult{Errors: []sfSaveError{*fail}}
+			failed = true
 			continue
 		}
-		s.countWrite(id, http.MethodPost, changed)
-		results = append(results, sfAddResult{UserID: id, Success: true})
+		prev := *e
+		prev.u = e.u.clone()
+		updates = append(updates, update{i: i, e: e, prev: prev, changed: !sfSameRecord(e.u, u)})
+		s.store(e, u)
 	}
-	return http.StatusOK, map[string]any{"results": results}
+	if body.AllOrNone && failed {
+		for _, up := range slices.Backward(updates) {
+			delete(s.byUsername, strings.ToLower(up.e.u.Username))
+			*up.e = up.prev
+			s.byUsername[strings.ToLower(up.e.u.Username)] = up.e.u.ID
+		}
+		for _, up := range updates {
+			id := up.e.u.ID
+			results[up.i] = sfSaveResult{ID: &id, Errors: []sfSaveError{*sfSaveErr("ALL_OR_NONE_OPERATION_ROLLED_BACK", nil, sfRolledBackMsg)}}
+		}
+		return http.StatusOK, results
+	}
+	for _, up := range updates {
+		id := up.e.u.ID
+		s.touch(up.e)
+		s.countWrite(id, http.MethodPatch, up.changed)
+		results[up.i] = sfSaveResult{ID: &id, Success: true, Errors: []sfSaveError{}}
+	}
+	return http.StatusOK, results
 }
 
-// removeMember is DELETE …/contactcenters/{ccId}/members/{userId}: 204,
-// also when the user is not a member.
-func (s *Salesforce) removeMember(r *http.Request) (int, any) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, fail := s.contactCenter(r)
-	if fail != nil {
-		return fail.reply()
+// collectionRecord checks one record of an sObject Collections update and
+// returns its user and the updated record; seen holds the IDs of the
+// request's earlier records. The caller holds s.mu.
+func (s *Salesforce) collectionRecord(rec map[string]json.RawMessage, seen map[string]bool) (*sfUserEntry, SFUser, *sfSaveError) {
+	refuse := func(fail *sfSaveError) (*sfUserEntry, SFUser, *sfSaveError) { return nil, SFUser{}, fail }
+	var attrs struct {
+		Type string `json:"type"`
 	}
-	raw := r.PathValue("userId")
-	id, _ := sfNormalizeID(raw, SFPrefixUser)
+	var rawID json.RawMessage
+	for k, v := range rec {
+		switch {
+		case strings.EqualFold(k, "attributes"):
+			_ = json.Unmarshal(v, &attrs)
+		case strings.EqualFold(k, SFFieldID):
+			rawID = v
+		}
+	}
+	switch {
+	case attrs.Type == "":
+		return refuse(sfSaveErr("INVALID_TYPE", nil, "Must send a concrete entity type."))
+	case !strings.EqualFold(attrs.Type, "User"):
+		return refuse(sfSaveErr("INVALID_TYPE", nil, "sObject type '%s' is not supported: the sandbox models the User object only", attrs.Type))
+	}
+	var raw *string
+	if len(rawID) > 0 && json.Unmarshal(rawID, &raw) != nil {
+		return refuse(sfSaveErr("MALFORMED_ID", []string{SFFieldID}, "malformed id %s", bytes.TrimSpace(rawID)))
+	}
+	if raw == nil || *raw == "" {
+		return refuse(sfSaveErr("MISSING_ARGUMENT", nil, "Id not specified in an update call"))
+	}
+	id, ok := sfNormalizeID(*raw, SFPrefixUser)
+	if !ok {
+		return refuse(sfSaveErr("MALFORMED_ID", []string{SFFieldID}, "malformed id %s", *raw))
+	}
+	if seen[id] {
+		return refuse(sfSaveErr("DUPLICATE_VALUE", nil, "Duplicate id in list: %s", id))
+	}
+	seen[id] = true
 	e := s.users[id]
 	if e == nil {
-		return sfErrorReply(http.StatusNotFound, "NOT_FOUND", fmt.Sprintf("User %s not found", raw))
+		return refuse(sfSaveErr("INVALID_CROSS_REFERENCE_KEY", nil, "invalid cross reference id"))
 	}
-	changed := s.removeMemberLocked(c, e)
-	s.countWrite(id, http.MethodDelete, changed)
-	return http.StatusNoContent, nil
+	u, fail := s.updatedUser(e, rec, true)
+	if fail != nil {
+		return refuse(sfSaveErr(fail.errs[0].ErrorCode, fail.errs[0].Fields, "%s", fail.errs[0].Message))
+	}
+	return e, u, nil
 }
 
 type sfSSOBody struct {

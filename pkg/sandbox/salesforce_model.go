@@ -81,9 +81,10 @@ type SFUser struct {
 	IsActive             bool
 	FederationIdentifier string
 	ProfileID            string
-	// CallCenterID is the contact center the user is a member of. It is
-	// kept by the membership operations: AddUser and ModifyUser cannot set
-	// it.
+	// CallCenterID is the contact center (04v…) the user is a member of:
+	// User.CallCenterId, updatable through the REST API under the
+	// membership rules. AddUser may set it under the same rules;
+	// ModifyUser keeps it (use AddMember and RemoveMember).
 	CallCenterID     string
 	NVMAgentID       string // NVMContactWorld__NVM_Agent_Id__c
 	LastModifiedDate time.Time
@@ -99,8 +100,8 @@ func (u SFUser) clone() SFUser {
 }
 
 // ContactCenterPermission reports whether the user holds a permission set
-// that lets it be added to a contact center (PermissionsIsContactCenterAgent
-// or PermissionsIsContactCenterAdmin).
+// that lets it be added to a contact center, i.e. be given a CallCenterId
+// (PermissionsIsContactCenterAgent or PermissionsIsContactCenterAdmin).
 func (u SFUser) ContactCenterPermission() bool {
 	for _, p := range u.PermissionSets {
 		if sfContactCenterPermissionSets[p] {
@@ -177,6 +178,8 @@ func (u *SFUser) setText(name, v string) {
 		u.FederationIdentifier = v
 	case SFFieldProfileID:
 		u.ProfileID = v
+	case SFFieldCallCenterID:
+		u.CallCenterID = v
 	case SFFieldNVMAgentID:
 		u.NVMAgentID = v
 	}
@@ -184,13 +187,14 @@ func (u *SFUser) setText(name, v string) {
 
 // sfRecord is a REST record: "attributes" first, then the fields in order.
 type sfRecord struct {
+	typ    string // sObject type; "" is User
 	url    string
 	fields []string
 	values []any
 }
 
 func newSFRecord(u SFUser, version string, fields []string) sfRecord {
-	rec := sfRecord{url: "/services/data/" + version + "/sobjects/User/" + u.ID, fields: fields}
+	rec := sfRecord{typ: "User", url: "/services/data/" + version + "/sobjects/User/" + u.ID, fields: fields}
 	for _, f := range fields {
 		rec.values = append(rec.values, u.field(f, false))
 	}
@@ -199,7 +203,11 @@ func newSFRecord(u SFUser, version string, fields []string) sfRecord {
 
 func (r sfRecord) MarshalJSON() ([]byte, error) {
 	var b bytes.Buffer
-	attrs, err := json.Marshal(map[string]string{"type": "User", "url": r.url})
+	typ := r.typ
+	if typ == "" {
+		typ = "User"
+	}
+	attrs, err := json.Marshal(map[string]string{"type": typ, "url": r.url})
 	if err != nil {
 		return nil, err
 	}

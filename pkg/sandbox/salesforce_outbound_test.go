@@ -340,7 +340,7 @@ func TestOutboundRetry(t *testing.T) {
 				return 200, outboundAck, 0
 			})
 			o := newSender(t, e.sf, OutboundOptions{URL: l.url, Timeout: 100 * time.Millisecond, Backoff: []time.Duration{20 * time.Millisecond}})
-			e.addMembers(DemoSFContactCenterNewYork, DemoSFTomID)
+			e.setCallCenter(DemoSFTomID, DemoSFContactCenterNewYork)
 			drain(t, o)
 			ids := l.ids()
 			if len(ids) != 2 || !slices.Equal(ids[0], ids[1]) || len(ids[0]) != 1 {
@@ -513,7 +513,7 @@ func TestOutboundRun(t *testing.T) {
 			}
 		}
 	}
-	e.addMembers(DemoSFContactCenterNewYork, DemoSFAnaID)
+	e.setCallCenter(DemoSFAnaID, DemoSFContactCenterNewYork)
 	wait(1)
 	if v, _ := l.requests()[0].env.Body.Notifications.Notifications[0].field("CallCenterId"); v != DemoSFContactCenterNewYork {
 		t.Fatalf("CallCenterId %q", v)

@@ -64,16 +64,15 @@ func (s *Salesforce) AddProfile(id, name string) error {
 // FederationIdentifier, a known profile) without counting a write. The
 // REST API's alias character rule is not applied: a user created in Setup
 // may have any alias. An empty ID gets a new one; a zero LastModifiedDate
-// or SystemModstamp is set to now. CallCenterID must be empty (see
-// [Salesforce.AddMember]).
+// or SystemModstamp is set to now. A CallCenterID makes the user a member
+// under the rules of [Salesforce.AddMember] (a contact center of the org,
+// the permission set, the alias characters).
 func (s *Salesforce) AddUser(u SFUser) (SFUser, error) {
 	u = u.clone()
 	fail := func(err error) (SFUser, error) {
 		return SFUser{}, fmt.Errorf("add salesforce user %s: %w", u.Username, err)
 	}
-	if u.CallCenterID != "" {
-		return fail(errors.New("CallCenterID is set by contact-center membership: use AddMember"))
-	}
+	u.CallCenterID = sfNormalizeRef(u.CallCenterID, SFPrefixContactCenter)
 	for _, p := range u.PermissionSets {
 		if p == "" {
 			return fail(errors.New("empty permission set name"))
@@ -135,8 +134,9 @@ func sfStamp(t, other time.Time) time.Time {
 
 // ModifyUser changes a stored user outside the API, as an administrator
 // in Setup would: the record rules of [Salesforce.AddUser] apply, the ID
-// and CallCenterID are kept, and LastModifiedDate and SystemModstamp are
-// bumped unless fn changed them.
+// and CallCenterID are kept (membership changes through
+// [Salesforce.AddMember] and [Salesforce.RemoveMember]), and
+// LastModifiedDate and SystemModstamp are bumped unless fn changed them.
 func (s *Salesforce) ModifyUser(userID string, fn func(*SFUser)) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -236,8 +236,8 @@ func (s *Salesforce) Users() []SFUser {
 // contact centers and six active users (the DemoSF…ID constants): Jane,
 // Omar, Tom and Ana (agent profile, ContactCenterAgent), Priya (supervisor
 // profile, ContactCenterAdmin) and Lena (agent profile, no contact-center
-// permission set). Jane, NVM Agent Id 1042, is a member of London; nobody
-// else is a member. Usernames are first.last@demo.example.
+// permission set). Jane, NVM Agent Id 1042, is a member of London (her
+// CallCenterId); nobody else is a member. Usernames are first.last@demo.example.
 func (s *Salesforce) SeedDemo() error {
 	fail := func(err error) error { return fmt.Errorf("seed demo salesforce org: %w", err) }
 	if err := s.AddClient(SFClient{ID: DemoSFClientID, Secret: DemoSFClientSecret, Username: DemoSFUsername}); err != nil {

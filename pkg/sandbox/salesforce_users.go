@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -77,27 +78,8 @@ func (s *Salesforce) patchUser(r *http.Request) (int, any) {
 	if fail != nil {
 		return fail.reply()
 	}
-	u := e.u.clone()
-	keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range body {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, k := range keys {
-		if strings.EqualFold(k, "attributes") {
-			continue
-		}
-		name, ok := sfFieldByLower[strings.ToLower(k)]
-		if !ok {
-			return sfFailf(http.StatusBadRequest, "INVALID_FIELD", nil, "No such column '%s' on sobject of type User", k).reply()
-		}
-		if fail := setSFField(&u, name, body[k]); fail != nil {
-			return fail.reply()
-		}
-	}
-	if fail := s.checkUser(u, e, true); fail != nil {
+	u, fail := s.updatedUser(e, body, false)
+	if fail != nil {
 		return fail.reply()
 	}
 	changed := !sfSameRecord(e.u, u)
@@ -107,11 +89,38 @@ func (s *Salesforce) patchUser(r *http.Request) (int, any) {
 	return http.StatusNoContent, nil
 }
 
-// setSFField sets one field from its JSON value.
+// updatedUser returns e's record with the fields of an update body set
+// (field names match case-insensitively; "attributes" is skipped, and so
+// is "id" when skipID), checked under the REST API's rules. It is the one
+// validation of PATCH /sobjects/User/{id} and of sObject Collections
+// updates. The caller holds s.mu.
+func (s *Salesforce) updatedUser(e *sfUserEntry, body map[string]json.RawMessage, skipID bool) (SFUser, *sfFail) {
+	u := e.u.clone()
+	for _, k := range slices.Sorted(maps.Keys(body)) {
+		if strings.EqualFold(k, "attributes") || skipID && strings.EqualFold(k, SFFieldID) {
+			continue
+		}
+		name, ok := sfFieldByLower[strings.ToLower(k)]
+		if !ok {
+			return SFUser{}, sfFailf(http.StatusBadRequest, "INVALID_FIELD", nil, "No such column '%s' on sobject of type User", k)
+		}
+		if fail := setSFField(&u, name, body[k]); fail != nil {
+			return SFUser{}, fail
+		}
+	}
+	if fail := s.checkUser(u, e, true); fail != nil {
+		return SFUser{}, fail
+	}
+	return u, nil
+}
+
+// setSFField sets one field from its JSON value. A CallCenterId that is a
+// contact center ID is stored in its 18-character form; checkUser refuses
+// any other.
 func setSFField(u *SFUser, name string, raw json.RawMessage) *sfFail {
 	raw = bytes.TrimSpace(raw)
 	switch name {
-	case SFFieldID, SFFieldCallCenterID, SFFieldLastModifiedDate, SFFieldSystemModstamp:
+	case SFFieldID, SFFieldLastModifiedDate, SFFieldSystemModstamp:
 		return sfFailf(http.StatusBadRequest, "INVALID_FIELD_FOR_INSERT_UPDATE", []string{name},
 			"Unable to create/update fields: %s. Please check the security settings of this field and verify that it is read/write for your profile or permission set.", name)
 	case SFFieldIsActive:
@@ -131,12 +140,24 @@ func setSFField(u *SFUser, name string, raw json.RawMessage) *sfFail {
 		return sfFailf(http.StatusBadRequest, "JSON_PARSER_ERROR", nil,
 			"Cannot deserialize instance of string from %s value %s or request may be missing a required field", sfJSONKind(raw), raw)
 	}
-	if v == nil {
+	switch {
+	case v == nil:
 		u.setText(name, "")
-	} else {
+	case name == SFFieldCallCenterID:
+		u.setText(name, sfNormalizeRef(*v, SFPrefixContactCenter))
+	default:
 		u.setText(name, *v)
 	}
 	return nil
+}
+
+// sfNormalizeRef is the 18-character form of a reference field's value
+// when it is an ID with the key prefix, else the value as given.
+func sfNormalizeRef(v, prefix string) string {
+	if id, ok := sfNormalizeID(v, prefix); ok {
+		return id
+	}
+	return v
 }
 
 func sfJSONKind(raw json.RawMessage) string {
@@ -220,6 +241,35 @@ func (s *Salesforce) checkUser(u SFUser, old *sfUserEntry, api bool) *sfFail {
 	if _, known := s.profiles[pid]; len(s.profiles) > 0 && !known {
 		return sfFailf(http.StatusBadRequest, "INVALID_CROSS_REFERENCE_KEY", []string{SFFieldProfileID}, "invalid cross reference id")
 	}
+	return s.checkMembership(u, old)
+}
+
+// checkMembership applies the contact-center rules (reference §4) when u's
+// CallCenterId is set to a contact center old is not a member of (an add
+// or a move; clearing it and keeping it are always allowed, also for an
+// inactive user or one who has lost the permission set): the contact
+// center must be one of the org's (INVALID_CROSS_REFERENCE_KEY), the user
+// must hold the Contact Center Agent or Admin permission set, and its alias
+// must be of [A-Za-z0-9_.-] (both FIELD_INTEGRITY_EXCEPTION, strict). The
+// caller holds s.mu.
+func (s *Salesforce) checkMembership(u SFUser, old *sfUserEntry) *sfFail {
+	if u.CallCenterID == "" || old != nil && old.u.CallCenterID == u.CallCenterID {
+		return nil
+	}
+	fields := []string{SFFieldCallCenterID}
+	cc, ok := sfNormalizeID(u.CallCenterID, SFPrefixContactCenter)
+	switch {
+	case !ok:
+		return sfFailf(http.StatusBadRequest, "INVALID_CROSS_REFERENCE_KEY", fields, "Call Center ID: id value of incorrect type: %s", u.CallCenterID)
+	case s.centers[cc] == nil:
+		return sfFailf(http.StatusBadRequest, "INVALID_CROSS_REFERENCE_KEY", fields, "invalid cross reference id")
+	case !u.ContactCenterPermission():
+		return sfFailf(http.StatusBadRequest, "FIELD_INTEGRITY_EXCEPTION", fields,
+			"CallCenterId: user %s needs the Contact Center Agent or Contact Center Admin permission set to be a member of a contact center", u.ID)
+	case !sfAliasRE.MatchString(u.Alias):
+		return sfFailf(http.StatusBadRequest, "FIELD_INTEGRITY_EXCEPTION", []string{SFFieldAlias},
+			"Alias: invalid characters in %q: a contact center member's alias may use only A-Z a-z 0-9 _ . -", u.Alias)
+	}
 	return nil
 }
 
@@ -250,26 +300,47 @@ func sfSameRecord(a, b SFUser) bool {
 	return true
 }
 
-// store replaces a user's record, keeping the username index; the caller
-// holds s.mu.
+// store replaces a user's record, keeping the username index and the
+// membership: when CallCenterId changes to a contact center, the user
+// joins it and its telephony username is fixed from the alias it has now;
+// when it is cleared, both go. The caller holds s.mu and has checked u.
 func (s *Salesforce) store(e *sfUserEntry, u SFUser) {
-	if pid, ok := sfNormalizeID(u.ProfileID, SFPrefixProfile); ok {
-		u.ProfileID = pid
+	u.ProfileID = sfNormalizeRef(u.ProfileID, SFPrefixProfile)
+	u.CallCenterID = sfNormalizeRef(u.CallCenterID, SFPrefixContactCenter)
+	if u.CallCenterID != e.u.CallCenterID {
+		e.telephony, e.joined = "", 0
+		if u.CallCenterID != "" {
+			s.memberSeq++
+			e.telephony, e.joined = TelephonyUsername(u.Alias, u.ID, s.opts.OrgID), s.memberSeq
+		}
 	}
 	delete(s.byUsername, strings.ToLower(e.u.Username))
 	e.u = u
 	s.byUsername[strings.ToLower(u.Username)] = u.ID
 }
 
-// SOQL: SELECT f1, f2 FROM User [WHERE Id = 'x' | WHERE Id IN ('x', …)]
-// [ORDER BY Id [ASC|DESC]].
+// SOQL: SELECT f1, f2 FROM User [WHERE <Id|CallCenterId> = 'x' |
+// WHERE <Id|CallCenterId> IN ('x', …)] [ORDER BY Id [ASC|DESC]].
 
 type sfSOQL struct {
-	fields   []string
-	filtered bool
-	ids      map[string]bool
-	orderBy  bool
-	desc     bool
+	fields []string
+	// filter is the WHERE field (Id or CallCenterId), "" for none; ids are
+	// the 18-character IDs it may equal.
+	filter  string
+	ids     map[string]bool
+	orderBy bool
+	desc    bool
+}
+
+// match reports whether u passes the WHERE clause.
+func (q *sfSOQL) match(u SFUser) bool {
+	switch q.filter {
+	case SFFieldID:
+		return q.ids[u.ID]
+	case SFFieldCallCenterID:
+		return q.ids[u.CallCenterID]
+	}
+	return true
 }
 
 type sfToken struct {
@@ -381,11 +452,16 @@ func parseSFSOQL(q string) (*sfSOQL, *sfFail) {
 	pos++
 	if isKW("WHERE") {
 		pos++
-		if !isKW("Id") {
-			return nil, sfMalformed("the sandbox supports WHERE Id = '…' and WHERE Id IN ('…', …) only")
+		switch {
+		case isKW(SFFieldID):
+			out.filter = SFFieldID
+		case isKW(SFFieldCallCenterID):
+			out.filter = SFFieldCallCenterID
+		default:
+			return nil, sfMalformed("the sandbox supports WHERE Id or CallCenterId = '…' and WHERE Id or CallCenterId IN ('…', …) only")
 		}
 		pos++
-		out.filtered, out.ids = true, map[string]bool{}
+		out.ids = map[string]bool{}
 		var values []string
 		switch {
 		case peek().kind == '=':
@@ -483,7 +559,11 @@ func (s *Salesforce) query(r *http.Request) (int, any) {
 	version := r.PathValue("version")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if fail := checkVisible(soql.fields, s.hiddenFields(r)); fail != nil {
+	named := soql.fields
+	if soql.filter != "" {
+		named = append(slices.Clone(named), soql.filter)
+	}
+	if fail := checkVisible(named, s.hiddenFields(r)); fail != nil {
 		return fail.reply()
 	}
 	entries := s.sortedUsers()
@@ -495,7 +575,7 @@ func (s *Salesforce) query(r *http.Request) (int, any) {
 	}
 	records := []sfRecord{}
 	for _, e := range entries {
-		if soql.filtered && !soql.ids[e.u.ID] {
+		if !soql.match(e.u) {
 			continue
 		}
 		records = append(records, newSFRecord(e.u, version, soql.fields))

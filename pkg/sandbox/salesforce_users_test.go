@@ -148,7 +148,8 @@ func TestSFPatchUser(t *testing.T) {
 		{"unknown profile", `{"ProfileId":"00e5e000000Nope"}`, 400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", []string{"ProfileId"}},
 		{"not a profile ID", `{"ProfileId":"0055e000001Omar"}`, 400, "INVALID_CROSS_REFERENCE_KEY", "Profile ID: id value of incorrect type: 0055e000001Omar", []string{"ProfileId"}},
 		{"unknown field", `{"Nickname":"j"}`, 400, "INVALID_FIELD", "No such column 'Nickname' on sobject of type User", nil},
-		{"read-only CallCenterId", `{"CallCenterId":null}`, 400, "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: CallCenterId. …", []string{"CallCenterId"}},
+		{"read-only Id", `{"Id":"` + DemoSFJaneID + `"}`, 400, "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: Id. …", []string{"Id"}},
+		{"unknown contact center", `{"CallCenterId":"04v5e000000Nope"}`, 400, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", []string{"CallCenterId"}},
 		{"read-only SystemModstamp", `{"SystemModstamp":"2030-01-01T00:00:00.000+0000"}`, 400, "INVALID_FIELD_FOR_INSERT_UPDATE", "Unable to create/update fields: SystemModstamp. …", []string{"SystemModstamp"}},
 		{"IsActive as a string", `{"IsActive":"false"}`, 400, "JSON_PARSER_ERROR", `Cannot deserialize instance of boolean from VALUE_STRING value "false" or request may be missing a required field`, nil},
 		{"IsActive null", `{"IsActive":null}`, 400, "INVALID_TYPE_ON_FIELD_IN_RECORD", "IsActive: value not of required type: null", []string{"IsActive"}},
@@ -319,7 +320,7 @@ func TestSFQuery(t *testing.T) {
 	errs := []struct{ soql, code, msg string }{
 		{"SELECT Id, Nickname FROM User", "INVALID_FIELD", "No such column 'Nickname' on entity 'User'…"},
 		{"SELECT Id FROM Account", "INVALID_TYPE", "sObject type 'Account' is not supported…"},
-		{"SELECT Id FROM User WHERE Alias = 'x'", "MALFORMED_QUERY", "the sandbox supports WHERE Id = '…' and WHERE Id IN ('…', …) only"},
+		{"SELECT Id FROM User WHERE Alias = 'x'", "MALFORMED_QUERY", "the sandbox supports WHERE Id or CallCenterId = '…' and WHERE Id or CallCenterId IN ('…', …) only"},
 		{"SELECT Id FROM User WHERE Id IN ('bad')", "INVALID_QUERY_FILTER_OPERATOR", "invalid ID field: bad"},
 		{"SELECT Id FROM User WHERE Id IN ()", "MALFORMED_QUERY", "unexpected token: ')'"},
 		{"SELECT Id FROM User WHERE Id IN ('" + DemoSFJaneID + "'", "MALFORMED_QUERY", "unexpected end of query"},

@@ -97,4 +97,13 @@
 //   - The file uses bbolt's hash-map freelist, which is not written to disk
 //     (cheaper commits on large files); it is rebuilt by scanning the file on
 //     Open.
+//
+// # Replay positions
+//
+// [ReplayStore] is a separate, small bbolt file for publisher's Pub/Sub
+// subscription: topic → the replay id of the last change event published
+// to JetStream, saved (and synced) after each PubAck, so a restart
+// resumes right after it. It is not the worker's store: the subscriber
+// and the worker run apart, and a second subscriber on the same file is
+// refused while the first holds it.
 package store
