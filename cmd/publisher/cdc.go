@@ -124,7 +124,7 @@ func cdcCommand(a *cli.App) *cobra.Command {
 				return cli.Usage(err)
 			}
 			if o.sf.Configured() {
-				client, err := o.sf.Client(a.Getenv)
+				client, err := o.sf.Client(a.Getenv, a.Stderr)
 				if err != nil {
 					return cli.Usage(err)
 				}
@@ -174,7 +174,7 @@ func (o *cdcOptions) subscribe(ctx context.Context, a *cli.App, pos []string) er
 	if err != nil {
 		return cli.Usage(err)
 	}
-	client, err := o.sf.Client(a.Getenv)
+	client, err := o.sf.Client(a.Getenv, a.Stderr)
 	if err != nil {
 		return cli.Usage(err)
 	}

@@ -49,7 +49,7 @@ configuration error.`,
 			var sfc preflight.Salesforce
 			switch {
 			case sf.Configured():
-				client, err := sf.Client(a.Getenv)
+				client, err := sf.Client(a.Getenv, a.Stderr)
 				if err != nil {
 					return cli.Usage(err)
 				}

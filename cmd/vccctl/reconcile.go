@@ -111,7 +111,7 @@ func reconcileCommand(a *cli.App) *cobra.Command {
 			if o.sf.URL == "" && o.sf.TokenURL == "" {
 				return cli.Usagef("reading Salesforce users needs --sf-url (or --sf-token-url), --sf-client-id and a secret or key")
 			}
-			sfc, err := o.sf.Client(a.Getenv)
+			sfc, err := o.sf.Client(a.Getenv, a.Stderr)
 			if err != nil {
 				return cli.Usage(err)
 			}

@@ -48,7 +48,7 @@ time, 2 usage error.`,
 			if err != nil {
 				return cli.Usage(err)
 			}
-			client, err := sf.Client(a.Getenv)
+			client, err := sf.Client(a.Getenv, a.Stderr)
 			if err != nil {
 				return cli.Usage(err)
 			}

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -47,9 +48,13 @@ func (s *Salesforce) Configured() bool {
 
 // Client builds the Salesforce REST client: the JWT bearer flow with a
 // private key file, else client credentials, the secret from its file,
-// else from VCCSYNC_SF_CLIENT_SECRET (getenv).
-func (s *Salesforce) Client(getenv func(string) string) (*salesforce.Client, error) {
-	cfg := salesforce.Config{BaseURL: s.URL, TokenURL: s.TokenURL, ClientID: s.ClientID}
+// else from VCCSYNC_SF_CLIENT_SECRET (getenv). User fields the API user
+// cannot read are left out of queries with one warning on stderr.
+func (s *Salesforce) Client(getenv func(string) string, stderr io.Writer) (*salesforce.Client, error) {
+	cfg := salesforce.Config{BaseURL: s.URL, TokenURL: s.TokenURL, ClientID: s.ClientID,
+		HiddenFields: func(fields []string) {
+			fmt.Fprintf(stderr, "warning: Salesforce: the integration user cannot read User field(s) %s: read without them (grant read access to sync them)\n", strings.Join(fields, ", "))
+		}}
 	switch {
 	case s.KeyFile != "":
 		key, err := os.ReadFile(s.KeyFile)

@@ -114,6 +114,10 @@ type Config struct {
 	// changeOrigin "…;client=<CallClient>" and they can be ignored.
 	// Default DefaultCallClient.
 	CallClient string
+	// HiddenFields, when set, is told the optional User fields a query
+	// left out because the API user cannot read them (see
+	// LimitUserFields), the first time that happens.
+	HiddenFields func(fields []string)
 }
 
 // Client is a client of the Salesforce REST API for users, aliases and
@@ -128,7 +132,8 @@ type Client struct {
 	auth    *authSource
 	now     func() time.Time
 	// callClient goes in Sforce-Call-Options (see Config.CallClient).
-	callClient string
+	callClient   string
+	hiddenFields func([]string)
 	// fields are the User fields queries select: restUserFields without
 	// the optional ones the API user cannot read (LimitUserFields).
 	fields atomic.Pointer[[]string]
@@ -224,7 +229,8 @@ func NewClient(cfg Config) (*Client, error) {
 		obs:     cfg.Observer,
 		now:     time.Now,
 
-		callClient: cfg.CallClient,
+		callClient:   cfg.CallClient,
+		hiddenFields: cfg.HiddenFields,
 	}
 	if c.callClient == "" {
 		c.callClient = DefaultCallClient

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -72,8 +73,7 @@ func (c *Client) QueryUsers(ctx context.Context, ids []string) ([]events.User, e
 	var users []events.User
 	for start := 0; start < len(keys); start += MaxQueryIDs {
 		batch := keys[start:min(start+MaxQueryIDs, len(keys))]
-		soql := c.selectUsers() + " WHERE Id IN ('" + strings.Join(batch, "','") + "')"
-		err := c.query(ctx, soql, func(u events.User) error {
+		err := c.queryUsers(ctx, " WHERE Id IN ('"+strings.Join(batch, "','")+"')", func(u events.User) error {
 			users = append(users, u)
 			return nil
 		})
@@ -87,7 +87,7 @@ func (c *Client) QueryUsers(ctx context.Context, ids []string) ([]events.User, e
 // ForEachUser calls fn for every user of the org, in Id order, page by page.
 // It stops at the first error fn returns and returns that error as is.
 func (c *Client) ForEachUser(ctx context.Context, fn func(events.User) error) error {
-	return c.query(ctx, c.selectUsers()+" ORDER BY Id", fn)
+	return c.queryUsers(ctx, " ORDER BY Id", fn)
 }
 
 // SetAlias changes a user's alias. The alias is checked first (1 to 8
@@ -123,6 +123,27 @@ func CheckAlias(alias string) error {
 		return fmt.Errorf("%w: %q has %d characters", ErrInvalidAlias, alias, len(alias))
 	}
 	return nil
+}
+
+// queryUsers runs SELECT <the user fields> FROM User<suffix>. A query
+// refused with INVALID_FIELD before LimitUserFields ran (a field the API
+// user cannot read: the query fails whole, on its first page) runs
+// LimitUserFields and, when it left optional fields out, once more without
+// them; Config.HiddenFields hears of them.
+func (c *Client) queryUsers(ctx context.Context, suffix string, fn func(events.User) error) error {
+	err := c.query(ctx, c.selectUsers()+suffix, fn)
+	var e *Error
+	if err == nil || !errors.As(err, &e) || e.Code != "INVALID_FIELD" || c.fields.Load() != nil {
+		return err
+	}
+	hidden, lerr := c.LimitUserFields(ctx)
+	if lerr != nil || len(hidden) == 0 {
+		return err
+	}
+	if c.hiddenFields != nil {
+		c.hiddenFields(hidden)
+	}
+	return c.query(ctx, c.selectUsers()+suffix, fn)
 }
 
 func (c *Client) selectUsers() string {
