@@ -12,7 +12,7 @@
 //	vccsync_events_received_total           counter    type                   messages received from the stream
 //	vccsync_events_total                    counter    type, outcome          events handled, by outcome
 //	vccsync_handler_duration_seconds        histogram  type                   time a handler takes for one event
-//	vccsync_event_lag_seconds               histogram  -                      event time to effect applied (buckets 0.1s to 1h)
+//	vccsync_event_lag_seconds               histogram  -                      arrival in the stream to effect applied (buckets 5ms to 1h)
 //	vccsync_vcc_requests_total              counter    method, route, status  VCC API requests; status "error" when no response
 //	vccsync_vcc_request_duration_seconds    histogram  method, route          time of a VCC API request
 //	vccsync_retries_total                   counter    type, reason           transient failures retried

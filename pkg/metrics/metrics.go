@@ -70,7 +70,8 @@ type Metrics struct {
 	Events *prometheus.CounterVec // vccsync_events_total{type,outcome}
 	// HandlerDuration is the time a handler takes for one event.
 	HandlerDuration *prometheus.HistogramVec // vccsync_handler_duration_seconds{type}
-	// EventLag is the time from the event's time to its effect being applied.
+	// EventLag is the time from the message's arrival in the stream to its
+	// effect being applied (and acknowledged), retries included.
 	EventLag prometheus.Histogram // vccsync_event_lag_seconds
 
 	// VCCRequests counts VCC API requests by method, route template and
@@ -140,8 +141,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"type"}),
 		EventLag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    EventLagName,
-			Help:    "Time from an event's time to its effect being applied.",
-			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+			Help:    "Time from an event's arrival in the VCCSYNC stream to its effect being applied, retries included.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
 		}),
 		VCCRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: VCCRequestsName,

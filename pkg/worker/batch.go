@@ -434,8 +434,13 @@ func (w *Worker[S]) settle(it *item[S], start time.Time) {
 			// Redelivered later and found in the ledger: no effect twice.
 			w.log.Warn("ack failed", zap.String("subject", o.Subject), zap.Error(err))
 		}
-		if w.m != nil && it.ev != nil && it.ev.Time != nil && it.outcome != "duplicate" && it.outcome != "stale" {
-			w.m.EventLag.Observe(time.Since(*it.ev.Time).Seconds())
+		// Lag runs from the message's arrival in the stream, not from the
+		// event's own time: a replay or a reconcile carries old Salesforce
+		// timestamps that say nothing of how far behind the worker is.
+		if w.m != nil && it.outcome != "duplicate" && it.outcome != "stale" {
+			if meta, err := it.msg.Metadata(); err == nil && !meta.Timestamp.IsZero() {
+				w.m.EventLag.Observe(time.Since(meta.Timestamp).Seconds())
+			}
 		}
 	}
 	if w.m != nil {

@@ -726,3 +726,35 @@ func TestPoisonOfAUserIsRecorded(t *testing.T) {
 		t.Error("the poison command is in the ledger: a replay would be skipped")
 	}
 }
+
+// The lag runs from the message's arrival in the stream: an event whose
+// own time is long past (a replay, a reconcile, an old Salesforce change)
+// applied at once counts as applied at once.
+func TestLagFromArrivalInTheStream(t *testing.T) {
+	h := newHarness(t, 30*time.Second)
+	a := userID(t, "0055e000001Aaaa")
+	h.publish(t, a, "old-1")
+	h.run(t, h.config(), nil)
+	waitApplied(t, h, "old-1")
+	if age := time.Since(eventTime); age < time.Hour {
+		t.Fatalf("the test's event time %s is recent: it would not tell the two clocks apart", eventTime)
+	}
+	var count uint64
+	var sum float64
+	waitFor(t, waitLong, "the lag observed", func() bool {
+		mfs, err := h.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == metrics.EventLagName {
+				hist := mf.GetMetric()[0].GetHistogram()
+				count, sum = hist.GetSampleCount(), hist.GetSampleSum()
+			}
+		}
+		return count == 1
+	})
+	if sum > 30 {
+		t.Errorf("lag %.0fs for an event applied as it arrived: measured from the event's own time, not its arrival", sum)
+	}
+}
