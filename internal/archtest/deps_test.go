@@ -57,7 +57,7 @@ var rules = map[string]rule{
 
 	"pkg/opsapi": {allow: []string{"pkg/events", "pkg/handlers", "pkg/vcc"}}, // status / history / plan service and its client; vcc for the dry ports' data types
 
-	"pkg/bridge": {allow: []string{"pkg/events", "pkg/bus", "pkg/salesforce"}}, // outbound-message handler, change-event ingester, their inputs and server
+	"pkg/bridge": {allow: []string{"pkg/events", "pkg/bus", "pkg/salesforce", "pkg/metrics"}}, // outbound-message handler, change-event ingester, their inputs and server
 
 	// The composition: the worker's, handlers' and operators' ports backed
 	// by the store and the domain handlers.
@@ -66,7 +66,7 @@ var rules = map[string]rule{
 	// Salesforce's Pub/Sub API: the generated stubs (the wire contract),
 	// and the subscriber over them.
 	"pkg/pubsub/eventbus": {},
-	"pkg/pubsub":          {allow: []string{"pkg/pubsub/eventbus"}},
+	"pkg/pubsub":          {allow: []string{"pkg/pubsub/eventbus", "pkg/metrics"}},
 
 	"pkg/dlq": {allow: []string{"pkg/events"}}, // the dead-letter format, list / show / replay / purge of VCCSYNC_DLQ; not an adapter: reads through a JetStream interface it declares
 }

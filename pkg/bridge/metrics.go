@@ -1,10 +1,9 @@
 package bridge
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vccsync/vccsync/pkg/metrics"
 )
 
 // Metric names.
@@ -108,29 +107,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	var done []prometheus.Collector
-	for _, nc := range []struct {
-		name string
-		c    prometheus.Collector
-	}{
-		{OutboundRequestsName, m.OutboundRequests},
-		{OutboundNotificationsName, m.OutboundNotifications},
-		{PublishDurationName, m.PublishDuration},
-		{CDCMessagesName, m.CDCMessages},
-		{CDCEventsName, m.CDCEvents},
-		{CDCUsersReadName, m.CDCUsersRead},
-	} {
-		if err := reg.Register(nc.c); err != nil {
-			for _, d := range done {
-				reg.Unregister(d)
-			}
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return nil, fmt.Errorf("bridge: register %s: already registered (NewMetrics called twice on one registry?): %w", nc.name, err)
-			}
-			return nil, fmt.Errorf("bridge: register %s: %w", nc.name, err)
-		}
-		done = append(done, nc.c)
+	if err := metrics.RegisterAll(reg, "bridge",
+		metrics.Named{Name: OutboundRequestsName, C: m.OutboundRequests},
+		metrics.Named{Name: OutboundNotificationsName, C: m.OutboundNotifications},
+		metrics.Named{Name: PublishDurationName, C: m.PublishDuration},
+		metrics.Named{Name: CDCMessagesName, C: m.CDCMessages},
+		metrics.Named{Name: CDCEventsName, C: m.CDCEvents},
+		metrics.Named{Name: CDCUsersReadName, C: m.CDCUsersRead},
+	); err != nil {
+		return nil, err
 	}
 	return m, nil
 }

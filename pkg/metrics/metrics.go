@@ -211,20 +211,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	var done []prometheus.Collector
-	for _, nc := range m.collectors() {
-		if err := reg.Register(nc.c); err != nil {
-			for _, d := range done {
-				reg.Unregister(d)
-			}
-			name := nc.name
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return nil, fmt.Errorf("metrics: register %s: already registered (New called twice on one registry?): %w", name, err)
-			}
-			return nil, fmt.Errorf("metrics: register %s: %w", name, err)
-		}
-		done = append(done, nc.c)
+	if err := RegisterAll(reg, "metrics", m.collectors()...); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
@@ -238,13 +226,36 @@ func MustNew(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-type namedCollector struct {
-	name string
-	c    prometheus.Collector
+// Named is a collector and the name of its metric, for RegisterAll.
+type Named struct {
+	Name string
+	C    prometheus.Collector
 }
 
-func (m *Metrics) collectors() []namedCollector {
-	return []namedCollector{
+// RegisterAll registers every collector on reg, or none: after a failure
+// it unregisters the ones it registered and returns an error naming the
+// metric, prefixed with owner (the package registering). A metric already
+// on reg is said to be so: the constructor ran twice on one registry.
+func RegisterAll(reg prometheus.Registerer, owner string, cs ...Named) error {
+	var done []prometheus.Collector
+	for _, nc := range cs {
+		if err := reg.Register(nc.C); err != nil {
+			for _, d := range done {
+				reg.Unregister(d)
+			}
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return fmt.Errorf("%s: register %s: already registered (its metrics created twice on one registry?): %w", owner, nc.Name, err)
+			}
+			return fmt.Errorf("%s: register %s: %w", owner, nc.Name, err)
+		}
+		done = append(done, nc.C)
+	}
+	return nil
+}
+
+func (m *Metrics) collectors() []Named {
+	return []Named{
 		{EventsReceivedName, m.EventsReceived},
 		{EventsName, m.Events},
 		{HandlerDurationName, m.HandlerDuration},

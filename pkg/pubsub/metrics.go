@@ -1,8 +1,7 @@
 package pubsub
 
 import (
-	"errors"
-	"fmt"
+	promreg "github.com/vccsync/vccsync/pkg/metrics"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -89,30 +88,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	var done []prometheus.Collector
-	for _, nc := range []struct {
-		name string
-		c    prometheus.Collector
-	}{
-		{EventsReceivedName, m.received},
-		{EventsPublishedName, m.published},
-		{ReconnectsName, m.reconnects},
-		{ReplayLostName, m.replayLost},
-		{LagName, m.lag},
-		{ReplayPositionTimeName, m.positionTime},
-		{SchemasFetchedTotalName, m.schemas},
-	} {
-		if err := reg.Register(nc.c); err != nil {
-			for _, d := range done {
-				reg.Unregister(d)
-			}
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return nil, fmt.Errorf("pubsub: register %s: already registered (two subscribers on one registry?): %w", nc.name, err)
-			}
-			return nil, fmt.Errorf("pubsub: register %s: %w", nc.name, err)
-		}
-		done = append(done, nc.c)
+	if err := promreg.RegisterAll(reg, "pubsub",
+		promreg.Named{Name: EventsReceivedName, C: m.received},
+		promreg.Named{Name: EventsPublishedName, C: m.published},
+		promreg.Named{Name: ReconnectsName, C: m.reconnects},
+		promreg.Named{Name: ReplayLostName, C: m.replayLost},
+		promreg.Named{Name: LagName, C: m.lag},
+		promreg.Named{Name: ReplayPositionTimeName, C: m.positionTime},
+		promreg.Named{Name: SchemasFetchedTotalName, C: m.schemas},
+	); err != nil {
+		return nil, err
 	}
 	return m, nil
 }
