@@ -146,7 +146,8 @@ func TestCDCFileMixed(t *testing.T) {
 	if want := "messages: 3 published, 1 duplicate, 3 ignored, 0 gap, 0 overflow, 2 rejected, 0 failed; events: 4 published, 1 duplicate\n"; stderr != want {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
-	olga, ravi, mei := "vccsync.user."+cdcOlga+".changed", "vccsync.user."+cdcRavi+".changed", "vccsync.user."+cdcMei+".changed"
+	// Ravi and Mei leave: their changes take the priority subject.
+	olga, ravi, mei := "vccsync.user."+cdcOlga+".changed", "vccsync.user."+cdcRavi+".priority", "vccsync.user."+cdcMei+".priority"
 	want := []storedMsg{
 		{1, olga, cdcID(cdcOlga, "tx-create", 1), cdcID(cdcOlga, "tx-create", 1), cdcOlga},
 		{2, ravi, cdcID(cdcRavi, "tx-leave", 1), cdcID(cdcRavi, "tx-leave", 1), cdcRavi},
@@ -699,7 +700,8 @@ func TestCDCListen(t *testing.T) {
 	if !strings.Contains(stdout.String(), "published post=1 msg=1 change=CREATE") || !strings.Contains(stdout.String(), "rejected post=4 msg=1 ") {
 		t.Errorf("stdout: %s", stdout.String())
 	}
-	olga, ravi, mei := "vccsync.user."+cdcOlga+".changed", "vccsync.user."+cdcRavi+".changed", "vccsync.user."+cdcMei+".changed"
+	// Ravi and Mei leave: their changes take the priority subject.
+	olga, ravi, mei := "vccsync.user."+cdcOlga+".changed", "vccsync.user."+cdcRavi+".priority", "vccsync.user."+cdcMei+".priority"
 	checkStored(t, js, []storedMsg{
 		{1, olga, cdcID(cdcOlga, "tx-create", 1), cdcID(cdcOlga, "tx-create", 1), cdcOlga},
 		{2, ravi, cdcID(cdcRavi, "tx-leave", 1), cdcID(cdcRavi, "tx-leave", 1), cdcRavi},

@@ -72,7 +72,7 @@ type options struct {
 	ackWait, dupWindow, retryMax     time.Duration
 	retryInitial                     time.Duration
 	logFormat, logLevel              string
-	demo                             bool
+	demo, leaversFirst               bool
 	check, listRegions               bool
 	version, pprof                   bool
 	vccAcceptMultiAccountArchive     bool
@@ -114,7 +114,8 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.StringVar(&o.sfSandboxListen, "sf-sandbox-listen", "127.0.0.1:0", "address of the in-process Salesforce sandbox (when no Salesforce endpoint is configured)")
 	fs.StringVar(&o.sandboxListen, "sandbox-listen", "127.0.0.1:0", "address of the in-process VCC sandbox (when no VCC endpoint is configured)")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "users applied in parallel")
-	fs.IntVar(&o.batchSize, "batch-size", 256, "messages per batch and per bbolt commit")
+	fs.IntVar(&o.batchSize, "batch-size", 256, "messages per pull request, and the most recorded in one bbolt commit")
+	fs.BoolVar(&o.leaversFirst, "leavers-first", true, "take access changes (deactivations, and reactivations reverting them) on a consumer of their own, ahead of a backlog of other changes")
 	fs.IntVar(&o.attempts, "max-attempts", 10, "failed attempts of a transiently failing message before it is dead-lettered (exhausted)")
 	fs.DurationVar(&o.ackWait, "ack-wait", 30*time.Second, "JetStream AckWait of the consumer")
 	fs.IntVar(&o.streamReplicas, "stream-replicas", 1, "replicas of the VCCSYNC and VCCSYNC_DLQ streams (3 on a three-node JetStream cluster)")

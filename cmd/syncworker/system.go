@@ -48,7 +48,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	}
 	db := sys.db
 	sys.closers = append(sys.closers, func() { _ = db.Close() })
-	nc, cons, err := sys.openNATS(o, log)
+	nc, cons, prio, err := sys.openNATS(o, log)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +81,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	}
 	wcfg := worker.Config{BatchSize: o.batchSize, Concurrency: o.concurrency, MaxAttempts: o.attempts,
 		AckWait: o.ackWait, RetryInitial: o.retryInitial, RetryMax: o.retryMax, Observe: observe,
-		Probe: tg.probe(), Health: vccHealth}
+		Probe: tg.probe(), Health: vccHealth, Priority: prio}
 	sys.worker = worker.New[handlers.State](wcfg, cons, sys.js, engine.Handler{Users: h}, engine.Store{DB: db}, m, log.Named("worker"))
 	if err := sys.serveHTTP(o, log, reg, nc); err != nil {
 		return nil, err
@@ -90,17 +90,18 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 }
 
 // openNATS starts the embedded JetStream server unless --nats-url names
-// one, connects, and makes sure the streams and the consumer exist.
-func (sys *system) openNATS(o *options, log *zap.Logger) (*nats.Conn, jetstream.Consumer, error) {
+// one, connects, and makes sure the streams and the consumers exist (the
+// priority one unless --leavers-first=false).
+func (sys *system) openNATS(o *options, log *zap.Logger) (*nats.Conn, jetstream.Consumer, jetstream.Consumer, error) {
 	natsURL := o.natsURL
 	if natsURL == "" {
 		host, port, err := splitHostPort(o.natsListen)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--nats-listen: %w", err)
+			return nil, nil, nil, fmt.Errorf("--nats-listen: %w", err)
 		}
 		sync, err := parseSync(o.natsSync)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if sync > 0 {
 			log.Warn("the embedded JetStream server syncs to disk only every --nats-sync interval: an OS crash or power loss can lose events already acknowledged to Salesforce", zap.Duration("nats_sync", sync))
@@ -108,7 +109,7 @@ func (sys *system) openNATS(o *options, log *zap.Logger) (*nats.Conn, jetstream.
 		dir := filepath.Join(o.dataDir, "jetstream")
 		srv, err := bus.StartEmbedded(bus.EmbeddedConfig{StoreDir: dir, Host: host, Port: port, Logger: log.Named("nats"), SyncInterval: sync})
 		if err != nil {
-			return nil, nil, fmt.Errorf("embedded NATS: %w", err)
+			return nil, nil, nil, fmt.Errorf("embedded NATS: %w", err)
 		}
 		sys.closers = append(sys.closers, srv.Shutdown)
 		natsURL = srv.ClientURL()
@@ -117,20 +118,20 @@ func (sys *system) openNATS(o *options, log *zap.Logger) (*nats.Conn, jetstream.
 	nc, err := bus.Connect(bus.ConnectConfig{URL: natsURL, Name: "vccsync-syncworker", CredsFile: o.natsCreds,
 		CACert: o.natsCA, ClientCert: o.natsCert, ClientKey: o.natsKey, Logger: log.Named("nats")})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sys.closers = append(sys.closers, nc.Close)
 	sys.natsURL = natsURL
 	if sys.js, err = jetstream.New(nc); err != nil {
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
+		return nil, nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := bus.EnsureStreams(ctx, sys.js, bus.StreamsConfig{DuplicateWindow: o.dupWindow, Replicas: o.streamReplicas}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	cons, err := bus.EnsureConsumer(ctx, sys.js, bus.ConsumerConfig{AckWait: o.ackWait, MaxAckPending: 4 * o.batchSize})
-	return nc, cons, err
+	cons, prio, err := bus.EnsureConsumers(ctx, sys.js, bus.ConsumerConfig{AckWait: o.ackWait, MaxAckPending: 4 * o.batchSize, NoPriority: !o.leaversFirst})
+	return nc, cons, prio, err
 }
 
 // probe is the cheapest call that proves the targets answer: the worker's

@@ -244,7 +244,8 @@ func TestEnsureConsumerIdempotent(t *testing.T) {
 	c := i2.Config
 	if c.Durable != "syncworker" || c.AckPolicy != jetstream.AckExplicitPolicy ||
 		c.DeliverPolicy != jetstream.DeliverAllPolicy || c.MaxDeliver != -1 ||
-		c.FilterSubject != events.SubjectAll || c.AckWait != 30*time.Second || c.MaxAckPending != 1000 {
+		c.FilterSubject != "" || fmt.Sprint(c.FilterSubjects) != fmt.Sprint([]string{events.SubjectChangedAll, events.SubjectCommandAll}) ||
+		c.AckWait != 30*time.Second || c.MaxAckPending != 1000 {
 		t.Errorf("consumer config = %+v", c)
 	}
 
@@ -429,5 +430,59 @@ func TestPartition(t *testing.T) {
 	}
 	if bus.Partition(8, userID) != bus.Partition(8, userID) {
 		t.Error("Partition is not deterministic")
+	}
+}
+
+// The priority consumer takes the access changes and the main one the
+// rest; turning it off gives the main one everything again, and on again
+// splits them, on a work-queue stream that refuses overlapping consumers.
+func TestEnsureConsumersPriority(t *testing.T) {
+	js := connect(t, startServer(t, ""))
+	ctx := testContext(t)
+	if err := bus.EnsureStreams(ctx, js, bus.StreamsConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	const id = "0055e000001AbcdAAC"
+	for _, subj := range []string{events.UserChangedSubject(id), events.UserPrioritySubject(id), events.CommandSubject(id, "set-webrtc")} {
+		if _, err := js.Publish(ctx, subj, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending := func(c jetstream.Consumer) uint64 {
+		t.Helper()
+		i, err := c.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return i.NumPending
+	}
+	for _, step := range []struct {
+		noPriority        bool
+		main, priority    uint64
+		priorityConsumers int
+	}{
+		{false, 2, 1, 1},
+		{true, 3, 0, 0},
+		{false, 2, 1, 1},
+	} {
+		main, prio, err := bus.EnsureConsumers(ctx, js, bus.ConsumerConfig{NoPriority: step.noPriority})
+		if err != nil {
+			t.Fatalf("EnsureConsumers(NoPriority %v): %v", step.noPriority, err)
+		}
+		if got := pending(main); got != step.main {
+			t.Errorf("NoPriority %v: main consumer has %d pending, want %d", step.noPriority, got, step.main)
+		}
+		if (prio != nil) != (step.priorityConsumers == 1) {
+			t.Fatalf("NoPriority %v: priority consumer %v", step.noPriority, prio)
+		}
+		if prio != nil {
+			if got := pending(prio); got != step.priority {
+				t.Errorf("priority consumer has %d pending, want %d", got, step.priority)
+			}
+		}
+		_, err = js.Consumer(ctx, events.Stream, bus.DefaultDurable+bus.PrioritySuffix)
+		if exists := err == nil; exists != (step.priorityConsumers == 1) {
+			t.Errorf("NoPriority %v: priority consumer exists %v (%v)", step.noPriority, exists, err)
+		}
 	}
 }

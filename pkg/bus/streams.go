@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -92,12 +93,21 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, cfg StreamsConfi
 	return nil
 }
 
-// ConsumerConfig configures the worker's durable pull consumer on VCCSYNC.
+// ConsumerConfig configures the worker's durable pull consumers on VCCSYNC.
 type ConsumerConfig struct {
-	// Durable name; default "syncworker".
+	// Durable name; default "syncworker". The priority consumer is named
+	// after it, with PrioritySuffix.
 	Durable string
-	// FilterSubject; default events.SubjectAll.
+	// FilterSubject, when set, is the one subject filter of the consumer,
+	// and there is no priority consumer (a partition's filter, say). By
+	// default the consumer takes changes and commands
+	// (events.SubjectChangedAll, events.SubjectCommandAll) and the priority
+	// consumer the access changes (events.SubjectPriorityAll); with
+	// NoPriority the one consumer takes events.SubjectAll.
 	FilterSubject string
+	// NoPriority turns the priority consumer off (and deletes it if an
+	// earlier run made it): access changes wait their turn.
+	NoPriority bool
 	// AckWait before an unacked message is redelivered; default 30s.
 	AckWait time.Duration
 	// MaxAckPending bounds the messages delivered and not yet acked;
@@ -110,8 +120,13 @@ func PullConsumerConfig(cfg ConsumerConfig) jetstream.ConsumerConfig {
 	if cfg.Durable == "" {
 		cfg.Durable = DefaultDurable
 	}
-	if cfg.FilterSubject == "" {
+	var filters []string
+	switch {
+	case cfg.FilterSubject != "":
+	case cfg.NoPriority:
 		cfg.FilterSubject = events.SubjectAll
+	default:
+		filters = []string{events.SubjectChangedAll, events.SubjectCommandAll}
 	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = DefaultAckWait
@@ -120,16 +135,57 @@ func PullConsumerConfig(cfg ConsumerConfig) jetstream.ConsumerConfig {
 		cfg.MaxAckPending = DefaultMaxAckPending
 	}
 	return jetstream.ConsumerConfig{
-		Durable:       cfg.Durable,
-		Description:   "vccsync worker",
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.AckWait,
-		MaxDeliver:    -1,
-		FilterSubject: cfg.FilterSubject,
-		ReplayPolicy:  jetstream.ReplayInstantPolicy,
-		MaxAckPending: cfg.MaxAckPending,
+		Durable:        cfg.Durable,
+		Description:    "vccsync worker",
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        cfg.AckWait,
+		MaxDeliver:     -1,
+		FilterSubject:  cfg.FilterSubject,
+		FilterSubjects: filters,
+		ReplayPolicy:   jetstream.ReplayInstantPolicy,
+		MaxAckPending:  cfg.MaxAckPending,
 	}
+}
+
+// PrioritySuffix names the priority consumer after the main one.
+const PrioritySuffix = "-priority"
+
+// HasPriority reports whether cfg gives the worker a priority consumer.
+func (cfg ConsumerConfig) HasPriority() bool { return cfg.FilterSubject == "" && !cfg.NoPriority }
+
+// PriorityConsumerConfig is the configuration of the priority consumer:
+// like the main one, on events.SubjectPriorityAll.
+func PriorityConsumerConfig(cfg ConsumerConfig) jetstream.ConsumerConfig {
+	cc := PullConsumerConfig(cfg)
+	cc.Durable += PrioritySuffix
+	cc.Description = "vccsync worker: access changes, ahead of the rest"
+	cc.FilterSubject, cc.FilterSubjects = events.SubjectPriorityAll, nil
+	return cc
+}
+
+// EnsureConsumers creates or updates the worker's consumers and returns
+// them: the main one and, unless cfg turns it off, the priority one (nil
+// otherwise). VCCSYNC is a work queue, whose consumers may not overlap: the
+// main consumer is narrowed before the priority one is made, and the
+// priority one deleted before the main one widens again.
+func EnsureConsumers(ctx context.Context, js jetstream.JetStream, cfg ConsumerConfig) (main, priority jetstream.Consumer, err error) {
+	pc := PriorityConsumerConfig(cfg)
+	if !cfg.HasPriority() {
+		err := js.DeleteConsumer(ctx, events.Stream, pc.Durable)
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, nil, fmt.Errorf("delete consumer %s on %s: %w", pc.Durable, events.Stream, err)
+		}
+	}
+	main, err = EnsureConsumer(ctx, js, cfg)
+	if err != nil || !cfg.HasPriority() {
+		return main, nil, err
+	}
+	priority, err = js.CreateOrUpdateConsumer(ctx, events.Stream, pc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ensure consumer %s on %s: %w", pc.Durable, events.Stream, err)
+	}
+	return main, priority, nil
 }
 
 // EnsureConsumer creates the durable pull consumer on VCCSYNC, or updates it

@@ -80,6 +80,9 @@ func NewUserChanged(id, source string, at time.Time, u User) (Envelope, error) {
 func (e Envelope) NATSSubject() (string, error) {
 	switch {
 	case e.Type == TypeUserChanged:
+		if u, err := DecodeUser(e.Data); err == nil && u.ChangesAccess() {
+			return UserPrioritySubject(e.Subject), nil
+		}
 		return UserChangedSubject(e.Subject), nil
 	case strings.HasPrefix(e.Type, CommandTypePrefix):
 		return CommandSubject(e.Subject, strings.TrimPrefix(e.Type, CommandTypePrefix)), nil

@@ -266,3 +266,75 @@ func TestCommandRoundTrip(t *testing.T) {
 		t.Errorf("Params: %v, want the unknown parameter named", err)
 	}
 }
+
+// Fields read in place decode exactly as encoding/json decodes the plain
+// type: escapes, non-ASCII, invalid UTF-8, booleans and datetimes.
+func TestFieldDecodesAsEncodingJSON(t *testing.T) {
+	for _, raw := range []string{
+		`"jane.doe@example.com"`, `""`, `"Zoë Ångström"`, `"tab\tand \"quote\""`, `"\u00e9t\u00e9"`,
+		"\"bad \xff utf-8\"", `"a\/b"`, `"line\nbreak"`,
+	} {
+		var want string
+		if err := json.Unmarshal([]byte(raw), &want); err != nil {
+			t.Fatalf("%s: %v", raw, err)
+		}
+		var got Field[string]
+		if err := json.Unmarshal([]byte(raw), &got); err != nil || !got.Known() || got.Value != want {
+			t.Errorf("%s: got %+v, %v; want %q", raw, got, err, want)
+		}
+	}
+	for _, raw := range []string{`true`, `false`} {
+		var got Field[bool]
+		if err := json.Unmarshal([]byte(raw), &got); err != nil || !got.Known() || got.Value != (raw == "true") {
+			t.Errorf("%s: got %+v, %v", raw, got, err)
+		}
+	}
+	var b Field[bool]
+	if err := json.Unmarshal([]byte(`"true"`), &b); err == nil {
+		t.Errorf(`"true" decoded as a boolean: %+v`, b)
+	}
+	var tm Field[Time]
+	if err := json.Unmarshal([]byte(`"2026-11-20T10:15:00.000+0000"`), &tm); err != nil || !tm.Value.Equal(time.Date(2026, 11, 20, 10, 15, 0, 0, time.UTC)) {
+		t.Errorf("datetime: %+v, %v", tm, err)
+	}
+	var n Field[string]
+	if err := json.Unmarshal([]byte(` null `), &n); err != nil || !n.Set || !n.Null {
+		t.Errorf("null: %+v, %v", n, err)
+	}
+}
+
+// Changes to a user's access take the priority subject; others do not.
+func TestAccessChangesTakeThePrioritySubject(t *testing.T) {
+	const id = "0055e000001AbcdAAC"
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name string
+		u    User
+		want string
+	}{
+		{"deactivation", User{ID: id, IsActive: Val(false)}, "vccsync.user." + id + ".priority"},
+		{"reactivation from CDC", User{ID: id, IsActive: Val(true), ChangedFields: []string{"IsActive"}}, "vccsync.user." + id + ".priority"},
+		{"active snapshot", User{ID: id, IsActive: Val(true), Email: Val("a@example.com")}, "vccsync.user." + id + ".changed"},
+		{"change without IsActive", User{ID: id, Email: Val("a@example.com"), ChangedFields: []string{"Email"}}, "vccsync.user." + id + ".changed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, err := NewUserChanged("e1", "salesforce/test", at, tc.u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := env.NATSSubject()
+			if err != nil || got != tc.want {
+				t.Fatalf("subject %q, %v; want %q", got, err, tc.want)
+			}
+			body, _ := env.Marshal()
+			ev, err := Decode(got, body)
+			if err != nil || ev.User == nil {
+				t.Fatalf("decode on %s: %v", got, err)
+			}
+			p, err := ParseSubject(got)
+			if err != nil || p.Kind != KindChanged || p.Priority != strings.HasSuffix(tc.want, ".priority") {
+				t.Errorf("parsed %+v, %v", p, err)
+			}
+		})
+	}
+}

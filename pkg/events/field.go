@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Field is a Salesforce field value with three states: absent (Set false:
@@ -34,16 +35,60 @@ func (f Field[T]) Get() T { return f.Value }
 func (f Field[T]) IsZero() bool { return !f.Set }
 
 // UnmarshalJSON records that the key was present, and whether it was null.
+// encoding/json has checked the whole document before it calls this, so
+// plain strings, booleans and Times are read in place; anything else (an
+// escaped string, another type) goes through json.Unmarshal.
 func (f *Field[T]) UnmarshalJSON(b []byte) error {
 	f.Set = true
-	if bytes.Equal(bytes.TrimSpace(b), []byte("null")) {
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
 		f.Null = true
 		var zero T
 		f.Value = zero
 		return nil
 	}
 	f.Null = false
+	switch v := any(&f.Value).(type) {
+	case *string:
+		if s, ok := plainString(b); ok {
+			*v = s
+			return nil
+		}
+	case *bool:
+		switch string(b) {
+		case "true":
+			*v = true
+			return nil
+		case "false":
+			*v = false
+			return nil
+		}
+	case json.Unmarshaler:
+		return v.UnmarshalJSON(b)
+	}
 	return json.Unmarshal(b, &f.Value)
+}
+
+// plainString is the value of a JSON string literal without escapes or
+// invalid UTF-8 (which json.Unmarshal would replace), and whether b is one.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	ascii := true
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return "", false
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
 }
 
 // MarshalJSON writes null or the value. Absent fields are dropped by `omitzero`.
@@ -112,9 +157,11 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		t.Time = time.UnixMilli(ms).UTC()
 		return nil
 	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return err
+	s, ok := plainString(b)
+	if !ok {
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
 	}
 	p, err := ParseTime(strings.TrimSpace(s))
 	if err != nil {

@@ -16,6 +16,13 @@ const (
 	SubjectPrefix = "vccsync.user."
 	// SubjectAll matches every user subject.
 	SubjectAll = "vccsync.user.>"
+	// SubjectChangedAll, SubjectCommandAll and SubjectPriorityAll split
+	// SubjectAll without overlap: user changes, admin commands, and the
+	// changes to a user's access (see User.ChangesAccess) that overtake a
+	// backlog of the others.
+	SubjectChangedAll  = "vccsync.user.*.changed"
+	SubjectCommandAll  = "vccsync.user.*.cmd.*"
+	SubjectPriorityAll = "vccsync.user.*.priority"
 	// DLQSubjectPrefix starts every dead-letter subject.
 	DLQSubjectPrefix = "vccsync.dlq."
 	// DLQSubjectAll matches every dead-letter subject.
@@ -86,6 +93,14 @@ func UserChangedSubject(userID string) string {
 	return SubjectPrefix + userID + ".changed"
 }
 
+// UserPrioritySubject is the subject of a salesforce.user.changed event
+// that changes the user's access (User.ChangesAccess): a deactivation, or a
+// reactivation that reverts one. The worker takes these on a consumer of
+// their own, ahead of a backlog of other changes.
+func UserPrioritySubject(userID string) string {
+	return SubjectPrefix + userID + ".priority"
+}
+
 // CommandSubject is the subject of an admin command for a user.
 func CommandSubject(userID, action string) string {
 	return SubjectPrefix + userID + ".cmd." + action
@@ -99,9 +114,10 @@ func DLQSubject(original string) string {
 
 // ParsedSubject is a user subject taken apart.
 type ParsedSubject struct {
-	UserID string // as it appears in the subject
-	Kind   SubjectKind
-	Action string // for KindCommand
+	UserID   string // as it appears in the subject
+	Kind     SubjectKind
+	Action   string // for KindCommand
+	Priority bool   // a KindChanged on the priority subject
 }
 
 // ParseSubject takes a user subject apart and checks its shape.
@@ -112,18 +128,18 @@ func ParseSubject(subject string) (ParsedSubject, error) {
 	}
 	tok := strings.Split(rest, ".")
 	switch {
-	case len(tok) == 2 && tok[1] == "changed":
+	case len(tok) == 2 && (tok[1] == "changed" || tok[1] == "priority"):
 		if err := checkUserID(tok[0]); err != nil {
 			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
 		}
-		return ParsedSubject{UserID: tok[0], Kind: KindChanged}, nil
+		return ParsedSubject{UserID: tok[0], Kind: KindChanged, Priority: tok[1] == "priority"}, nil
 	case len(tok) == 3 && tok[1] == "cmd" && checkAction(tok[2]) == nil:
 		if err := checkUserID(tok[0]); err != nil {
 			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
 		}
 		return ParsedSubject{UserID: tok[0], Kind: KindCommand, Action: tok[2]}, nil
 	}
-	return ParsedSubject{}, fmt.Errorf("subject %q: want vccsync.user.<SalesforceUserId>.changed or vccsync.user.<SalesforceUserId>.cmd.<action>", subject)
+	return ParsedSubject{}, fmt.Errorf("subject %q: want vccsync.user.<SalesforceUserId>.changed, .priority or .cmd.<action>", subject)
 }
 
 // checkAction reports whether an admin command's action can be a subject

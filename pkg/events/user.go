@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -65,6 +66,20 @@ func (u User) Modstamp() time.Time {
 		return u.LastModifiedDate.Value.Time
 	}
 	return time.Time{}
+}
+
+// ChangesAccess reports whether the change takes the user's access away
+// or gives it back: IsActive known false (a deactivation, or any change of
+// an inactive user), or IsActive true and listed in ChangedFields (a
+// reactivation, as Change Data Capture reports it). Such changes are
+// published on UserPrioritySubject, so that a leaver loses access while a
+// backlog of other changes waits. An Outbound Message lists no changed
+// fields, so a reactivation it carries takes the ordinary subject.
+func (u User) ChangesAccess() bool {
+	if !u.IsActive.Known() {
+		return false
+	}
+	return !u.IsActive.Value || slices.Contains(u.ChangedFields, "IsActive")
 }
 
 // Name is "FirstName LastName" of what is known.

@@ -16,6 +16,8 @@ const (
 	EventsName                = "vccsync_events_total"
 	HandlerDurationName       = "vccsync_handler_duration_seconds"
 	EventLagName              = "vccsync_event_lag_seconds"
+	DeprovisionName           = "vccsync_time_to_deprovision_seconds"
+	BorrowedName              = "vccsync_borrowed_messages_total"
 	VCCRequestsName           = "vccsync_vcc_requests_total"
 	VCCRequestDurationName    = "vccsync_vcc_request_duration_seconds"
 	RetriesName               = "vccsync_retries_total"
@@ -73,6 +75,13 @@ type Metrics struct {
 	// EventLag is the time from the message's arrival in the stream to its
 	// effect being applied (and acknowledged), retries included.
 	EventLag prometheus.Histogram // vccsync_event_lag_seconds
+	// Deprovision is the time from an access change's arrival in the
+	// stream (a leaver's deactivation, or a reactivation reverting one: the
+	// priority subject) to its effect being applied, retries included.
+	Deprovision prometheus.Histogram // vccsync_time_to_deprovision_seconds
+	// Borrowed counts the earlier messages of a user that the priority
+	// lane read from the stream and applied before an access change.
+	Borrowed prometheus.Counter // vccsync_borrowed_messages_total
 
 	// VCCRequests counts VCC API requests by method, route template and
 	// status code ("error" when there was no response).
@@ -143,6 +152,15 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name:    EventLagName,
 			Help:    "Time from an event's arrival in the VCCSYNC stream to its effect being applied, retries included.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}),
+		Deprovision: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    DeprovisionName,
+			Help:    "Time from an access change's arrival in the VCCSYNC stream (a deactivation, or a reactivation reverting one) to its effect being applied, retries included.",
+			Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 15, 30, 45, 60, 120, 300, 600, 1800, 3600},
+		}),
+		Borrowed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: BorrowedName,
+			Help: "Earlier messages of a user read from the stream and applied before an access change, ahead of the main consumer.",
 		}),
 		VCCRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: VCCRequestsName,
@@ -260,6 +278,8 @@ func (m *Metrics) collectors() []Named {
 		{EventsName, m.Events},
 		{HandlerDurationName, m.HandlerDuration},
 		{EventLagName, m.EventLag},
+		{DeprovisionName, m.Deprovision},
+		{BorrowedName, m.Borrowed},
 		{VCCRequestsName, m.VCCRequests},
 		{VCCRequestDurationName, m.VCCRequestDuration},
 		{RetriesName, m.Retries},

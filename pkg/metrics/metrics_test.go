@@ -55,6 +55,8 @@ func TestNames(t *testing.T) {
 		"vccsync_events_total":                  {dto.MetricType_COUNTER, []string{"outcome", "type"}},
 		"vccsync_handler_duration_seconds":      {dto.MetricType_HISTOGRAM, []string{"type"}},
 		"vccsync_event_lag_seconds":             {dto.MetricType_HISTOGRAM, nil},
+		"vccsync_time_to_deprovision_seconds":   {dto.MetricType_HISTOGRAM, nil},
+		"vccsync_borrowed_messages_total":       {dto.MetricType_COUNTER, nil},
 		"vccsync_vcc_requests_total":            {dto.MetricType_COUNTER, []string{"method", "route", "status"}},
 		"vccsync_vcc_request_duration_seconds":  {dto.MetricType_HISTOGRAM, []string{"method", "route"}},
 		"vccsync_retries_total":                 {dto.MetricType_COUNTER, []string{"reason", "type"}},
@@ -106,7 +108,7 @@ func TestNames(t *testing.T) {
 	// The exported name constants agree.
 	for _, name := range []string{
 		metrics.EventsReceivedName, metrics.EventsName, metrics.HandlerDurationName,
-		metrics.EventLagName, metrics.VCCRequestsName, metrics.VCCRequestDurationName,
+		metrics.EventLagName, metrics.DeprovisionName, metrics.BorrowedName, metrics.VCCRequestsName, metrics.VCCRequestDurationName,
 		metrics.RetriesName, metrics.DLQMessagesName, metrics.InflightName,
 		metrics.BatchCommitDurationName, metrics.BatchSizeName, metrics.ReadyName,
 		metrics.QuarantinedName, metrics.QuarantineTransitionsName,

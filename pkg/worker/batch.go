@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -21,6 +20,13 @@ type item[S any] struct {
 	msg  jetstream.Msg
 	meta *jetstream.MsgMetadata
 	ev   *events.Event
+	// priority: delivered by the priority consumer; borrowed: read from
+	// the stream ahead of an access change (see priority.go)
+	priority, borrowed bool
+	passed             bool // borrowed, failed for good, and left to the main consumer
+	// floor: no access change with a lower stream sequence was in the
+	// stream when the message arrived, except perhaps the user's own
+	floor uint64
 
 	// fate, set by the lane
 	done     bool // applied or duplicate: ack after commit
@@ -36,120 +42,11 @@ type item[S any] struct {
 	settled  bool // see Record.Settled
 }
 
-// process applies one batch: decode, per-user lanes, one commit, then acks.
-func (w *Worker[S]) process(ctx context.Context, msgs []jetstream.Msg) {
-	start := time.Now()
-	if w.m != nil {
-		w.m.Inflight.Add(float64(len(msgs)))
-		defer w.m.Inflight.Sub(float64(len(msgs)))
-	}
-	stopKeepAlive := w.keepAlive(msgs)
-	defer stopKeepAlive()
-
-	items := make([]*item[S], 0, len(msgs))
-	lanes := map[string][]*item[S]{}
-	var order []string
-	for _, m := range msgs {
-		it := &item[S]{msg: m}
-		it.meta, _ = m.Metadata()
-		typ := "unknown"
-		ev, err := events.Decode(m.Subject(), m.Data())
-		if err == nil {
-			it.ev, typ = ev, ev.Type
-		}
-		if w.m != nil {
-			w.m.EventsReceived.WithLabelValues(typ).Inc()
-		}
-		items = append(items, it)
-		if err != nil {
-			it.dlqClass, it.dlqErr = events.ClassPoison, err
-			continue
-		}
-		if _, ok := lanes[ev.UserKey]; !ok {
-			order = append(order, ev.UserKey)
-		}
-		lanes[ev.UserKey] = append(lanes[ev.UserKey], it)
-	}
-
-	sem := make(chan struct{}, w.cfg.Concurrency)
-	var wg sync.WaitGroup
-	for _, key := range order {
-		lane := lanes[key]
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			w.runLane(ctx, key, lane)
-		}()
-	}
-	wg.Wait()
-
-	// Dead-letter first: a DLQ'd message is acked only once the DLQ holds it.
-	for _, it := range items {
-		if it.dlqErr != nil {
-			w.deadLetter(ctx, it)
-		}
-	}
-
-	// Records in stream order, which is the order each user's events were
-	// applied in: the store keeps the last state of each user.
-	slices.SortStableFunc(items, func(a, b *item[S]) int { return cmp.Compare(a.seq(), b.seq()) })
-	var records []Record[S]
-	for _, it := range items {
-		switch {
-		case it.done && it.outcome == "duplicate":
-			// Already recorded with its real outcome: nothing to write.
-		case it.done:
-			r := it.record()
-			r.EventID, r.Outcome, r.Detail, r.Changes, r.State, r.HasState = it.ev.ID, it.outcome, it.detail, it.changes, it.state, it.hasState
-			r.Settled = it.settled
-			records = append(records, r)
-		case it.dlqErr != nil && it.ev != nil && it.hasState:
-			r := it.record()
-			r.EventID, r.Outcome, r.Err, r.ErrClass, r.State, r.HasState = it.ev.ID, "dead_lettered", it.dlqErr.Error(), it.dlqClass, it.state, true
-			records = append(records, r)
-		case it.dlqErr != nil && it.ev == nil:
-			if r, ok := it.poisonRecord(); ok {
-				records = append(records, r)
-			}
-		}
-	}
-	commitStart := time.Now()
-	if err := w.store.Commit(records); err != nil {
-		// Effects may be applied but are not recorded: redeliver; the
-		// handlers converge and write nothing new.
-		w.log.Error("commit failed; redelivering the batch", zap.Int("messages", len(items)), zap.Error(err))
-		for _, it := range items {
-			switch {
-			case it.done:
-				_ = it.msg.NakWithDelay(w.cfg.RetryInitial)
-			case it.retryErr != nil:
-				_ = it.msg.NakWithDelay(it.retry)
-			}
-		}
-		return
-	}
-	if w.m != nil {
-		w.m.BatchCommitDuration.Observe(time.Since(commitStart).Seconds())
-		w.m.BatchSize.Observe(float64(len(items)))
-	}
-
-	for _, it := range items {
-		w.settle(it, start)
-	}
-}
-
-// runLane applies one user's events in order. An event that fails
-// transiently holds back the user's later events, in this batch and in
-// later ones, until it is applied or dead-lettered.
-func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
-	state, err := w.store.Load(key)
-	if err != nil {
-		for _, it := range lane {
-			it.retry, it.retryErr = w.retryDelay(1), fmt.Errorf("load state of user %s: %w", key, err)
-		}
-		return
-	}
+// applyLane applies one user's events in order, starting from state, and
+// returns the state they leave. An event that fails transiently holds back
+// the user's later events, in this run and in later ones, until it is
+// applied or dead-lettered.
+func (w *Worker[S]) applyLane(stop, ctx context.Context, key string, lane []*item[S], state S) S {
 	// Redeliveries can arrive behind later events: apply in stream order.
 	slices.SortStableFunc(lane, func(a, b *item[S]) int { return cmp.Compare(a.seq(), b.seq()) })
 	seen := map[string]bool{}
@@ -163,6 +60,15 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 		}
 	}()
 	for _, it := range lane {
+		if it.dlqErr != nil {
+			continue // poison: it holds nothing back
+		}
+		if stop.Err() != nil {
+			// Stopping: what has not started goes back at once, for the
+			// next worker; no attempt is used.
+			w.hold(key, it, errStopping, 0)
+			continue
+		}
 		if delay, blocker, held := w.heldBack(key, it.seq()); held {
 			w.hold(key, it, &heldError{seq: blocker}, delay)
 			continue
@@ -251,6 +157,7 @@ func (w *Worker[S]) runLane(ctx context.Context, key string, lane []*item[S]) {
 		it.done, it.outcome, it.detail, it.changes = true, res.Outcome, res.Detail, res.Changes
 		it.state, it.hasState = state, true
 	}
+	return state
 }
 
 // fail records a transient failure: the item is retried with backoff (at
@@ -343,6 +250,9 @@ func (w *Worker[S]) release(key string, seq uint64) {
 	w.unpend(key, seq)
 }
 
+// errStopping puts back the events a stopping worker did not start.
+var errStopping = errors.New("the worker is stopping")
+
 // heldError says an event waits for an earlier one of the same user.
 type heldError struct{ seq uint64 }
 
@@ -401,7 +311,7 @@ func (it *item[S]) deliveries() uint64 {
 }
 
 // settle acks, naks or reports one message after the commit.
-func (w *Worker[S]) settle(it *item[S], start time.Time) {
+func (w *Worker[S]) settle(it *item[S]) {
 	o := Outcome{Subject: it.msg.Subject(), Attempts: it.deliveries(), Outcome: it.outcome, Detail: it.detail}
 	typ := "unknown"
 	if it.ev != nil {
@@ -420,8 +330,8 @@ func (w *Worker[S]) settle(it *item[S], start time.Time) {
 			w.m.Retries.WithLabelValues(typ, retryReason(it.retryErr)).Inc()
 		}
 		var held *heldError
-		if errors.As(it.retryErr, &held) {
-			break // the log line belongs to the event that failed
+		if errors.As(it.retryErr, &held) || errors.Is(it.retryErr, errStopping) {
+			break // the log line belongs to the event that failed, or to the stop
 		}
 		var quarantined *quarantinedError
 		if errors.As(it.retryErr, &quarantined) {
@@ -438,8 +348,12 @@ func (w *Worker[S]) settle(it *item[S], start time.Time) {
 		// event's own time: a replay or a reconcile carries old Salesforce
 		// timestamps that say nothing of how far behind the worker is.
 		if w.m != nil && it.outcome != "duplicate" && it.outcome != "stale" {
-			if meta, err := it.msg.Metadata(); err == nil && !meta.Timestamp.IsZero() {
-				w.m.EventLag.Observe(time.Since(meta.Timestamp).Seconds())
+			if meta := it.meta; meta != nil && !meta.Timestamp.IsZero() {
+				lag := time.Since(meta.Timestamp).Seconds()
+				w.m.EventLag.Observe(lag)
+				if it.priority {
+					w.m.Deprovision.Observe(lag)
+				}
 			}
 		}
 	}
@@ -447,25 +361,4 @@ func (w *Worker[S]) settle(it *item[S], start time.Time) {
 		w.m.Events.WithLabelValues(typ, o.Outcome).Inc()
 	}
 	w.observe(o)
-}
-
-// keepAlive sends InProgress for every message of the batch every third of
-// AckWait until stopped, so long VCC calls do not cause redelivery.
-func (w *Worker[S]) keepAlive(msgs []jetstream.Msg) func() {
-	done := make(chan struct{})
-	t := time.NewTicker(w.cfg.AckWait / 3)
-	go func() {
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				for _, m := range msgs {
-					_ = m.InProgress()
-				}
-			}
-		}
-	}()
-	return func() { close(done) }
 }

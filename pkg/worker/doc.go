@@ -1,8 +1,36 @@
 // Package worker is vccsync's JetStream runtime: it pulls messages from the
 // durable consumer, decodes them against the wire contract, applies each
 // user's events in order (different users in parallel, up to a bound)
-// through a Handler, records the batch in one Store commit, and only then
-// acks.
+// through a Handler, records what the users have finished in one Store
+// commit, and only then acks.
+//
+// # Pipeline
+//
+//	fetch ──▶ dispatch ──▶ one lane per user ──▶ group commit ──▶ ack / nak
+//
+// One pull request at a time asks for as many messages as the worker may
+// still hold (Config.MaxInflight, default 2×BatchSize, less those it
+// holds), so the next pull overlaps the work and the commits in progress,
+// and every message held is kept alive with InProgress. Each message is
+// queued in its user's lane (the user comes from the subject; the body is
+// decoded in the lane, in parallel). A lane loads the user's state once,
+// applies what is queued in stream order, hands it to the committer and
+// waits for that commit before its next run, starting from the state in
+// memory. The committer writes every finished run that is ready in one
+// transaction (at most BatchSize messages) and acks them. A slow user
+// therefore holds back only its own later events: the others are
+// committed and acked while it waits for VCC.
+//
+// # Access changes first
+//
+// With Config.Priority, access changes (a deactivation, or a reactivation
+// reverting one: events.UserPrioritySubject) come from a consumer of their
+// own, with their own credits (PriorityInflight) and lane slots
+// (PriorityConcurrency), so a backlog in the main consumer does not delay
+// them. A user's order still holds across the two consumers: before an
+// access change is applied, the user's earlier messages still in the
+// stream are read from it and applied first ("borrowed"); the main
+// consumer's later delivery of each is acked as done. See priority.go.
 //
 // Outcomes per message:
 //   - applied (any handler outcome) or a duplicate (event id in the ledger,
@@ -102,17 +130,24 @@
 //
 // A message is never acked before its effect is applied and committed, and
 // never dropped: the DLQ publish waits for its PubAck before the original is
-// acked. The worker pulls a batch only when it is ready for it (one waiting
-// pull for the first message, then what the consumer has ready), so every
-// message it holds is in the batch at hand and kept alive with InProgress.
+// acked. The worker holds no more messages than MaxInflight (and
+// PriorityInflight), every one kept alive with InProgress until it is acked
+// or naked. On a stop, the events being applied finish (within
+// ShutdownGrace) and are committed; what waits in a lane goes back at once.
 //
 // The worker knows the handler's state type only as a type parameter, and
 // the store and handler only through the interfaces declared here.
 //
 // Caveats:
-//   - Batches are processed one after another; users within a batch run in
-//     parallel. A slow user holds back the commit of its batch (not the
-//     other users' calls).
+//   - A user's run waits for its own commit before the user's next run; a
+//     user with a steady stream of events gets one commit per run, the
+//     users together share each commit.
+//   - Borrowing reads the stream by subject (the user's ID as it appears in
+//     the access change's subject): a user published under both a 15- and
+//     an 18-character ID is not matched. A borrowed message that fails for
+//     good is passed over (not dead-lettered) and dead-lettered by the main
+//     consumer in its turn; the access change goes ahead of it, as behind
+//     any dead letter.
 //   - Holds and attempt counts live in memory; after a restart holds are
 //     rebuilt from the consumer's unacknowledged messages (see Crash
 //     safety), attempt counts start again.

@@ -126,7 +126,7 @@ func TestConsumerGauges(t *testing.T) {
 		h.publish(t, nthUser(t, i), id)
 	}
 	cfg := h.config()
-	cfg.BatchSize = 1
+	cfg.BatchSize, cfg.MaxInflight = 1, 1
 	cfg.ConsumerStatsEvery = 20 * time.Millisecond
 	h.run(t, cfg, nil)
 	waitFor(t, waitLong, "the backlog in the gauges", func() bool {

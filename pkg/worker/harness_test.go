@@ -65,6 +65,7 @@ type failFirstCommit struct {
 	worker.Store[State]
 	mu     sync.Mutex
 	failed int
+	lost   map[string]bool // event ids of the failed commit
 }
 
 func (f *failFirstCommit) Commit(recs []worker.Record[State]) error {
@@ -72,12 +73,23 @@ func (f *failFirstCommit) Commit(recs []worker.Record[State]) error {
 	fail := len(recs) > 0 && f.failed == 0
 	if fail {
 		f.failed++
+		f.lost = map[string]bool{}
+		for _, r := range recs {
+			f.lost[r.EventID] = true
+		}
 	}
 	f.mu.Unlock()
 	if fail {
 		return errors.New("commit batch: write /var/lib/vccsync/vccsync.db: no space left on device")
 	}
 	return f.Store.Commit(recs)
+}
+
+// inLost reports whether the failed commit held the event.
+func (f *failFirstCommit) inLost(id string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lost[id]
 }
 
 // failures is how many commits failed.
@@ -388,6 +400,7 @@ type harness struct {
 	h       *scriptedHandler
 	obs     *observer
 	ackWait time.Duration
+	prio    jetstream.Consumer // the priority consumer, for access changes
 }
 
 func newHarness(t testing.TB, ackWait time.Duration) *harness {
@@ -411,7 +424,7 @@ func newHarness(t testing.TB, ackWait time.Duration) *harness {
 	if err := bus.EnsureStreams(ctx, js, bus.StreamsConfig{}); err != nil {
 		t.Fatal(err)
 	}
-	cons, err := bus.EnsureConsumer(ctx, js, bus.ConsumerConfig{AckWait: ackWait})
+	cons, prio, err := bus.EnsureConsumers(ctx, js, bus.ConsumerConfig{AckWait: ackWait})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +438,7 @@ func newHarness(t testing.TB, ackWait time.Duration) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{url: srv.ClientURL(), js: js, cons: cons, db: db, store: boltStore{db}, reg: reg, m: m,
+	return &harness{url: srv.ClientURL(), js: js, cons: cons, prio: prio, db: db, store: boltStore{db}, reg: reg, m: m,
 		h: newHandler(), obs: &observer{}, ackWait: ackWait}
 }
 
@@ -680,7 +693,7 @@ func (h *harness) metric(t testing.TB, name string, labels map[string]string) fl
 					continue metric
 				}
 			}
-			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue() + float64(m.GetHistogram().GetSampleCount())
 		}
 	}
 	return sum

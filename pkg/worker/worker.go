@@ -95,13 +95,24 @@ type Outcome struct {
 
 // Config tunes the worker. Zero values take the defaults.
 type Config struct {
-	BatchSize     int           // messages per batch (and per commit), default 256
-	Concurrency   int           // users applied in parallel, default 16
-	MaxAttempts   int           // deliveries before a transient failure is dead-lettered, default 10
-	RetryInitial  time.Duration // first retry delay, default 1s
-	RetryMax      time.Duration // longest retry delay, default 5m
-	AckWait       time.Duration // the consumer's AckWait, for InProgress, default 30s
-	ShutdownGrace time.Duration // time to finish in-flight work on stop, default 15s
+	BatchSize int // messages per pull request, and the most committed at once, default 256
+	// MaxInflight bounds the messages the worker holds (delivered, not yet
+	// acked or naked), default 2×BatchSize.
+	MaxInflight int
+	// Priority, when set, is the consumer of access changes (the priority
+	// subject): they overtake the main consumer's backlog (see
+	// priority.go). PriorityInflight bounds the messages it has in hand,
+	// default 64; PriorityConcurrency the users with an access change
+	// applied at once, on top of Concurrency, default 4.
+	Priority            jetstream.Consumer
+	PriorityInflight    int
+	PriorityConcurrency int
+	Concurrency         int           // users applied in parallel, default 16
+	MaxAttempts         int           // deliveries before a transient failure is dead-lettered, default 10
+	RetryInitial        time.Duration // first retry delay, default 1s
+	RetryMax            time.Duration // longest retry delay, default 5m
+	AckWait             time.Duration // the consumer's AckWait, for InProgress, default 30s
+	ShutdownGrace       time.Duration // time to finish in-flight work on stop, default 15s
 	// ConsumerStatsEvery is how often the consumer's backlog is read for
 	// vccsync_consumer_pending and _ack_pending, default 15s.
 	ConsumerStatsEvery time.Duration
@@ -151,6 +162,9 @@ func (c *Config) defaults() {
 		}
 	}
 	def(&c.BatchSize, 256)
+	def(&c.MaxInflight, 2*c.BatchSize)
+	def(&c.PriorityInflight, 64)
+	def(&c.PriorityConcurrency, 4)
 	def(&c.Concurrency, 16)
 	def(&c.MaxAttempts, 10)
 	defd(&c.RetryInitial, time.Second)
@@ -224,13 +238,16 @@ func (w *Worker[S]) setRunning(r bool) {
 }
 
 // Run consumes until ctx is cancelled. On cancellation it stops fetching,
-// finishes the batch in hand (cancelling handlers after ShutdownGrace; what
-// did not finish is naked) and returns nil. If the consumer goes away
-// (deleted, or the connection closed for good) Run returns an error.
+// finishes the work each user has started (cancelling handlers after
+// ShutdownGrace; what did not finish is naked), naks what waited behind it,
+// commits and returns nil. If the consumer goes away (deleted, or the
+// connection closed for good) Run returns an error.
 //
-// Messages are pulled a batch at a time and only when the worker is ready
-// for them, so every message the worker holds is one it keeps alive with
-// InProgress: none sits in a client buffer while its AckWait runs out.
+// Run is a pipeline (see pipeline.go): one pull request at a time keeps
+// up to MaxInflight messages in hand, each kept alive with InProgress;
+// each user's messages run in order in that user's lane, users in
+// parallel; the store commits whatever lanes have finished as one group
+// while the lanes go on, and acks follow each commit.
 func (w *Worker[S]) Run(ctx context.Context) error {
 	info, err := w.cons.Info(ctx)
 	if ctx.Err() != nil {
@@ -245,6 +262,18 @@ func (w *Worker[S]) Run(ctx context.Context) error {
 		}
 		return fmt.Errorf("worker: messages left by an earlier worker: %w", err)
 	}
+	if w.cfg.Priority != nil {
+		pinfo, err := w.cfg.Priority.Info(ctx)
+		if err == nil {
+			err = w.adoptOrphans(ctx, pinfo)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("worker: priority consumer: %w", err)
+		}
+	}
 	w.setRunning(true)
 	defer w.setRunning(false)
 	// Work continues past ctx for a grace period so in-flight work finishes.
@@ -253,36 +282,7 @@ func (w *Worker[S]) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(w.cfg.ShutdownGrace, cancelWork) })
 	defer stop()
 	go w.watchConsumer(ctx)
-
-	for {
-		if w.quarantined() {
-			w.sitOut(ctx)
-			if ctx.Err() != nil {
-				return nil
-			}
-		}
-		batch, err := w.next(ctx)
-		if len(batch) > 0 {
-			if ctx.Err() != nil {
-				w.nakAll(batch, "shutting down")
-			} else {
-				w.process(work, batch)
-			}
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			if isGone(err) {
-				return fmt.Errorf("worker: consumer stopped delivering: %w", err)
-			}
-			w.log.Warn("fetch failed; retrying", zap.Error(err))
-			select {
-			case <-ctx.Done():
-			case <-time.After(time.Second):
-			}
-		}
-	}
+	return w.pipeline(ctx, work)
 }
 
 // watchConsumer keeps vccsync_consumer_pending and _ack_pending current
@@ -306,63 +306,10 @@ func (w *Worker[S]) watchConsumer(ctx context.Context) {
 	}
 }
 
-// fetchWait is how long one pull request waits for the first message of a
-// batch before the worker checks its consumer and asks again.
-const fetchWait = 10 * time.Second
-
-// next waits for one message, then takes whatever else the consumer has
-// ready right now, up to BatchSize.
-func (w *Worker[S]) next(ctx context.Context) ([]jetstream.Msg, error) {
-	// FetchContext withdraws the request on a stop (its inbox is
-	// unsubscribed), so no message is handed to a worker that has gone.
-	// Its deadline is the request's expiry.
-	fctx, cancel := context.WithTimeout(ctx, fetchWait)
-	defer cancel()
-	first, err := w.cons.Fetch(1, jetstream.FetchContext(fctx))
-	if err != nil {
-		return nil, err
-	}
-	var batch []jetstream.Msg
-	for m := range first.Messages() {
-		batch = append(batch, m)
-	}
-	if ctx.Err() != nil {
-		return batch, ctx.Err()
-	}
-	if len(batch) == 0 {
-		if err := first.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return nil, err
-		}
-		// Nothing arrived: make sure the consumer still exists.
-		if _, err := w.cons.Info(ctx); err != nil {
-			return nil, err
-		}
-		return nil, nil
-	}
-	if w.cfg.BatchSize > 1 {
-		rest, err := w.cons.FetchNoWait(w.cfg.BatchSize - 1)
-		if err != nil {
-			return batch, nil // the first message is worth working on; the error recurs on the next fetch
-		}
-		for m := range rest.Messages() {
-			batch = append(batch, m)
-		}
-	}
-	return batch, nil
-}
-
 // isGone reports errors after which fetching again cannot succeed.
 func isGone(err error) bool {
 	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
 		errors.Is(err, jetstream.ErrConnectionClosed) || errors.Is(err, nats.ErrConnectionClosed)
-}
-
-func (w *Worker[S]) nakAll(batch []jetstream.Msg, why string) {
-	for _, m := range batch {
-		if err := m.Nak(); err != nil {
-			w.log.Warn("nak failed", zap.String("subject", m.Subject()), zap.String("why", why), zap.Error(err))
-		}
-	}
 }
 
 func (w *Worker[S]) observe(o Outcome) {
