@@ -501,8 +501,13 @@ func TestEventClock(t *testing.T) {
 		woken []time.Duration
 		wg    sync.WaitGroup
 	)
-	for _, d := range []time.Duration{3 * time.Second, time.Second, 2 * time.Second} {
+	sleeps := []time.Duration{3 * time.Second, time.Second, 2 * time.Second}
+	// Every sleeper joins before any sleeps: a clock whose only member is
+	// asleep moves on at once.
+	for range sleeps {
 		c.join()
+	}
+	for _, d := range sleeps {
 		wg.Go(func() {
 			defer c.leave()
 			if err := c.Sleep(context.Background(), d); err != nil {
