@@ -34,15 +34,44 @@ func (s Store) Load(key string) (handlers.State, error) {
 	if err != nil || !ok {
 		return handlers.State{}, err
 	}
-	return handlers.State{VCCUserID: u.VCCUserID, Checkpoint: u.Checkpoint, Snapshot: u.Snapshot, Synced: u.Synced, AgentID: u.AgentID}, nil
+	return stateOf(u), nil
+}
+
+// LoadMany returns the states of the users with the given keys, read in one
+// transaction: every key given maps to the user's state, the zero State
+// for a user never seen (as Load).
+func (s Store) LoadMany(keys []string) (map[string]handlers.State, error) {
+	users, _, err := s.DB.Lookup(keys, nil)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]handlers.State, len(keys))
+	for _, k := range keys {
+		out[k] = stateOf(users[k]) // the zero UserState gives the zero State
+	}
+	return out, nil
+}
+
+// SeenMany reports, in one transaction, whether the ledger holds each of
+// the given event ids: every id given maps to its answer (as Seen).
+func (s Store) SeenMany(ids []string) (map[string]bool, error) {
+	_, seen, err := s.DB.Lookup(nil, ids)
+	return seen, err
+}
+
+// stateOf is the handlers' part of a stored user state.
+func stateOf(u store.UserState) handlers.State {
+	return handlers.State{VCCUserID: u.VCCUserID, Checkpoint: u.Checkpoint, Snapshot: u.Snapshot, Synced: u.Synced, AgentID: u.AgentID}
 }
 
 // Commit stores a batch's records in one transaction: a ledger entry for
 // each event applied without error, the last state of each user (its
 // applied count raised by the events applied, duplicates aside), the
-// users whose saga settled, and the history entries (historyEntry).
+// users whose saga settled, and the history entries (historyEntry). It
+// does not read the users first: the store adds the batch's applied
+// counts to the stored ones (store.Batch.AddApplied).
 func (s Store) Commit(recs []worker.Record[handlers.State]) error {
-	var b store.Batch
+	b := store.Batch{AddApplied: true}
 	users := map[string]int{} // key → index in b.Users: the last state of each user wins
 	for _, r := range recs {
 		if r.Err == "" && r.EventID != "" {
@@ -61,13 +90,9 @@ func (s Store) Commit(recs []worker.Record[handlers.State]) error {
 			continue
 		}
 		prev, seen := users[r.UserKey]
-		var applied int64
+		var applied int64 // applied in this batch, before r
 		if seen {
 			applied = b.Users[prev].Applied
-		} else if old, ok, err := s.DB.User(r.UserKey); err != nil {
-			return fmt.Errorf("load user %s: %w", r.UserKey, err)
-		} else if ok {
-			applied = old.Applied
 		}
 		us := store.UserState{
 			Key: r.UserKey, VCCUserID: r.State.VCCUserID, Checkpoint: r.State.Checkpoint, LastEventID: r.EventID,

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"github.com/vccsync/vccsync/pkg/events"
-	"github.com/vccsync/vccsync/pkg/handlers"
 	"github.com/vccsync/vccsync/pkg/opsapi"
 	"github.com/vccsync/vccsync/pkg/store"
 )
@@ -23,7 +22,7 @@ func (s OpsStore) User(key string) (opsapi.User, bool, error) {
 		return opsapi.User{}, false, err
 	}
 	return opsapi.User{
-		State:       handlers.State{VCCUserID: u.VCCUserID, Checkpoint: u.Checkpoint, Snapshot: u.Snapshot, Synced: u.Synced, AgentID: u.AgentID},
+		State:       stateOf(u),
 		LastEventID: u.LastEventID, Outcome: u.Outcome, LastError: u.LastError, UpdatedAt: u.UpdatedAt, Applied: u.Applied,
 	}, true, nil
 }

@@ -217,10 +217,13 @@ func (db *DB) AgentIDHolder(id string) (string, bool, error) {
 }
 
 func reserve(tx *bolt.Tx, userKey, id string) error {
-	if err := tx.Bucket(bucketAgentIDs).Put(agentKey(id), []byte(userKey)); err != nil {
+	ids, byUser := tx.Bucket(bucketAgentIDs), tx.Bucket(bucketAgentByUser)
+	fillFor(ids, agentKey(id)) // IDs found by ReserveAgentID come in order
+	fillFor(byUser, []byte(userKey))
+	if err := ids.Put(agentKey(id), []byte(userKey)); err != nil {
 		return err
 	}
-	return tx.Bucket(bucketAgentByUser).Put([]byte(userKey), []byte(id))
+	return byUser.Put([]byte(userKey), []byte(id))
 }
 
 // release drops userKey's reservation and lists a decimal ID as released,

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"encoding/json"
+	"bytes"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -13,6 +13,12 @@ import (
 type Batch struct {
 	Ledger []LedgerEntry
 	Users  []UserState
+	// AddApplied makes each UserState.Applied in Users an increment: the
+	// state is stored with the user's stored count (or the count stored
+	// by an earlier state of the user in this batch) plus Applied. Commit
+	// reads that count from the head of the record it replaces, so the
+	// caller need not read the user first.
+	AddApplied bool
 	// History maps a user key (the Salesforce user ID, as in UserState.Key)
 	// to the entries to append to that user's history, oldest first. Users
 	// are written in key order; a user's entries in slice order.
@@ -47,8 +53,7 @@ func (db *DB) Commit(b Batch) error {
 	now := db.now()
 
 	// Encode outside the transaction to keep the write lock short.
-	ledger := make([]LedgerEntry, len(b.Ledger))
-	ledgerVals := make([][]byte, len(b.Ledger))
+	ledger := make([]ledgerRecord, len(b.Ledger))
 	for i, e := range b.Ledger {
 		if e.EventID == "" {
 			return fmt.Errorf("commit batch: ledger entry %d: empty event id", i)
@@ -56,11 +61,7 @@ func (db *DB) Commit(b Batch) error {
 		if e.At.IsZero() {
 			e.At = now
 		}
-		v, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("commit batch: encode ledger entry %s: %w", e.EventID, err)
-		}
-		ledger[i], ledgerVals[i] = e, v
+		ledger[i] = encodeLedger(e)
 	}
 	users := make([]UserState, len(b.Users))
 	userVals := make([][]byte, len(b.Users))
@@ -71,11 +72,7 @@ func (db *DB) Commit(b Batch) error {
 		if u.UpdatedAt.IsZero() {
 			u.UpdatedAt = now
 		}
-		v, err := json.Marshal(u)
-		if err != nil {
-			return fmt.Errorf("commit batch: encode user %s: %w", u.Key, err)
-		}
-		users[i], userVals[i] = u, v
+		users[i], userVals[i] = u, encodeUser(u)
 	}
 	history, err := encodeHistory(b.History, now)
 	if err != nil {
@@ -84,13 +81,37 @@ func (db *DB) Commit(b Batch) error {
 
 	prune := min(max(2*len(b.Ledger), minCommitPrune), maxCommitPrune)
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		for i, e := range ledger {
-			if err := putLedger(tx, e, ledgerVals[i]); err != nil {
-				return fmt.Errorf("ledger entry %s: %w", e.EventID, err)
+		if len(ledger) > 0 {
+			lowKey, lowTime := ledger[0].key, ledger[0].time
+			for _, r := range ledger[1:] {
+				lowKey, lowTime = lowest(lowKey, r.key), lowest(lowTime, r.time)
+			}
+			fillFor(tx.Bucket(bucketLedger), lowKey)
+			fillFor(tx.Bucket(bucketLedgerByTime), lowTime)
+		}
+		for _, r := range ledger {
+			if err := putLedger(tx, r); err != nil {
+				return fmt.Errorf("ledger entry %s: %w", r.id, err)
+			}
+		}
+		if len(users) > 0 {
+			lowKey, lowVCC := []byte(users[0].Key), []byte(nil)
+			for _, u := range users {
+				lowKey = lowest(lowKey, []byte(u.Key))
+				if u.VCCUserID != "" {
+					lowVCC = lowest(lowVCC, vccKey(u.VCCUserID))
+				}
+			}
+			fillFor(tx.Bucket(bucketUsers), lowKey)
+			if lowVCC != nil {
+				fillFor(tx.Bucket(bucketUsersByVCC), lowVCC)
 			}
 		}
 		for i, u := range users {
-			if err := putUser(tx, u, userVals[i]); err != nil {
+			// With AddApplied, putUser adds the count of the record it
+			// replaces: an earlier state of the same user in this batch
+			// has been written already.
+			if err := putUser(tx, u, userVals[i], b.AddApplied); err != nil {
 				return fmt.Errorf("user %s: %w", u.Key, err)
 			}
 		}
@@ -99,9 +120,13 @@ func (db *DB) Commit(b Batch) error {
 				return fmt.Errorf("close intent of %s: %w", key, err)
 			}
 		}
-		for _, uh := range history {
-			if err := appendHistory(tx, uh, db.opts.HistoryLimit); err != nil {
-				return fmt.Errorf("history of %s: %w", uh.key, err)
+		if len(history) > 0 {
+			hb := tx.Bucket(bucketHistory)
+			fillFor(hb, []byte(history[0].key)) // users in key order
+			for _, uh := range history {
+				if err := appendHistory(hb, uh, db.opts.HistoryLimit); err != nil {
+					return fmt.Errorf("history of %s: %w", uh.key, err)
+				}
 			}
 		}
 		if _, err := pruneLedger(tx, now.Add(-db.opts.LedgerRetention), prune); err != nil {
@@ -122,4 +147,12 @@ func hasHistory(h map[string][]HistoryEntry) bool {
 		}
 	}
 	return false
+}
+
+// lowest returns the lower of two keys, b when a is nil.
+func lowest(a, b []byte) []byte {
+	if a == nil || bytes.Compare(b, a) < 0 {
+		return b
+	}
+	return a
 }

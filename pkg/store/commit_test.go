@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -35,8 +36,9 @@ func TestSeenAfterCommit(t *testing.T) {
 		wantUser string
 		wantOut  string
 	}{
-		{"04l5e00000AbCdEAAV", true, userKey(1), "updated"},
-		{"cdc-42", true, userKey(2), "unchanged"},
+		// The user key is not stored: Seen returns it empty.
+		{"04l5e00000AbCdEAAV", true, "", "updated"},
+		{"cdc-42", true, "", "unchanged"},
 		{"never-seen", false, "", ""},
 		{"", false, "", ""},
 	}
@@ -281,7 +283,7 @@ func TestCommitPrunesBoundedBacklog(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	db = mustOpenAt(t, path, Options{}) // default retention: 30 days
+	db = mustOpenAt(t, path, Options{}) // default retention: 7 days
 	tests := []struct {
 		batch     int // ledger entries in the commit
 		wantLeft  int // expired entries left after it
@@ -303,7 +305,7 @@ func TestCommitPrunesBoundedBacklog(t *testing.T) {
 		if err := db.Commit(b); err != nil {
 			t.Fatal(err)
 		}
-		left, total := countLedger(t, db, "old-")
+		left, total := countLedger(t, db, "old-", backlog)
 		if left != tt.wantLeft || total-left != tt.wantFresh {
 			t.Errorf("step %d: %d expired and %d fresh entries left, want %d and %d", step, left, total-left, tt.wantLeft, tt.wantFresh)
 		}
@@ -320,16 +322,26 @@ func TestCommitPrunesBoundedBacklog(t *testing.T) {
 	assertTimeIndexConsistent(t, db)
 }
 
-func countLedger(t *testing.T, db *DB, prefix string) (matching, total int) {
+// countLedger returns how many of the ids prefix+userKey(0..n-1) the
+// ledger holds, and how many entries it holds in all.
+func countLedger(t *testing.T, db *DB, prefix string, n int) (matching, total int) {
 	t.Helper()
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketLedger).ForEach(func(k, _ []byte) error {
-			total++
-			if len(k) >= len(prefix) && string(k[:len(prefix)]) == prefix {
-				matching++
-			}
-			return nil
-		})
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = prefix + userKey(i)
+	}
+	_, seen, err := db.Lookup(nil, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ok := range seen {
+		if ok {
+			matching++
+		}
+	}
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		total = tx.Bucket(bucketLedger).Stats().KeyN
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -362,13 +374,67 @@ func assertTimeIndexConsistent(t *testing.T, db *DB) {
 			t.Errorf("ledger has %d entries, time index %d", a, b)
 		}
 		return byTime.ForEach(func(k, _ []byte) error {
-			if ledger.Get(k[8:]) == nil {
-				t.Errorf("time index key for %q has no ledger entry", k[8:])
+			v := ledger.Get(k[8:])
+			if v == nil {
+				t.Errorf("time index key %x has no ledger entry", k)
+			} else if !bytes.Equal(v[:8], k[:8]) {
+				t.Errorf("time index key %x: the entry has time %x", k, v[:8])
 			}
 			return nil
 		})
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCommitAddApplied(t *testing.T) {
+	db := mustOpen(t)
+	// User 1 has a count stored; user 2 has none; user 1 appears twice in
+	// the second batch.
+	if err := db.Commit(Batch{Users: []UserState{{Key: userKey(1), Applied: 5, VCCUserID: "v1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	err := db.Commit(Batch{AddApplied: true, Users: []UserState{
+		{Key: userKey(1), Applied: 2, Outcome: "updated", VCCUserID: "v1"},
+		{Key: userKey(2), Applied: 1, Outcome: "created"},
+		{Key: userKey(1), Applied: 1, Outcome: "unchanged", VCCUserID: "v2"},
+		{Key: userKey(3), Applied: 0, Outcome: "duplicate"},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]int64{userKey(1): 8, userKey(2): 1, userKey(3): 0} {
+		u, ok, err := db.User(key)
+		if err != nil || !ok || u.Applied != want {
+			t.Errorf("User(%s).Applied = %d (%v, %v), want %d", key, u.Applied, ok, err, want)
+		}
+	}
+	if u, _, _ := db.User(userKey(1)); u.Outcome != "unchanged" || u.VCCUserID != "v2" {
+		t.Errorf("user 1 = %+v, want the batch's last state", u)
+	}
+	if _, ok, _ := db.UserByVCCID("v1"); ok {
+		t.Error("the VCC index still links v1")
+	}
+}
+
+// With AddApplied, Commit reads only the head of the record it replaces
+// (the count and the VCC link): the rest is not decoded.
+func TestCommitReadsOnlyTheHeadOfTheOldRecord(t *testing.T) {
+	db := mustOpen(t)
+	head := encodeUser(UserState{Key: userKey(1), Applied: 41, VCCUserID: "v1"})[:1+1+1+len("v1")+1]
+	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUsers).Put([]byte(userKey(1)), append(head, 0xff, 0xff, 0xff)) // a broken tail
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.User(userKey(1)); err == nil {
+		t.Fatal("the broken record decodes: the test needs one that does not")
+	}
+	if err := db.Commit(Batch{AddApplied: true, Users: []UserState{{Key: userKey(1), Applied: 1, VCCUserID: "v1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if u, _, err := db.User(userKey(1)); err != nil || u.Applied != 42 {
+		t.Errorf("User = %+v, %v; want 42 applied", u, err)
 	}
 }

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"encoding/binary"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -141,11 +141,12 @@ func TestHistoryAllOrNothing(t *testing.T) {
 }
 
 func TestHistoryFailedTransactionWritesNeither(t *testing.T) {
-	db := mustOpen(t)
-	// A plain value where the user's nested bucket belongs: the history
-	// write fails inside the transaction, after the ledger entry was put.
+	db := mustOpenAt(t, filepath.Join(t.TempDir(), "vccsync.db"), Options{HistoryLimit: 1})
+	// A bucket where user 1's oldest entry is: trimming the history fails
+	// inside the transaction, after the ledger entry was put.
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketHistory).Put([]byte(userKey(1)), []byte("x"))
+		_, err := tx.Bucket(bucketHistory).CreateBucket(historyKey([]byte(userKey(1)), 1, 0))
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -206,38 +207,52 @@ func TestHistoryNewestFirstAndLimit(t *testing.T) {
 	}
 }
 
-// historyKeys returns the sequences stored in the user's history bucket.
-func historyKeys(t *testing.T, db *DB, key string) []uint64 {
+// storedIDs returns the event ids of the entries stored under the user's
+// keys, oldest first, by walking the bucket (not through History).
+func storedIDs(t *testing.T, db *DB, key string) []string {
 	t.Helper()
-	var seqs []uint64
+	var ids []string
 	err := db.bolt.View(func(tx *bolt.Tx) error {
-		ub := tx.Bucket(bucketHistory).Bucket([]byte(key))
-		if ub == nil {
-			return nil
+		c := tx.Bucket(bucketHistory).Cursor()
+		for k, v := c.Seek([]byte(key)); k != nil && bytes.HasPrefix(k, []byte(key)); k, v = c.Next() {
+			if len(k) != len(key)+historyKeyExtra {
+				continue
+			}
+			e, err := decodeHistoryEntry(key, k[len(key):], v)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, e.EventID)
 		}
-		return ub.ForEach(func(k, _ []byte) error {
-			seqs = append(seqs, binary.BigEndian.Uint64(k))
-			return nil
-		})
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return seqs
+	return ids
+}
+
+// ids returns the event ids of entry(n) for each n.
+func ids(ns ...int) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, entry(n).EventID)
+	}
+	return out
 }
 
 func TestHistoryBound(t *testing.T) {
 	db := mustOpenAt(t, filepath.Join(t.TempDir(), "vccsync.db"), Options{HistoryLimit: 3})
 	steps := []struct {
-		entries  []int // entry numbers appended in one Commit
-		wantIDs  []string
-		wantSeqs []uint64
+		entries    []int // entry numbers appended in one Commit
+		wantIDs    []string
+		wantStored []string // oldest first
 	}{
-		{[]int{1, 2}, wantIDs(2, 1), []uint64{1, 2}},
-		{[]int{3}, wantIDs(3, 1), []uint64{1, 2, 3}},
-		{[]int{4}, wantIDs(4, 2), []uint64{2, 3, 4}},
-		{[]int{5, 6}, wantIDs(6, 4), []uint64{4, 5, 6}},
-		{[]int{7, 8, 9, 10, 11}, wantIDs(11, 9), []uint64{9, 10, 11}}, // more than the bound at once
+		{[]int{1, 2}, wantIDs(2, 1), ids(1, 2)},
+		{[]int{3}, wantIDs(3, 1), ids(1, 2, 3)},
+		{[]int{4}, wantIDs(4, 2), ids(2, 3, 4)},
+		{[]int{5, 6}, wantIDs(6, 4), ids(4, 5, 6)},
+		{[]int{7, 8, 9, 10, 11}, wantIDs(11, 9), ids(9, 10, 11)}, // more than the bound at once
 	}
 	for i, st := range steps {
 		var entries []HistoryEntry
@@ -250,8 +265,8 @@ func TestHistoryBound(t *testing.T) {
 		if diff := cmp.Diff(st.wantIDs, eventIDs(mustHistory(t, db, userKey(1), 0))); diff != "" {
 			t.Errorf("step %d: History (-want +got):\n%s", i, diff)
 		}
-		if diff := cmp.Diff(st.wantSeqs, historyKeys(t, db, userKey(1))); diff != "" {
-			t.Errorf("step %d: stored sequences (-want +got):\n%s", i, diff)
+		if diff := cmp.Diff(st.wantStored, storedIDs(t, db, userKey(1))); diff != "" {
+			t.Errorf("step %d: stored entries (-want +got):\n%s", i, diff)
 		}
 	}
 }
@@ -289,7 +304,7 @@ func TestHistorySurvivesReopen(t *testing.T) {
 	}
 
 	// Reopened with a lower bound: the history is kept until the user's
-	// next entry, then trimmed; sequences continue where they stopped.
+	// next entry, then trimmed.
 	db = mustOpenAt(t, path, Options{HistoryLimit: 2})
 	if diff := cmp.Diff(wantIDs(5, 1), eventIDs(mustHistory(t, db, userKey(1), 0))); diff != "" {
 		t.Errorf("History after reopen (-want +got):\n%s", diff)
@@ -300,8 +315,8 @@ func TestHistorySurvivesReopen(t *testing.T) {
 	if diff := cmp.Diff(wantIDs(6, 5), eventIDs(mustHistory(t, db, userKey(1), 0))); diff != "" {
 		t.Errorf("History after the next entry (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]uint64{5, 6}, historyKeys(t, db, userKey(1))); diff != "" {
-		t.Errorf("stored sequences (-want +got):\n%s", diff)
+	if diff := cmp.Diff(ids(5, 6), storedIDs(t, db, userKey(1))); diff != "" {
+		t.Errorf("stored entries (-want +got):\n%s", diff)
 	}
 }
 
@@ -330,9 +345,9 @@ func TestHistoryUsersAreSeparate(t *testing.T) {
 			t.Errorf("History(%s) (-want +got):\n%s", tt.key, diff)
 		}
 	}
-	// Each user has a sequence of their own.
-	if diff := cmp.Diff([]uint64{1, 2}, historyKeys(t, db, userKey(2))); diff != "" {
-		t.Errorf("user 2 sequences (-want +got):\n%s", diff)
+	// Trimming one user's history leaves the other's entries alone.
+	if diff := cmp.Diff(ids(4, 5), storedIDs(t, db, userKey(2))); diff != "" {
+		t.Errorf("user 2 stored entries (-want +got):\n%s", diff)
 	}
 }
 
@@ -348,7 +363,7 @@ func TestHistoryOnFileWithoutHistoryBucket(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// A file written before the history bucket existed.
+	// A file that lacks a bucket (say, written before it was added).
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -365,8 +380,8 @@ func TestHistoryOnFileWithoutHistoryBucket(t *testing.T) {
 		if tx.Bucket(bucketHistory) == nil {
 			return fmt.Errorf("bucket %s not created on Open", bucketHistory)
 		}
-		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != "1" {
-			return fmt.Errorf("schema version %q, want 1", v)
+		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != fmt.Sprint(SchemaVersion) {
+			return fmt.Errorf("schema version %q, want %d", v, SchemaVersion)
 		}
 		return nil
 	})
@@ -429,5 +444,23 @@ func TestHistoryEntryJSON(t *testing.T) {
 				t.Errorf("round trip (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// A user key that starts another one's (not so for Salesforce IDs, all 18
+// characters) keeps its history apart in the shared bucket.
+func TestHistoryOfKeysThatArePrefixes(t *testing.T) {
+	db := mustOpenAt(t, filepath.Join(t.TempDir(), "vccsync.db"), Options{HistoryLimit: 2})
+	short, long := "005A", "005A\x01\x80x"
+	for _, n := range []int{1, 2, 3} {
+		err := db.Commit(Batch{History: map[string][]HistoryEntry{short: {entry(n)}, long: {entry(10 + n)}, "005B": {entry(20 + n)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for key, want := range map[string][]string{short: wantIDs(3, 2), long: wantIDs(13, 12), "005B": wantIDs(23, 22)} {
+		if diff := cmp.Diff(want, eventIDs(mustHistory(t, db, key, 0))); diff != "" {
+			t.Errorf("History(%q) (-want +got):\n%s", key, diff)
+		}
 	}
 }

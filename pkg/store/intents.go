@@ -86,11 +86,7 @@ func (db *DB) LinkUser(userKey, vccUserID string) error {
 			u = UserState{Key: userKey, UpdatedAt: db.now()}
 		}
 		u.VCCUserID = vccUserID
-		v, err := json.Marshal(u)
-		if err != nil {
-			return fmt.Errorf("encode: %w", err)
-		}
-		return putUser(tx, u, v)
+		return putUser(tx, u, encodeUser(u), false)
 	})
 	if err != nil {
 		return fmt.Errorf("link user %s to VCC user %s: %w", userKey, vccUserID, err)

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -13,13 +14,18 @@ import (
 )
 
 // SchemaVersion is the version of the on-disk layout this build writes. Open
-// refuses a file with a newer version ([ErrSchemaTooNew]).
-const SchemaVersion = 1
+// refuses a file with a newer version ([ErrSchemaTooNew]) and migrates a
+// file of version 1 in place (see doc.go).
+const SchemaVersion = 2
 
 // Defaults for [Options].
 const (
-	DefaultTimeout         = time.Second
-	DefaultLedgerRetention = 30 * 24 * time.Hour
+	DefaultTimeout = time.Second
+	// DefaultLedgerRetention is how long processed event ids are kept by
+	// default: far longer than JetStream's duplicate window (2 minutes)
+	// and the worker's whole redelivery schedule (under an hour), and than
+	// the 72 hours Salesforce keeps change events for a replay. See doc.go.
+	DefaultLedgerRetention = 7 * 24 * time.Hour
 )
 
 // Sentinel errors. Test for them with errors.Is.
@@ -50,12 +56,14 @@ type Options struct {
 	Timeout time.Duration
 
 	// LedgerRetention is how long processed event ids are kept. It must
-	// exceed the stream's max age and the oldest replay an operator can
-	// publish again with the same id: an event redelivered after its
+	// exceed the time an applied message can wait to be delivered again
+	// (JetStream's duplicate window, the redelivery schedule, a replay of
+	// Salesforce's change events, the oldest message an operator may
+	// publish again with the same id): an event delivered after its
 	// ledger entry was pruned is applied a second time (handlers are
-	// convergent, so that writes nothing new, but it is counted and
-	// non-convergent effects rely on their own intent records). Default
-	// 30 days.
+	// convergent and the checkpoint makes an older snapshot stale, so that
+	// writes nothing new, but it is counted, and a command is carried out
+	// again). Default DefaultLedgerRetention (7 days).
 	LedgerRetention time.Duration
 
 	// HistoryLimit is how many history entries are kept per user; Commit
@@ -84,16 +92,16 @@ func (o Options) withDefaults() Options {
 // Bucket names (see doc.go for the layout).
 var (
 	bucketMeta         = []byte("meta")
-	bucketLedger       = []byte("ledger")
-	bucketLedgerByTime = []byte("ledger_by_time")
-	bucketUsers        = []byte("users")
-	bucketUsersByVCC   = []byte("users_by_vcc")
+	bucketLedger       = []byte("ledger_v2")
+	bucketLedgerByTime = []byte("ledger_by_time_v2")
+	bucketUsers        = []byte("users_v2")
+	bucketUsersByVCC   = []byte("users_by_vcc_v2")
 	bucketAgentIDs     = []byte("agent_ids")
 	bucketAgentByUser  = []byte("agent_ids_by_user")
 	bucketAgentFloor   = []byte("agent_id_floor")
 	bucketAgentFree    = []byte("agent_ids_released")
 	bucketSagas        = []byte("sagas")
-	bucketHistory      = []byte("history")
+	bucketHistory      = []byte("history_v2")
 	bucketIntents      = []byte("intents")
 
 	allBuckets = [][]byte{
@@ -104,6 +112,27 @@ var (
 
 	keySchemaVersion = []byte("schema_version")
 )
+
+// allocSize is the step in which the file grows once it is larger than
+// that (bbolt's default is 16 MiB): the unused tail of the file is at most
+// this. Each step costs a truncate and an fsync.
+const allocSize = 4 << 20
+
+// appendFill is the FillPercent of a bucket whose new keys all sort after
+// its last key (see fillFor).
+const appendFill = 1.0
+
+// fillFor sets b's FillPercent for a write transaction whose lowest new
+// key is lowest. bbolt splits a page that outgrew its size into pages
+// filled to FillPercent: half (the default) suits keys arriving in random
+// order, but leaves half-empty pages behind keys that arrive in order.
+// When every new key sorts after the bucket's last key (a first sync in
+// Salesforce ID order, the time indexes), pages are filled completely.
+func fillFor(b *bolt.Bucket, lowest []byte) {
+	if k, _ := b.Cursor().Last(); k == nil || bytes.Compare(lowest, k) > 0 {
+		b.FillPercent = appendFill
+	}
+}
 
 // DB is vccsync's state in one bbolt file. It is safe for concurrent use by
 // multiple goroutines; writes are serialised by bbolt.
@@ -134,40 +163,57 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
+	b.AllocSize = allocSize
 	db := &DB{bolt: b, path: path, opts: opts, now: time.Now}
-	if err := b.Update(initSchema); err != nil {
+	var migrate bool
+	if err := b.Update(func(tx *bolt.Tx) error {
+		var err error
+		migrate, err = initSchema(tx)
+		return err
+	}); err != nil {
 		_ = b.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	if migrate {
+		if err := db.migrateV1(); err != nil {
+			_ = b.Close()
+			return nil, fmt.Errorf("open store %s: migrate from schema version 1: %w", path, err)
+		}
 	}
 	return db, nil
 }
 
-// initSchema checks or records the schema version and creates the buckets.
-func initSchema(tx *bolt.Tx) error {
+// initSchema checks the schema version, records this build's and creates
+// the buckets. It reports whether data of version 1 is left to migrate:
+// then the version recorded is already 2, so that an older build refuses
+// a file whose migration was interrupted, and the next Open resumes it.
+func initSchema(tx *bolt.Tx) (bool, error) {
 	meta, err := tx.CreateBucketIfNotExists(bucketMeta)
 	if err != nil {
-		return fmt.Errorf("create bucket %s: %w", bucketMeta, err)
+		return false, fmt.Errorf("create bucket %s: %w", bucketMeta, err)
 	}
 	if v := meta.Get(keySchemaVersion); v != nil {
 		n, err := strconv.Atoi(string(v))
 		if err != nil {
-			return fmt.Errorf("schema version %q: %w", v, err)
+			return false, fmt.Errorf("schema version %q: %w", v, err)
 		}
 		if n > SchemaVersion {
-			return fmt.Errorf("%w: file has version %d, this build supports up to %d (upgrade vccsync)",
+			return false, fmt.Errorf("%w: file has version %d, this build supports up to %d (upgrade vccsync)",
 				ErrSchemaTooNew, n, SchemaVersion)
 		}
+		if n < 1 {
+			return false, fmt.Errorf("schema version %d: unknown", n)
+		}
 	}
-	// Older versions are migrated here when there are any; version 1 is the first.
 	if err := meta.Put(keySchemaVersion, []byte(strconv.Itoa(SchemaVersion))); err != nil {
-		return fmt.Errorf("write schema version: %w", err)
+		return false, fmt.Errorf("write schema version: %w", err)
 	}
 	for _, name := range allBuckets {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
-			return fmt.Errorf("create bucket %s: %w", name, err)
+			return false, fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
-	return nil
+	return hasV1(tx), nil
 }
 
 // Close closes the file and releases its lock.

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"strings"
+	"bytes"
 	"testing"
 	"time"
 
@@ -135,7 +135,8 @@ func TestSnapshotFieldStatesSurvive(t *testing.T) {
 		t.Errorf("merge of the stored snapshot = %+v", m)
 	}
 
-	// The stored JSON keeps the three states apart: null written, absent omitted.
+	// The stored record is the binary form, and encoding what was read
+	// gives the same bytes: the three states are kept apart in it.
 	var raw []byte
 	if err := db.bolt.View(func(tx *bolt.Tx) error {
 		raw = append(raw, tx.Bucket(bucketUsers).Get([]byte(userKey(1)))...)
@@ -143,15 +144,11 @@ func TestSnapshotFieldStatesSurvive(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"Email":null`, `"CallCenterId":null`, `"FirstName":""`, `"IsActive":false`} {
-		if !strings.Contains(string(raw), want) {
-			t.Errorf("stored JSON %s lacks %s", raw, want)
-		}
+	if len(raw) == 0 || raw[0] != userCodec {
+		t.Fatalf("stored record %x is not of the binary form", raw)
 	}
-	for _, absent := range []string{`"LastName"`, `"ProfileId"`} {
-		if strings.Contains(string(raw), absent) {
-			t.Errorf("stored JSON %s has absent field %s", raw, absent)
-		}
+	if again := encodeUser(got); !bytes.Equal(again, raw) {
+		t.Errorf("re-encoded record\n%x\ndiffers from the stored one\n%x", again, raw)
 	}
 }
 
@@ -202,5 +199,30 @@ func TestUserByVCCIDFollowsLink(t *testing.T) {
 				t.Errorf("%s: UserByVCCID(%q) returned a state linked to %q", st.name, vcc, u.VCCUserID)
 			}
 		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	db := mustOpen(t)
+	if err := db.Commit(Batch{
+		Ledger: []LedgerEntry{{EventID: "e1"}, {EventID: "e2"}},
+		Users:  []UserState{{Key: userKey(1), VCCUserID: "v1", Snapshot: sampleUser()}, {Key: userKey(2), Applied: 3}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	users, seen, err := db.Lookup([]string{userKey(1), userKey(3), userKey(2), userKey(1)}, []string{"e1", "e3", "", "e2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 2 || users[userKey(1)].VCCUserID != "v1" || users[userKey(2)].Applied != 3 {
+		t.Errorf("users = %+v; want users 1 and 2, not 3 (no state)", users)
+	}
+	want1, _, _ := db.User(userKey(1))
+	assertUserEqual(t, users[userKey(1)], want1)
+	if diff := cmp.Diff(map[string]bool{"e1": true, "e2": true, "e3": false, "": false}, seen); diff != "" {
+		t.Errorf("seen (-want +got):\n%s", diff)
+	}
+	if users, seen, err := db.Lookup(nil, nil); err != nil || len(users) != 0 || len(seen) != 0 {
+		t.Errorf("Lookup(nil, nil) = %v, %v, %v", users, seen, err)
 	}
 }
