@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/vccsync/vccsync/pkg/vcc"
 )
 
 // ErrAgentIDTaken must be wrapped by an AgentIDs implementation's
@@ -15,7 +13,8 @@ var ErrAgentIDTaken = errors.New("agent ID held by another Salesforce user")
 // agentID returns the agent ID for a new VCC user: Salesforce's NVM Agent Id
 // when it has one (claimed so no other user is given it), else the next
 // free ID from the starting ID, skipping IDs in use in VCC (active and
-// archived) and IDs reserved for other users.
+// archived, as the user index lists them: no call per create) and IDs
+// reserved for other users.
 func (h *Handler) agentID(ctx context.Context, key, fromSalesforce string) (string, error) {
 	if fromSalesforce != "" {
 		if err := h.ids.ClaimAgentID(key, fromSalesforce); err != nil {
@@ -26,60 +25,12 @@ func (h *Handler) agentID(ctx context.Context, key, fromSalesforce string) (stri
 		}
 		return fromSalesforce, nil
 	}
-	if err := h.loadUsedIDs(ctx); err != nil {
-		return "", err
+	if err := h.idx.ready(ctx); err != nil {
+		return "", fmt.Errorf("agent IDs in use: %w", err)
 	}
-	id, err := h.ids.ReserveAgentID(key, h.m.AgentIDStart, func(id string) bool {
-		h.idMu.Lock()
-		defer h.idMu.Unlock()
-		return h.usedID[id]
-	})
+	id, err := h.ids.ReserveAgentID(key, h.m.AgentIDStart, h.idx.agentIDInUse)
 	if err != nil {
 		return "", fmt.Errorf("reserve agent ID: %w", err)
 	}
 	return id, nil
-}
-
-// loadUsedIDs reads every VCC user's agent ID once (and again after
-// forgetUsedIDs).
-func (h *Handler) loadUsedIDs(ctx context.Context) error {
-	h.idMu.Lock()
-	loaded := h.usedID != nil
-	h.idMu.Unlock()
-	if loaded {
-		return nil
-	}
-	used := map[string]bool{}
-	err := h.vcc.ForEachUser(ctx, vcc.IncludeAll, 5000, func(u *vcc.User) error {
-		if id := u.AgentDisplayID(); id != "" {
-			used[id] = true
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("list VCC users for agent IDs in use: %w", err)
-	}
-	h.idMu.Lock()
-	if h.usedID == nil {
-		h.usedID = used
-	}
-	h.idMu.Unlock()
-	return nil
-}
-
-func (h *Handler) markUsedID(id string) {
-	if id == "" {
-		return
-	}
-	h.idMu.Lock()
-	if h.usedID != nil {
-		h.usedID[id] = true
-	}
-	h.idMu.Unlock()
-}
-
-func (h *Handler) forgetUsedIDs() {
-	h.idMu.Lock()
-	h.usedID = nil
-	h.idMu.Unlock()
 }

@@ -68,7 +68,9 @@ func (h *Handler) command(ctx context.Context, key, eventID string, prev State, 
 	case events.ActionChangeAlias:
 		return h.changeAlias(ctx, key, prev, p.Alias)
 	}
-	cur, err := h.find(ctx, prev.VCCUserID, h.m.username(prev.Snapshot), prev.Synced[fUsername])
+	// Commands are rare and must find the user even when it was made in
+	// VCC since the index was listed: usernames are looked up in VCC.
+	cur, err := h.find(ctx, prev.VCCUserID, h.m.username(prev.Snapshot), prev.Synced[fUsername], false)
 	if err != nil {
 		return Result{}, err
 	}
@@ -119,6 +121,9 @@ func (h *Handler) command(ctx context.Context, key, eventID string, prev State, 
 	if a.patch != nil {
 		if _, err := h.vcc.PatchUser(ctx, cur.UserID, a.patch); err != nil {
 			return Result{}, refusal(c.Action, fmt.Errorf("update VCC user %s: %w", cur.UserID, err))
+		}
+		if a.patch.Config != nil && a.patch.Config.Agent != nil {
+			h.idx.markAgentID(a.patch.Config.Agent.AgentDisplayID)
 		}
 	}
 	if len(a.res.Changes) > 0 && a.res.Outcome == OutcomeUnchanged {
@@ -516,6 +521,7 @@ func (h *Handler) delete(ctx context.Context, cur *vcc.User, next State) (Result
 	if err := h.admin.DeleteUser(ctx, cur.UserID); err != nil && !errors.Is(err, vcc.ErrNotFound) {
 		return Result{}, refusal("delete", fmt.Errorf("delete VCC user %s: %w", cur.UserID, err))
 	}
+	h.idx.remove(cur.UserID)
 	next.VCCUserID = ""
 	next.Synced[fDeleted] = cur.Username
 	return Result{State: next, Outcome: OutcomeDeleted, Changes: []Change{{Field: "user", Old: cur.Username}}}, nil

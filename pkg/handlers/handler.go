@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vccsync/vccsync/pkg/events"
@@ -184,8 +186,12 @@ type Handler struct {
 	templates map[string]*template
 	tmplTTL   time.Duration
 
-	idMu   sync.Mutex
-	usedID map[string]bool // agentDisplayIds in VCC; nil until loaded
+	// idx is the account's usernames and agent IDs in use (see
+	// userIndex and the package doc).
+	idx *userIndex
+	// readFirst reads a linked user before every update
+	// (CacheOptions.ReadBeforeWrite).
+	readFirst atomic.Bool
 }
 
 // template is a template user with its sub-resources.
@@ -212,7 +218,10 @@ func New(v Client, d Durable, m Mapping) (*Handler, error) {
 		return nil, err
 	}
 	g := guardedVCC{v}
-	return &Handler{vcc: g, admin: g, d: d, ids: d, sagas: d, m: nm, templates: map[string]*template{}, tmplTTL: 5 * time.Minute}, nil
+	idx := newUserIndex(func(ctx context.Context, fn func(*vcc.User) error) error {
+		return g.ForEachUser(ctx, vcc.IncludeAll, vcc.MaxPageSize, fn)
+	})
+	return &Handler{vcc: g, admin: g, d: d, ids: d, sagas: d, m: nm, templates: map[string]*template{}, tmplTTL: DefaultTemplateMaxAge, idx: idx}, nil
 }
 
 // SalesforceUsers reads a user from Salesforce.
@@ -229,8 +238,9 @@ func (h *Handler) ReadSalesforce(r SalesforceUsers) { h.sf = r }
 // HandleUser applies the salesforce.user.changed snapshot u of event
 // eventID for the user whose previous state is prev. When the desired
 // fields equal what was last synced, and no write of the user may be
-// unrecorded (no open intent, see Journal), it does not read VCC (see the
-// package doc); VerifyUser always does.
+// unrecorded (no open intent, see Journal), it does not read VCC; when they
+// differ, it writes the difference to the linked user without reading it
+// first (see the package doc, "Convergence"); VerifyUser always reads.
 func (h *Handler) HandleUser(ctx context.Context, key, eventID string, prev State, u events.User) (Result, error) {
 	return h.handleUser(ctx, key, eventID, prev, u, false)
 }
@@ -396,7 +406,35 @@ func (h *Handler) applyVCC(ctx context.Context, key string, prev, next State, tm
 		return Result{State: next, Outcome: OutcomeUnchanged}, nil
 	}
 
-	cur, err := h.find(ctx, prev.VCCUserID, want[fUsername], prev.Synced[fUsername])
+	// The user index may answer for usernames unless a create of this user
+	// may have reached VCC without being recorded: an open intent (verify)
+	// or an unfinished create step. After a crash the index may not hold
+	// the half-created user, so VCC is asked.
+	byIndex := !verify
+	if byIndex {
+		_, _, pending, err := h.sagas.Step(key, sagaCreate)
+		if err != nil {
+			return partial, fmt.Errorf("read create step: %w", err)
+		}
+		byIndex = !pending
+	}
+	linkID := prev.VCCUserID
+	// The stored state can be trusted (no unrecorded write, no create to
+	// finish): write the fields that differ from what was synced, without
+	// reading the user first.
+	if byIndex && linkID != "" && !h.readFirst.Load() {
+		if cur, changes, ok := fromSynced(linkID, prev.Synced, want, active); ok {
+			res, err := h.patchSynced(ctx, next, cur, changes, want, active)
+			if !errors.Is(err, vcc.ErrNotFound) {
+				return res, err
+			}
+			// Deleted in VCC behind vccsync's back: look the user up by
+			// username, as a linked user whose read answers 404.
+			h.idx.remove(linkID)
+			linkID = ""
+		}
+	}
+	cur, err := h.find(ctx, linkID, want[fUsername], prev.Synced[fUsername], byIndex)
 	if err != nil {
 		return partial, err
 	}
@@ -433,31 +471,44 @@ func syncedEqual(synced, want map[string]string) bool {
 }
 
 // find returns the VCC user by link, else by username (current, then the
-// one last synced), or nil when there is none.
-func (h *Handler) find(ctx context.Context, linkID, username, oldUsername string) (*vcc.User, error) {
+// one last synced), or nil when there is none. With byIndex a username is
+// looked up in VCC only when the user index holds it (or cannot say): a
+// username the index does not hold costs no call. Every user found is
+// recorded in the index.
+func (h *Handler) find(ctx context.Context, linkID, username, oldUsername string, byIndex bool) (*vcc.User, error) {
 	if linkID != "" {
 		u, err := h.vcc.GetUser(ctx, linkID)
 		if err == nil {
+			h.idx.put(u)
 			return u, nil
 		}
 		if !errors.Is(err, vcc.ErrNotFound) {
 			return nil, fmt.Errorf("read linked VCC user %s: %w", linkID, err)
 		}
+		h.idx.remove(linkID)
 	}
-	for _, name := range []string{username, oldUsername} {
-		if name == "" {
+	for i, name := range []string{username, oldUsername} {
+		if name == "" || (i == 1 && name == username) {
 			continue
+		}
+		if byIndex {
+			id, indexed, err := h.idx.lookup(ctx, name)
+			if err != nil {
+				return nil, fmt.Errorf("look up VCC user by username: %w", err)
+			}
+			if indexed && id == "" {
+				continue // VCC had no such user when listed
+			}
 		}
 		u, err := h.vcc.GetUserByUsername(ctx, name)
 		if err == nil {
+			h.idx.put(u)
 			return u, nil
 		}
 		if !errors.Is(err, vcc.ErrNotFound) {
 			return nil, fmt.Errorf("look up VCC user by username: %w", err)
 		}
-		if username == oldUsername {
-			break
-		}
+		h.idx.forgetName(name)
 	}
 	return nil, nil
 }
@@ -507,18 +558,13 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 	}
 	created, err := h.vcc.CreateUser(ctx, nu)
 	if err != nil {
-		if want[fAgentID] == "" && agentID != "" && duplicateAgentID(err, agentID) {
-			// Someone took the ID in VCC since the in-use set was loaded:
-			// forget both and let the retry pick the next free one.
-			h.forgetUsedIDs()
-			if rerr := h.ids.ReleaseAgentID(key); rerr != nil {
-				return partial, fmt.Errorf("release agent ID %s: %w", agentID, rerr)
-			}
-			return partial, &retryError{fmt.Errorf("create the VCC user of Salesforce user %s with agent ID %s: %w", key, agentID, err)}
+		if vcc.IsDuplicate(err) {
+			return h.createRefused(ctx, key, next, want, tmplName, agentID, err)
 		}
 		return partial, fmt.Errorf("create the VCC user of Salesforce user %s from template %s: %w", key, tmplName, err)
 	}
-	h.markUsedID(agentID)
+	h.idx.put(created)
+	h.idx.markAgentID(agentID)
 	next.VCCUserID, next.AgentID = created.UserID, agentID
 	partial.State = next
 	// Linked at once: whatever fails next, later events, archive, delete
@@ -542,6 +588,63 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 		changes = append(changes, Change{Field: fAgentID, New: agentID})
 	}
 	return Result{State: next, Outcome: OutcomeCreated, Changes: changes}, nil
+}
+
+// createRefused handles VCC's refusal of a create as a duplicate, which
+// the user index did not foresee. When VCC has a user of that username
+// (created in VCC after the index was listed), it is read (the one lookup
+// by username of a create, on this path only) and adopted: linked and
+// converged like any existing user, never duplicated. Otherwise the agent
+// ID (or the phone number made of it) is taken: an allocated one is
+// released for the retry to pick the next free one. Either way the index
+// is listed again before its next use.
+func (h *Handler) createRefused(ctx context.Context, key string, next State, want map[string]string, tmplName, agentID string, refusal error) (Result, error) {
+	partial := Result{State: next, Partial: true}
+	h.idx.invalidate()
+	// Unless an earlier try of the POST may have been processed late (then
+	// the user found may be the one vccsync created, and its copy of the
+	// template is finished below), VCC created nothing: the create step is
+	// over, so the user found is linked as it is, without the template.
+	ours := errors.Is(refusal, vcc.ErrMaybeCreated)
+	if !ours {
+		if err := h.sagas.Clear(key, sagaCreate); err != nil {
+			return partial, fmt.Errorf("record create refused: %w", err)
+		}
+	}
+	allocated := want[fAgentID] == "" && agentID != ""
+	cur, err := h.vcc.GetUserByUsername(ctx, want[fUsername])
+	switch {
+	case err == nil:
+		h.idx.put(cur)
+		if allocated && cur.AgentDisplayID() != agentID {
+			// The agent ID reserved for the create went to no one.
+			if err := h.ids.ReleaseAgentID(key); err != nil {
+				return partial, fmt.Errorf("release agent ID %s: %w", agentID, err)
+			}
+		}
+		res, err := h.converge(ctx, key, next, cur, want, true, true)
+		if err != nil {
+			return res, err
+		}
+		note := "VCC refused the create: a VCC user of that username exists (made in VCC since vccsync listed the account), linked instead"
+		if ours {
+			note = "VCC refused the create after an earlier try of it may have been processed: the VCC user of that username is taken as the one created"
+		}
+		res.Note = strings.Join(slices.DeleteFunc([]string{res.Note, note}, func(s string) bool { return s == "" }), "; ")
+		return res, nil
+	case !errors.Is(err, vcc.ErrNotFound):
+		return partial, fmt.Errorf("look up VCC user %s after VCC refused its create (%v): %w", want[fUsername], refusal, err)
+	}
+	if allocated && duplicateAgentID(refusal, agentID) {
+		// Someone took the ID in VCC since the index was listed: mark it
+		// taken, release it and let the retry pick the next free one.
+		h.idx.markAgentID(agentID)
+		if err := h.ids.ReleaseAgentID(key); err != nil {
+			return partial, fmt.Errorf("release agent ID %s: %w", agentID, err)
+		}
+		return partial, &retryError{fmt.Errorf("create the VCC user of Salesforce user %s with agent ID %s: %w", key, agentID, refusal)}
+	}
+	return partial, fmt.Errorf("create the VCC user of Salesforce user %s from template %s: %w", key, tmplName, refusal)
 }
 
 // duplicateAgentID reports whether VCC refused a create because the agent
@@ -581,38 +684,21 @@ func (h *Handler) converge(ctx context.Context, key string, next State, cur *vcc
 	next.VCCUserID = cur.UserID
 	partial := Result{State: next, Partial: true}
 	changes := Diff(desiredOf(want, active), cur)
-	patch := &vcc.User{}
-	for _, c := range changes {
-		switch c.Field {
-		case fUsername:
-			patch.Username = c.New
-		case fName:
-			patch.Name = c.New
-		case fEmail:
-			patch.Email = c.New
-		case fSSO:
-			patch.SSOExternalID = vcc.String(c.New)
-		case fActive:
-			patch.Active = vcc.Bool(active)
-		}
-	}
+	patch, _ := patchOf(changes, active)
 	wasActive := cur.IsActive()
 
 	res := Result{State: next, Outcome: OutcomeUnchanged}
 	agentID := cur.AgentDisplayID()
 	res.Note = AgentIDConflict(desiredOf(want, active), cur)
 	if len(changes) > 0 {
-		if _, err := h.vcc.PatchUser(ctx, cur.UserID, patch); err != nil {
+		updated, err := h.vcc.PatchUser(ctx, cur.UserID, patch)
+		if err != nil {
 			return partial, fmt.Errorf("update VCC user %s: %w", cur.UserID, err)
 		}
-		switch {
-		case wasActive && !active:
-			res.Outcome = OutcomeArchived
-		case !wasActive && active:
-			res.Outcome = OutcomeReactivated
-		default:
-			res.Outcome = OutcomeUpdated
+		if patch.Username != "" {
+			h.idx.put(updated) // renamed
 		}
+		res.Outcome = updateOutcome(wasActive, active)
 	}
 	if linking {
 		res.Outcome = OutcomeLinked
@@ -646,9 +732,122 @@ func (h *Handler) converge(ctx context.Context, key string, next State, cur *vcc
 	res.State.AgentID = agentID
 	if agentID != "" && want[fAgentID] == "" {
 		// Keep the allocator from handing this ID to someone else.
-		h.markUsedID(agentID)
+		h.idx.markAgentID(agentID)
 	}
 	res.Changes = changes
+	return res, nil
+}
+
+// patchOf is the PATCH body that writes changes (see Diff), and whether
+// it could write every one of them: all are top-level fields of the VCC
+// user. A field inside a nested object (telephonyAddress, say) would need
+// the whole current object written (see the package doc), which only a
+// read of the user gives.
+func patchOf(changes []Change, active bool) (*vcc.User, bool) {
+	patch, ok := &vcc.User{}, true
+	for _, c := range changes {
+		switch c.Field {
+		case fUsername:
+			patch.Username = c.New
+		case fName:
+			patch.Name = c.New
+		case fEmail:
+			patch.Email = c.New
+		case fSSO:
+			patch.SSOExternalID = vcc.String(c.New)
+		case fActive:
+			patch.Active = vcc.Bool(active)
+		default:
+			ok = false
+		}
+	}
+	return patch, ok
+}
+
+// updateOutcome is the outcome of a PATCH of a user that was active (or
+// not) and is to be active (or not).
+func updateOutcome(wasActive, active bool) string {
+	switch {
+	case wasActive && !active:
+		return OutcomeArchived
+	case !wasActive && active:
+		return OutcomeReactivated
+	default:
+		return OutcomeUpdated
+	}
+}
+
+// fromSynced returns the linked VCC user as State.Synced records it, and
+// the changes that make it what want asks for, when they can be written
+// without reading the user first: Synced holds every field Diff compares
+// (username, name and email not empty, ssoExternalId, active), Salesforce's
+// agent ID (when it has one) is the one synced (a difference is a conflict
+// only VCC's agent ID can explain), and at least one change is there,
+// each to a top-level field (see patchOf). The caller has made sure the
+// state can be trusted: no write intent open from before it, no create
+// step pending, not VerifyUser.
+func fromSynced(userID string, synced, want map[string]string, active bool) (*vcc.User, []Change, bool) {
+	cur := &vcc.User{UserID: userID, Username: synced[fUsername], Name: synced[fName], Email: synced[fEmail]}
+	sso, hasSSO := synced[fSSO]
+	was := synced[fActive]
+	if cur.Username == "" || cur.Name == "" || cur.Email == "" || !hasSSO || (was != "true" && was != "false") {
+		return nil, nil, false
+	}
+	if a := want[fAgentID]; a != "" && a != synced[fAgentID] {
+		return nil, nil, false
+	}
+	cur.SSOExternalID, cur.Active = vcc.String(sso), vcc.Bool(was == "true")
+	changes := Diff(desiredOf(want, active), cur)
+	if _, ok := patchOf(changes, active); !ok || len(changes) == 0 {
+		return nil, nil, false
+	}
+	return cur, changes, true
+}
+
+// patchSynced writes changes to the linked VCC user cur (as Synced records
+// it) in one PATCH, without reading it first, and records in Synced what
+// VCC's reply (the updated user) holds: a field VCC does not hold as
+// desired is written again with the user's next event. A 404 is returned
+// as it is (errors.Is vcc.ErrNotFound): the caller looks the user up.
+func (h *Handler) patchSynced(ctx context.Context, next State, cur *vcc.User, changes []Change, want map[string]string, active bool) (Result, error) {
+	next.VCCUserID = cur.UserID
+	partial := Result{State: next, Partial: true}
+	patch, _ := patchOf(changes, active)
+	updated, err := h.vcc.PatchUser(ctx, cur.UserID, patch)
+	if err != nil {
+		return partial, fmt.Errorf("update VCC user %s: %w", cur.UserID, err)
+	}
+	agentID := next.Synced[fAgentID]
+	for k, v := range want {
+		next.Synced[k] = v
+	}
+	res := Result{State: next, Outcome: updateOutcome(cur.IsActive(), active), Changes: changes}
+	if updated != nil && updated.UserID != "" {
+		if patch.Username != "" {
+			h.idx.put(updated) // renamed
+		}
+		for k, v := range map[string]string{fUsername: updated.Username, fName: updated.Name, fEmail: updated.Email} {
+			if v != "" {
+				next.Synced[k] = v
+			}
+		}
+		if updated.SSOExternalID != nil {
+			next.Synced[fSSO] = *updated.SSOExternalID
+		}
+		if updated.Active != nil {
+			next.Synced[fActive] = strconv.FormatBool(*updated.Active)
+		}
+		if updated.Config != nil && updated.Config.Agent != nil {
+			agentID = updated.AgentDisplayID()
+		}
+		res.Note = AgentIDConflict(desiredOf(want, active), updated)
+	}
+	next.Synced[fAgentID] = agentID
+	next.AgentID = agentID
+	if agentID != "" && want[fAgentID] == "" {
+		h.idx.markAgentID(agentID)
+	}
+	res.State = next
 	return res, nil
 }
 

@@ -28,6 +28,7 @@ const (
 type harness struct {
 	url string
 	sb  *sandbox.VCC
+	api *apiCounter // the requests the sandbox served, by route
 	db  *store.DB
 	h   *handlers.Handler
 	ctx context.Context
@@ -62,7 +63,7 @@ func (i ids) Link(key, vccUserID string) error { return i.DB.LinkUser(key, vccUs
 
 // settle closes the user's write intent, as the worker's commit does once
 // the state a handler returned is recorded.
-func (hs *harness) settle(t *testing.T, key string) {
+func (hs *harness) settle(t testing.TB, key string) {
 	t.Helper()
 	if err := hs.db.Commit(store.Batch{Settled: []string{key}}); err != nil {
 		t.Fatal(err)
@@ -77,13 +78,20 @@ func (i ids) ClaimAgentID(key, id string) error {
 	}
 }
 
-func newHarness(t *testing.T, m *handlers.Mapping) *harness {
+func newHarness(t testing.TB, m *handlers.Mapping) *harness {
 	t.Helper()
-	sb := sandbox.NewVCC(sandbox.VCCOptions{})
+	return newHarnessWith(t, m, sandbox.VCCOptions{})
+}
+
+// newHarnessWith is newHarness with a sandbox of those options.
+func newHarnessWith(t testing.TB, m *handlers.Mapping, opts sandbox.VCCOptions) *harness {
+	t.Helper()
+	sb := sandbox.NewVCC(opts)
 	if err := sb.SeedDemo(); err != nil {
 		t.Fatal(err)
 	}
-	url, stop, err := sb.Start("127.0.0.1:0")
+	api := newAPICounter(sb)
+	url, stop, err := sandbox.Start("127.0.0.1:0", api)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +117,7 @@ func newHarness(t *testing.T, m *handlers.Mapping) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{url: url, sb: sb, db: db, h: h, ctx: context.Background()}
+	return &harness{url: url, sb: sb, api: api, db: db, h: h, ctx: context.Background()}
 }
 
 func key(id15 string) string { k, _ := events.NormalizeID(id15); return k }
@@ -125,7 +133,7 @@ func person(id15, first, last string, at time.Time) events.User {
 
 // apply runs one event and counts the sandbox requests it made. After a
 // success it closes the user's write intent, as the worker's commit does.
-func (hs *harness) apply(t *testing.T, prev handlers.State, u events.User) (handlers.Result, int, error) {
+func (hs *harness) apply(t testing.TB, prev handlers.State, u events.User) (handlers.Result, int, error) {
 	t.Helper()
 	before := hs.sb.Stats()
 	hs.evs++

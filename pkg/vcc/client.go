@@ -374,6 +374,11 @@ func (c *Client) do(ctx context.Context, r *request, out any) error {
 			}
 			next = lookup
 		case !transient(err):
+			if cur == main && createErr != nil && isAPIError(err) {
+				// VCC refused the create, but an earlier try of it may
+				// have been processed after all.
+				return &maybeCreatedError{route: main.route, earlier: createErr, err: err}
+			}
 			return err
 		case !sent || hasStatus(err, http.StatusTooManyRequests):
 			// Not processed (no token, or refused by the rate limit): the

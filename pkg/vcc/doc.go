@@ -131,8 +131,9 @@
 //     meanwhile is returned by CreateUser's lookup as if it were the
 //     create's; and a POST sent again after a lookup's 404 may meet a first
 //     POST that VCC processed late, and be refused as a duplicate (a
-//     permanent *Error). Handlers should read, compare and write only what
-//     differs.
+//     permanent *Error that also matches ErrMaybeCreated: the user of that
+//     username may be the one the call created). Handlers should read,
+//     compare and write only what differs.
 //   - VCC's rate limit is per account, shared by every client and
 //     integration of the account, and unpublished. The limiter of a Client
 //     only paces that Client: share one Client per account in a process, and
@@ -157,8 +158,8 @@
 //   - agentDisplayId can be set only once; VCC refuses a later change.
 //   - Replies are decoded tolerantly: unknown keys are ignored, key case
 //     does not matter (VCC spells outboundAutoanswer, older pages nonlive),
-//     a list may come under its own key, "items" or as a bare array, and
-//     skill levels as 6 or "6".
+//     a list — the user list included — may come under its own key, "items"
+//     or as a bare array, and skill levels as 6 or "6".
 //   - Whether a PATCH of part of a nested object (e.g. only
 //     telephonyAddress.outboundTelephonyRegion) merges or replaces it is
 //     not documented: write the whole nested object, as read.

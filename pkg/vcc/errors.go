@@ -22,6 +22,15 @@ var ErrNotFound = errors.New("vcc: not found")
 // AcceptArchiveInMultipleAccounts archives such a user in all its accounts.
 var ErrMultipleAccounts = errors.New("vcc: user belongs to several VCC accounts")
 
+// ErrMaybeCreated is matched (errors.Is) by the error of a CreateUser that
+// VCC refused (a duplicate username, say) after an earlier try of the
+// same call had failed in a way that may hide a processed request (a 5xx,
+// a 408, a *TransportError) and the lookup by username had answered 404:
+// VCC may have processed that earlier POST late, so the user the refusal
+// is about may be the one this call created. The error also holds VCC's
+// *Error (errors.As) and is permanent.
+var ErrMaybeCreated = errors.New("vcc: an earlier try of the create may have been processed")
+
 // Error is a non-2xx reply of the VCC API (or a token endpoint failure).
 // It classifies itself: Temporary for 408, 429 and 5xx; permanent otherwise.
 type Error struct {
@@ -252,3 +261,25 @@ func IsDuplicate(err error) bool {
 	}
 	return false
 }
+
+// maybeCreatedError is the permanent refusal of a create that follows an
+// earlier try whose outcome was unknown: it matches ErrMaybeCreated and
+// unwraps to the refusal.
+type maybeCreatedError struct {
+	route   string
+	earlier error // the earlier try's failure
+	err     error // the refusal
+}
+
+func (e *maybeCreatedError) Error() string {
+	return fmt.Sprintf("vcc: POST %s: refused after an earlier try that may have been processed (%v): %v", e.route, e.earlier, e.err)
+}
+
+// Unwrap returns ErrMaybeCreated and the refusal.
+func (e *maybeCreatedError) Unwrap() []error { return []error{ErrMaybeCreated, e.err} }
+
+// Temporary is false, as the refusal's.
+func (e *maybeCreatedError) Temporary() bool { return false }
+
+// RetryAfter is 0.
+func (e *maybeCreatedError) RetryAfter() time.Duration { return 0 }

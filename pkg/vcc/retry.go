@@ -90,6 +90,12 @@ func transient(err error) bool {
 	return errors.As(err, &te)
 }
 
+// isAPIError reports whether err is a reply of VCC's (an *Error).
+func isAPIError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
+
 func hasStatus(err error, status int) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == status

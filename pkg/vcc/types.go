@@ -155,19 +155,21 @@ type PageMeta struct {
 	TotalCount int `json:"totalCount"`
 }
 
-// UnmarshalJSON accepts "users" or "items".
+// UnmarshalJSON accepts the list under "users" or "items" (keys matched
+// case-insensitively) or a bare array, as every list of the client does;
+// a bare array has no meta (ForEachUser then reads on while pages come
+// back full).
 func (p *UserPage) UnmarshalJSON(b []byte) error {
-	var raw struct {
-		Meta  PageMeta `json:"meta"`
-		Users []User   `json:"users"`
-		Items []User   `json:"items"`
-	}
-	if err := json.Unmarshal(b, &raw); err != nil {
+	pg, err := decodePage(b, "users")
+	if err != nil {
 		return err
 	}
-	p.Meta, p.Users = raw.Meta, raw.Users
-	if p.Users == nil {
-		p.Users = raw.Items
+	*p = UserPage{}
+	if pg.meta != nil {
+		p.Meta = *pg.meta
+	}
+	if pg.hasList {
+		return json.Unmarshal(pg.items, &p.Users)
 	}
 	return nil
 }

@@ -147,7 +147,9 @@ func (c *Client) ForEachUser(ctx context.Context, include string, pageSize int, 
 // GetUserByUsername before calling CreateUser again. Without a username
 // only a 429 is retried. A 2xx reply with no body is taken as success and
 // the user is read back by username. A duplicate username or agent ID is a
-// permanent *Error (IsDuplicate).
+// permanent *Error (IsDuplicate); when it refuses a POST sent again after
+// a lookup's 404, the first POST may have been processed late and the
+// error also matches ErrMaybeCreated.
 func (c *Client) CreateUser(ctx context.Context, u *User) (*User, error) {
 	if u == nil {
 		return nil, errors.New("vcc: CreateUser: nil user")
