@@ -24,9 +24,18 @@ vet:
 build:
 	$(GO) build -o bin/ ./cmd/...
 
-## bench: benchmarks that print their figures (ratios against a baseline in the same run).
+## bench: one table, each figure beside a baseline measured in the same
+## run (bench/, a Go module of its own): the real syncworker and
+## vcc-sandbox on embedded JetStream against raw Consume()+Ack and
+## Watermill, the worker's memory and bbolt file at 100k users, leavers
+## behind a backlog at VCC's rate limit with and without the priority lane,
+## and rows from the in-package Go benchmarks listed in bench/gobench.go.
+## Under ten minutes on two cores; progress on stderr, the table on stdout;
+## exit 1 if a scenario fails (an unmet goal is a ✗). BENCHFLAGS=-quick
+## for a smaller run, BENCHFLAGS='-scenarios throughput,gobench' for some.
+BENCHFLAGS ?=
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 2s ./...
+	cd bench && $(GO) run . $(BENCHFLAGS)
 
 ## fuzz: every fuzz target of the repository, one after another, for
 ## FUZZTIME each; a finding fails it (the input is saved under the

@@ -147,7 +147,7 @@ func TestCDCFileMixed(t *testing.T) {
 		t.Errorf("stderr = %q, want %q", stderr, want)
 	}
 	// Ravi and Mei leave: their changes take the priority subject.
-	olga, ravi, mei := "vccsync.user."+cdcOlga+".changed", "vccsync.user."+cdcRavi+".priority", "vccsync.user."+cdcMei+".priority"
+	olga, ravi, mei := "vccsync.user."+cdcOlga+".changed", "vccsync.access."+cdcRavi, "vccsync.access."+cdcMei
 	want := []storedMsg{
 		{1, olga, cdcID(cdcOlga, "tx-create", 1), cdcID(cdcOlga, "tx-create", 1), cdcOlga},
 		{2, ravi, cdcID(cdcRavi, "tx-leave", 1), cdcID(cdcRavi, "tx-leave", 1), cdcRavi},
@@ -701,7 +701,7 @@ func TestCDCListen(t *testing.T) {
 		t.Errorf("stdout: %s", stdout.String())
 	}
 	// Ravi and Mei leave: their changes take the priority subject.
-	olga, ravi, mei := "vccsync.user."+cdcOlga+".changed", "vccsync.user."+cdcRavi+".priority", "vccsync.user."+cdcMei+".priority"
+	olga, ravi, mei := "vccsync.user."+cdcOlga+".changed", "vccsync.access."+cdcRavi, "vccsync.access."+cdcMei
 	checkStored(t, js, []storedMsg{
 		{1, olga, cdcID(cdcOlga, "tx-create", 1), cdcID(cdcOlga, "tx-create", 1), cdcOlga},
 		{2, ravi, cdcID(cdcRavi, "tx-leave", 1), cdcID(cdcRavi, "tx-leave", 1), cdcRavi},

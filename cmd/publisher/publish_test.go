@@ -75,7 +75,7 @@ func TestPublishMixed(t *testing.T) {
 		"duplicate line=5 id=04l5e00000AbCdEAAV subject="+janeSubject+" seq=1",
 		"rejected line=6: "+parseError(t, badID),
 		"rejected line=7: "+parseError(t, notJSON),
-		"published line=9 id=cdc-"+john+"-0a1b9f subject=vccsync.user."+john+".priority seq=3", // a leaver: the priority subject
+		"published line=9 id=cdc-"+john+"-0a1b9f subject=vccsync.access."+john+" seq=3", // a leaver: the access-change subject
 	)
 	for _, want := range []string{
 		`rejected line=6: data.Id: not a Salesforce user ID (005…, 15 or 18 characters): "0015e000001AcmeAAC" has key prefix "001"`,
@@ -91,7 +91,7 @@ func TestPublishMixed(t *testing.T) {
 	checkStored(t, js, []storedMsg{
 		{1, janeSubject, "04l5e00000AbCdEAAV", "04l5e00000AbCdEAAV", jane},
 		{2, johnSubject, "04l5e00000AbCdFAAV", "04l5e00000AbCdFAAV", john},
-		{3, "vccsync.user." + john + ".priority", "cdc-" + john + "-0a1b9f", "cdc-" + john + "-0a1b9f", john},
+		{3, "vccsync.access." + john, "cdc-" + john + "-0a1b9f", "cdc-" + john + "-0a1b9f", john},
 	})
 }
 

@@ -302,7 +302,7 @@ func TestServePublishesThenAcks(t *testing.T) {
 
 	serveCheckAck(t, servePost(t, nil, s.url, msg, serveBearer(serveTestToken)))
 
-	janeSubject, johnSubject, omarSubject := "vccsync.user."+jane+".changed", "vccsync.user."+john+".priority", "vccsync.user."+serveOmarKey+".changed"
+	janeSubject, johnSubject, omarSubject := "vccsync.user."+jane+".changed", "vccsync.access."+john, "vccsync.user."+serveOmarKey+".changed"
 	want := []storedMsg{
 		{1, janeSubject, serveJane.id, serveJane.id, jane},
 		{2, johnSubject, serveJohn.id, serveJohn.id, john},
@@ -361,7 +361,7 @@ func TestServeOrgIDComparedOn15Characters(t *testing.T) {
 	serveCheckAck(t, servePost(t, nil, s.url, serveMessage("00D5e000000KQ2eEAG", serveJohn), serveBearer(serveTestToken)))
 	serveCheckAck(t, servePost(t, nil, s.url, serveMessage("00D5e000000Evil", serveOmar), serveBearer(serveTestToken)))
 	checkStored(t, js, []storedMsg{
-		{1, "vccsync.user." + john + ".priority", serveJohn.id, serveJohn.id, john},
+		{1, "vccsync.access." + john, serveJohn.id, serveJohn.id, john},
 		{2, "vccsync.user." + serveOmarKey + ".changed", serveOmar.id, serveOmar.id, serveOmarKey},
 	})
 }
@@ -468,7 +468,7 @@ func TestServeSkipsDeletedRecords(t *testing.T) {
 
 	serveCheckAck(t, servePost(t, nil, s.url, serveMessage(serveTestOrg, gone, serveJohn), serveBearer(serveTestToken)))
 
-	checkStored(t, js, []storedMsg{{1, "vccsync.user." + john + ".priority", serveJohn.id, serveJohn.id, john}})
+	checkStored(t, js, []storedMsg{{1, "vccsync.access." + john, serveJohn.id, serveJohn.id, john}})
 	line := s.message(t, 1)
 	serveCheckLogged(t, line, map[string]any{"outcome": "acked", "notifications": 2, "published": 1, "deleted": 1, "skipped_deleted": []any{gone.id}})
 
@@ -568,7 +568,7 @@ func TestServeBasicAuth(t *testing.T) {
 	withUser := strings.Replace(s.url, "http://", "http://salesforce:pa%3Ass%20word@", 1) // the endpoint URL's userinfo, as Salesforce is given it
 
 	serveCheckAck(t, servePost(t, nil, withUser, serveMessage(serveTestOrg, serveJohn), nil))
-	checkStored(t, js, []storedMsg{{1, "vccsync.user." + john + ".priority", serveJohn.id, serveJohn.id, john}})
+	checkStored(t, js, []storedMsg{{1, "vccsync.access." + john, serveJohn.id, serveJohn.id, john}})
 
 	for name, edit := range map[string]func(*http.Request){
 		"wrong password": func(r *http.Request) { r.SetBasicAuth("salesforce", "pa:ss words") },
@@ -651,7 +651,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	if code := <-stopped; code != cli.ExitOK {
 		t.Errorf("exit status %d, want 0", code)
 	}
-	checkStored(t, js, []storedMsg{{1, "vccsync.user." + john + ".priority", serveJohn.id, serveJohn.id, john}})
+	checkStored(t, js, []storedMsg{{1, "vccsync.access." + john, serveJohn.id, serveJohn.id, john}})
 }
 
 func TestServeHealthz(t *testing.T) {

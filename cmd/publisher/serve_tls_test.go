@@ -109,7 +109,7 @@ func TestServeTLS(t *testing.T) {
 	}
 
 	serveCheckAck(t, servePost(t, serveTLSClient([]*x509.Certificate{srv.cert}, nil), s.url+"?token="+serveTestToken, serveMessage(serveTestOrg, serveJohn), nil))
-	checkStored(t, js, []storedMsg{{1, "vccsync.user." + john + ".priority", serveJohn.id, serveJohn.id, john}})
+	checkStored(t, js, []storedMsg{{1, "vccsync.access." + john, serveJohn.id, serveJohn.id, john}})
 
 	if _, err := serveTLSClient(nil, nil).Post(s.url, "text/xml", strings.NewReader("x")); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("a client that does not trust the certificate: %v, want a certificate error", err)
@@ -151,5 +151,5 @@ func TestServeClientCertificate(t *testing.T) {
 	serveCheckAck(t, servePost(t, serveTLSClient(roots, salesforceCert), s.url+"?token="+serveTestToken, msg, nil))
 	r := servePost(t, serveTLSClient(roots, salesforceCert), s.url, msg, nil)
 	serveCheckFault(t, r, http.StatusUnauthorized, "soapenv:Client", "unauthorized") // the certificate adds to the token, it does not replace it
-	checkStored(t, js, []storedMsg{{1, "vccsync.user." + john + ".priority", serveJohn.id, serveJohn.id, john}})
+	checkStored(t, js, []storedMsg{{1, "vccsync.access." + john, serveJohn.id, serveJohn.id, john}})
 }

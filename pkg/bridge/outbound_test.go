@@ -188,10 +188,12 @@ func TestOutboundPublishesThenAcks(t *testing.T) {
 	}
 	omar := key("0055e000001Omar")
 	// John is inactive: his change takes the priority subject.
-	for i, w := range []struct{ id, user, kind string }{{noteJane.id, jane, "changed"}, {noteJohn.id, john, "priority"}, {noteOmar15.id, omar, "changed"}} {
+	for i, w := range []struct{ id, user, subject string }{
+		{noteJane.id, jane, events.UserChangedSubject(jane)}, {noteJohn.id, john, events.UserPrioritySubject(john)}, {noteOmar15.id, omar, events.UserChangedSubject(omar)},
+	} {
 		m := got[i]
-		if m.MsgID != w.id || m.Event.ID != w.id || m.Subject != "vccsync.user."+w.user+"."+w.kind || m.Event.Subject != w.user {
-			t.Errorf("message %d: msg id %s, id %s, subject %s (%s); want %s on %s (%s)", i+1, m.MsgID, m.Event.ID, m.Subject, m.Event.Subject, w.id, w.user, w.kind)
+		if m.MsgID != w.id || m.Event.ID != w.id || m.Subject != w.subject || m.Event.Subject != w.user {
+			t.Errorf("message %d: msg id %s, id %s, subject %s (%s); want %s on %s (%s)", i+1, m.MsgID, m.Event.ID, m.Subject, m.Event.Subject, w.id, w.user, w.subject)
 		}
 		if m.Event.Source != bridge.OutboundSourcePrefix+"00D5e000000KQ2e" || m.Event.Type != events.TypeUserChanged ||
 			m.Event.Time == nil || time.Since(*m.Event.Time) > time.Minute {

@@ -8,7 +8,7 @@
 //
 // # Streams
 //
-//	VCCSYNC      subjects vccsync.user.>  WorkQueue retention, file storage,
+//	VCCSYNC      subjects vccsync.user.>, vccsync.access.>  WorkQueue retention, file storage,
 //	             duplicate window DuplicateWindow (default 2m)
 //	VCCSYNC_DLQ  subjects vccsync.dlq.>   Limits retention, MaxAge DLQMaxAge
 //	             (default 30 days), file storage

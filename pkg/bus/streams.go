@@ -57,7 +57,7 @@ func MainStreamConfig(cfg StreamsConfig) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        events.Stream,
 		Description: "vccsync: Salesforce user events and admin commands",
-		Subjects:    []string{events.SubjectAll},
+		Subjects:    []string{events.SubjectAll, events.SubjectAccessAll},
 		Retention:   jetstream.WorkQueuePolicy,
 		Discard:     jetstream.DiscardOld,
 		MaxAge:      cfg.MaxAge,
@@ -100,10 +100,10 @@ type ConsumerConfig struct {
 	Durable string
 	// FilterSubject, when set, is the one subject filter of the consumer,
 	// and there is no priority consumer (a partition's filter, say). By
-	// default the consumer takes changes and commands
-	// (events.SubjectChangedAll, events.SubjectCommandAll) and the priority
-	// consumer the access changes (events.SubjectPriorityAll); with
-	// NoPriority the one consumer takes events.SubjectAll.
+	// default the consumer takes changes and commands (events.SubjectAll)
+	// and the priority consumer the access changes
+	// (events.SubjectAccessAll); with NoPriority the one consumer takes
+	// both.
 	FilterSubject string
 	// NoPriority turns the priority consumer off (and deletes it if an
 	// earlier run made it): access changes wait their turn.
@@ -124,9 +124,9 @@ func PullConsumerConfig(cfg ConsumerConfig) jetstream.ConsumerConfig {
 	switch {
 	case cfg.FilterSubject != "":
 	case cfg.NoPriority:
-		cfg.FilterSubject = events.SubjectAll
+		filters = []string{events.SubjectAll, events.SubjectAccessAll}
 	default:
-		filters = []string{events.SubjectChangedAll, events.SubjectCommandAll}
+		cfg.FilterSubject = events.SubjectAll
 	}
 	if cfg.AckWait <= 0 {
 		cfg.AckWait = DefaultAckWait
@@ -155,12 +155,12 @@ const PrioritySuffix = "-priority"
 func (cfg ConsumerConfig) HasPriority() bool { return cfg.FilterSubject == "" && !cfg.NoPriority }
 
 // PriorityConsumerConfig is the configuration of the priority consumer:
-// like the main one, on events.SubjectPriorityAll.
+// like the main one, on events.SubjectAccessAll.
 func PriorityConsumerConfig(cfg ConsumerConfig) jetstream.ConsumerConfig {
 	cc := PullConsumerConfig(cfg)
 	cc.Durable += PrioritySuffix
 	cc.Description = "vccsync worker: access changes, ahead of the rest"
-	cc.FilterSubject, cc.FilterSubjects = events.SubjectPriorityAll, nil
+	cc.FilterSubject, cc.FilterSubjects = events.SubjectAccessAll, nil
 	return cc
 }
 

@@ -303,7 +303,7 @@ func TestFieldDecodesAsEncodingJSON(t *testing.T) {
 	}
 }
 
-// Changes to a user's access take the priority subject; others do not.
+// Changes to a user's access take the access-change subject; others do not.
 func TestAccessChangesTakeThePrioritySubject(t *testing.T) {
 	const id = "0055e000001AbcdAAC"
 	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -312,8 +312,8 @@ func TestAccessChangesTakeThePrioritySubject(t *testing.T) {
 		u    User
 		want string
 	}{
-		{"deactivation", User{ID: id, IsActive: Val(false)}, "vccsync.user." + id + ".priority"},
-		{"reactivation from CDC", User{ID: id, IsActive: Val(true), ChangedFields: []string{"IsActive"}}, "vccsync.user." + id + ".priority"},
+		{"deactivation", User{ID: id, IsActive: Val(false)}, "vccsync.access." + id},
+		{"reactivation from CDC", User{ID: id, IsActive: Val(true), ChangedFields: []string{"IsActive"}}, "vccsync.access." + id},
 		{"active snapshot", User{ID: id, IsActive: Val(true), Email: Val("a@example.com")}, "vccsync.user." + id + ".changed"},
 		{"change without IsActive", User{ID: id, Email: Val("a@example.com"), ChangedFields: []string{"Email"}}, "vccsync.user." + id + ".changed"},
 	} {
@@ -332,7 +332,7 @@ func TestAccessChangesTakeThePrioritySubject(t *testing.T) {
 				t.Fatalf("decode on %s: %v", got, err)
 			}
 			p, err := ParseSubject(got)
-			if err != nil || p.Kind != KindChanged || p.Priority != strings.HasSuffix(tc.want, ".priority") {
+			if err != nil || p.Kind != KindChanged || p.Priority != strings.HasPrefix(tc.want, "vccsync.access.") {
 				t.Errorf("parsed %+v, %v", p, err)
 			}
 		})

@@ -16,13 +16,13 @@ const (
 	SubjectPrefix = "vccsync.user."
 	// SubjectAll matches every user subject.
 	SubjectAll = "vccsync.user.>"
-	// SubjectChangedAll, SubjectCommandAll and SubjectPriorityAll split
-	// SubjectAll without overlap: user changes, admin commands, and the
-	// changes to a user's access (see User.ChangesAccess) that overtake a
-	// backlog of the others.
-	SubjectChangedAll  = "vccsync.user.*.changed"
-	SubjectCommandAll  = "vccsync.user.*.cmd.*"
-	SubjectPriorityAll = "vccsync.user.*.priority"
+	// AccessPrefix starts the subject of a change to a user's access (see
+	// User.ChangesAccess): vccsync.access.<SalesforceUserId>. Outside
+	// SubjectAll, so that a consumer of their own takes them ahead of a
+	// backlog of the others while the main consumer keeps its one filter.
+	AccessPrefix = "vccsync.access."
+	// SubjectAccessAll matches every access-change subject.
+	SubjectAccessAll = "vccsync.access.>"
 	// DLQSubjectPrefix starts every dead-letter subject.
 	DLQSubjectPrefix = "vccsync.dlq."
 	// DLQSubjectAll matches every dead-letter subject.
@@ -98,7 +98,7 @@ func UserChangedSubject(userID string) string {
 // reactivation that reverts one. The worker takes these on a consumer of
 // their own, ahead of a backlog of other changes.
 func UserPrioritySubject(userID string) string {
-	return SubjectPrefix + userID + ".priority"
+	return AccessPrefix + userID
 }
 
 // CommandSubject is the subject of an admin command for a user.
@@ -117,29 +117,35 @@ type ParsedSubject struct {
 	UserID   string // as it appears in the subject
 	Kind     SubjectKind
 	Action   string // for KindCommand
-	Priority bool   // a KindChanged on the priority subject
+	Priority bool   // a KindChanged on the access-change subject
 }
 
 // ParseSubject takes a user subject apart and checks its shape.
 func ParseSubject(subject string) (ParsedSubject, error) {
+	if id, ok := strings.CutPrefix(subject, AccessPrefix); ok && !strings.Contains(id, ".") {
+		if err := checkUserID(id); err != nil {
+			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
+		}
+		return ParsedSubject{UserID: id, Kind: KindChanged, Priority: true}, nil
+	}
 	rest, ok := strings.CutPrefix(subject, SubjectPrefix)
 	if !ok {
 		return ParsedSubject{}, fmt.Errorf("subject %q: does not start with %q", subject, SubjectPrefix)
 	}
 	tok := strings.Split(rest, ".")
 	switch {
-	case len(tok) == 2 && (tok[1] == "changed" || tok[1] == "priority"):
+	case len(tok) == 2 && tok[1] == "changed":
 		if err := checkUserID(tok[0]); err != nil {
 			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
 		}
-		return ParsedSubject{UserID: tok[0], Kind: KindChanged, Priority: tok[1] == "priority"}, nil
+		return ParsedSubject{UserID: tok[0], Kind: KindChanged}, nil
 	case len(tok) == 3 && tok[1] == "cmd" && checkAction(tok[2]) == nil:
 		if err := checkUserID(tok[0]); err != nil {
 			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
 		}
 		return ParsedSubject{UserID: tok[0], Kind: KindCommand, Action: tok[2]}, nil
 	}
-	return ParsedSubject{}, fmt.Errorf("subject %q: want vccsync.user.<SalesforceUserId>.changed, .priority or .cmd.<action>", subject)
+	return ParsedSubject{}, fmt.Errorf("subject %q: want vccsync.user.<SalesforceUserId>.changed, vccsync.user.<SalesforceUserId>.cmd.<action> or vccsync.access.<SalesforceUserId>", subject)
 }
 
 // checkAction reports whether an admin command's action can be a subject

@@ -24,9 +24,6 @@ type item[S any] struct {
 	// the stream ahead of an access change (see priority.go)
 	priority, borrowed bool
 	passed             bool // borrowed, failed for good, and left to the main consumer
-	// floor: no access change with a lower stream sequence was in the
-	// stream when the message arrived, except perhaps the user's own
-	floor uint64
 
 	// fate, set by the lane
 	done     bool // applied or duplicate: ack after commit

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -131,4 +132,63 @@ func BenchmarkWorkerThroughput(b *testing.B) {
 	b.ReportMetric(workerRate, "worker_events/s")
 	b.ReportMetric(rawRate, "raw_events/s")
 	b.ReportMetric(workerRate/rawRate, "worker/raw")
+}
+
+// BenchmarkCommitWhatIsDone measures how long applied events wait for
+// their ack while one user's event is stuck in a slow target call: the
+// longest time from the worker's start to the ack (the Observe after the
+// commit) of any of 255 other users' events, against the time to the slow
+// event's own ack, measured in the same run: how long a batch barrier
+// kept them all unacknowledged.
+func BenchmarkCommitWhatIsDone(b *testing.B) {
+	const slow = 2 * time.Second
+	var waits, barrier time.Duration
+	for round := range b.N {
+		h := newHarness(b, 30*time.Second)
+		slowID := fmt.Sprintf("slow-%d", round)
+		h.h.on(slowID, sleep(slow))
+		h.publish(b, nthUser(b, 0), slowID)
+		const fast = 255
+		for i := 1; i <= fast; i++ {
+			h.publish(b, nthUser(b, i), fmt.Sprintf("fast-%d-%d", round, i))
+		}
+		var mu sync.Mutex
+		var longest time.Duration
+		acked := 0
+		done := make(chan struct{})
+		cfg := h.config()
+		start := time.Now()
+		var slowAcked time.Duration
+		cfg.Observe = func(o worker.Outcome) {
+			if o.Outcome != metrics.OutcomeApplied {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if o.EventID == slowID {
+				slowAcked = time.Since(start)
+			} else {
+				longest = max(longest, time.Since(start))
+				acked++
+			}
+			if acked == fast && slowAcked > 0 {
+				close(done)
+			}
+		}
+		b.StartTimer()
+		h.run(b, cfg, nil)
+		select {
+		case <-done:
+		case <-time.After(time.Minute):
+			b.Fatalf("%d of %d fast events acked", acked, fast)
+		}
+		b.StopTimer()
+		mu.Lock()
+		waits += longest
+		barrier += slowAcked // what a batch barrier held them all for
+		mu.Unlock()
+	}
+	b.ReportMetric(waits.Seconds()/float64(b.N), "ack-wait-s")
+	b.ReportMetric(barrier.Seconds()/float64(b.N), "barrier-ack-wait-s")
+	b.ReportMetric(waits.Seconds()/barrier.Seconds(), "ack-wait/barrier")
 }

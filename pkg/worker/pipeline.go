@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
@@ -72,6 +72,8 @@ type pipe[S any] struct {
 	commits  chan *group[S]
 	stream   jetstream.Stream // to borrow a user's earlier messages; nil when it cannot be read
 
+	access *accessWatch // nil without a priority consumer
+
 	heldMu sync.Mutex
 	held   map[jetstream.Msg]bool // delivered, not yet acked or naked (kept alive) → from the priority consumer
 }
@@ -84,12 +86,10 @@ type source struct {
 	priority bool
 }
 
-// delivery is a fetched message, the consumer it came from and, for the
-// main consumer, the access floor (see accessFloor).
+// delivery is a fetched message and the consumer it came from.
 type delivery struct {
 	m        jetstream.Msg
 	priority bool
-	floor    uint64
 }
 
 func (w *Worker[S]) newPipe() *pipe[S] {
@@ -124,6 +124,13 @@ func (w *Worker[S]) pipeline(ctx, work context.Context) error {
 				w.log.Warn("cannot read the stream: access changes may apply before a user's earlier messages", zap.Error(err))
 			}
 		}
+	}
+	if w.cfg.Priority != nil && p.stream != nil {
+		var nc *nats.Conn
+		if c, ok := w.pub.(interface{ Conn() *nats.Conn }); ok {
+			nc = c.Conn()
+		}
+		p.access = newAccessWatch(ctx, nc, p.stream, w.log)
 	}
 	msgs := make(chan delivery, w.cfg.MaxInflight+w.cfg.PriorityInflight)
 	errs := make(chan error, len(sources))
@@ -222,32 +229,10 @@ func (p *pipe[S]) pull(ctx context.Context, src source, n int, out chan<- delive
 		return 0, err
 	}
 	got := 0
-	msgs := batch.Messages()
-	for m := range msgs {
-		// What arrived together is handed on together, with the earliest
-		// access change in the stream read after it arrived.
-		group := []jetstream.Msg{m}
-	more:
-		for {
-			select {
-			case m, ok := <-msgs:
-				if !ok {
-					break more
-				}
-				group = append(group, m)
-			default:
-				break more
-			}
-		}
-		floor := uint64(math.MaxUint64)
-		if !src.priority {
-			floor = p.accessFloor(ctx)
-		}
-		for _, m := range group {
-			got++
-			p.hold(m, src.priority)
-			out <- delivery{m: m, priority: src.priority, floor: floor}
-		}
+	for m := range batch.Messages() {
+		got++
+		p.hold(m, src.priority)
+		out <- delivery{m: m, priority: src.priority}
 	}
 	if got > 0 || ctx.Err() != nil {
 		return got, nil // an error after messages recurs on the next request
@@ -272,6 +257,9 @@ func (p *pipe[S]) acquire(ctx context.Context, src source) int {
 	case <-src.credits:
 	}
 	n := 1
+	// One pull per batch: while the worker still holds messages, wait a
+	// moment for a quarter of a batch of credits rather than pull a few.
+	var wait <-chan time.Time
 	for n < src.batch {
 		select {
 		case <-src.credits:
@@ -279,7 +267,48 @@ func (p *pipe[S]) acquire(ctx context.Context, src source) int {
 			continue
 		default:
 		}
+		if n >= src.batch/4 || p.holding(src.priority) == 0 {
+			break
+		}
+		if wait == nil {
+			wait = time.After(pullGather)
+		}
+		select {
+		case <-src.credits:
+			n++
+			continue
+		case <-wait:
+		case <-ctx.Done():
+		}
 		break
+	}
+	return n
+}
+
+// commitGather is the longest a commit waits for more finished messages
+// to join it while the worker holds others.
+const commitGather = 10 * time.Millisecond
+
+// holdingAny is how many messages the worker holds.
+func (p *pipe[S]) holdingAny() int {
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	return len(p.held)
+}
+
+// pullGather is the longest a pull waits for more credits while the
+// worker holds messages.
+const pullGather = 5 * time.Millisecond
+
+// holding is how many messages of one consumer the worker holds.
+func (p *pipe[S]) holding(priority bool) int {
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	n := 0
+	for _, pr := range p.held {
+		if pr == priority {
+			n++
+		}
 	}
 	return n
 }
@@ -352,7 +381,7 @@ func (p *pipe[S]) keepAlive() func() {
 // A message that names no user is dead-lettered as poison on its own.
 func (p *pipe[S]) dispatch(ctx, work context.Context, d delivery) {
 	m := d.m
-	it := &item[S]{msg: m, priority: d.priority, floor: d.floor}
+	it := &item[S]{msg: m, priority: d.priority}
 	it.meta, _ = m.Metadata()
 	if ctx.Err() != nil {
 		p.nak(it, "shutting down")
@@ -423,20 +452,23 @@ func (p *pipe[S]) run(ctx, work context.Context, l *lane[S]) {
 				break
 			}
 		}
+		// Reading the stream waits on the server, not on a lane slot.
+		if sem == p.psem {
+			items = p.borrow(ctx, l.key, items)
+		} else {
+			items = p.borrowAccess(ctx, l.key, items)
+		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
 			for _, it := range items {
-				p.nak(it, "shutting down")
+				if !it.borrowed {
+					p.nak(it, "shutting down")
+				}
 			}
 			continue
-		}
-		if sem == p.psem {
-			items = p.borrow(ctx, l.key, items)
-		} else {
-			items = p.borrowAccess(ctx, l.key, items)
 		}
 		p.decode(l.key, items)
 		if !l.loaded {
@@ -516,6 +548,9 @@ func (p *pipe[S]) commitLoop() {
 	for g := range p.commits {
 		groups := []*group[S]{g}
 		n := len(g.items)
+		// Each commit costs a sync to disk: while other messages are in
+		// hand, wait a moment for them to join it.
+		var wait <-chan time.Time
 	more:
 		for n < p.w.cfg.BatchSize {
 			select {
@@ -525,7 +560,23 @@ func (p *pipe[S]) commitLoop() {
 				}
 				groups = append(groups, g)
 				n += len(g.items)
+				continue
 			default:
+			}
+			if p.holdingAny() <= n {
+				break
+			}
+			if wait == nil {
+				wait = time.After(commitGather)
+			}
+			select {
+			case g, ok := <-p.commits:
+				if !ok {
+					break more
+				}
+				groups = append(groups, g)
+				n += len(g.items)
+			case <-wait:
 				break more
 			}
 		}

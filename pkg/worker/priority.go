@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -42,14 +43,9 @@ import (
 
 // The other way round, a change from the main consumer must not overtake
 // an earlier access change of its user that the priority consumer has not
-// delivered yet (or that waits for a retry). Each group of messages the
-// main consumer delivers carries the access floor read right after it
-// arrived: the stream sequence of the earliest access change of any user
-// then in the stream. A message below its floor has no earlier access
-// change to wait for; that is every message while no access change waits,
-// so that costs one read of the stream per pull. A run holding a message
-// above its floor reads the stream for its user's access changes before
-// it and borrows them, as above.
+// delivered yet (or that waits for a retry). A run of main-consumer
+// messages reads the stream for its user's access changes before them,
+// and borrows them as above, when the access watch says there may be one.
 
 // maxBorrowed bounds the earlier messages one run reads from the stream.
 const maxBorrowed = 256
@@ -88,14 +84,16 @@ func (p *pipe[S]) borrow(ctx context.Context, key string, items []*item[S]) []*i
 		if it.priority && it.seq() > last {
 			last = it.seq()
 			if ps, err := events.ParseSubject(it.msg.Subject()); err == nil {
-				subj = events.SubjectPrefix + ps.UserID + ".>"
+				subj = ps.UserID
 			}
 		}
 	}
 	if last == 0 || subj == "" || p.stream == nil {
 		return items
 	}
-	return p.borrowRange(ctx, key, items, have, subj, 1, last)
+	// The user's changes and commands, then earlier access changes.
+	items = p.borrowRange(ctx, key, items, have, events.SubjectPrefix+subj+".>", 1, last)
+	return p.borrowRange(ctx, key, items, have, events.UserPrioritySubject(subj), 1, last)
 }
 
 // borrowRange adds to items the messages on subj with stream sequences
@@ -131,50 +129,144 @@ func (p *pipe[S]) borrowRange(ctx context.Context, key string, items []*item[S],
 	return items
 }
 
-// accessFloor is the stream sequence of the earliest access change in the
-// stream, math.MaxUint64 when there is none or no priority consumer, 0
-// when the stream cannot be read (every run then looks for its user's).
-func (p *pipe[S]) accessFloor(ctx context.Context) uint64 {
-	if p.w.cfg.Priority == nil {
-		return math.MaxUint64
-	}
-	if p.stream == nil {
-		return 0
-	}
-	raw, err := p.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(events.SubjectPriorityAll))
-	switch {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-		return math.MaxUint64
-	case err != nil:
-		return 0
-	}
-	return raw.Sequence
-}
-
 // borrowAccess adds to a run of main-consumer messages the user's access
 // changes still in the stream that come before one of them, so that they
-// are applied first.
+// are applied first. It reads the stream only when the access watch says
+// there may be one (see accessWatch).
 func (p *pipe[S]) borrowAccess(ctx context.Context, key string, items []*item[S]) []*item[S] {
-	var last, from uint64
+	if p.access == nil {
+		return items
+	}
+	var last uint64
 	var subj string
 	have := map[uint64]bool{}
 	for _, it := range items {
 		have[it.seq()] = true
-		if it.priority || it.borrowed || it.seq() <= it.floor {
+		if it.priority || it.borrowed || it.seq() <= last {
 			continue
 		}
-		if it.seq() > last {
-			last = it.seq()
-			if ps, err := events.ParseSubject(it.msg.Subject()); err == nil {
-				subj = events.UserPrioritySubject(ps.UserID)
-			}
-		}
-		if from == 0 || it.floor < from {
-			from = it.floor
+		last = it.seq()
+		if ps, err := events.ParseSubject(it.msg.Subject()); err == nil {
+			subj = events.UserPrioritySubject(ps.UserID)
 		}
 	}
-	if last == 0 || subj == "" || p.stream == nil {
+	if last == 0 || subj == "" {
 		return items
 	}
-	return p.borrowRange(ctx, key, items, have, subj, max(from, 1), last)
+	check, gen := p.access.mayHave(key, last)
+	if !check {
+		return items
+	}
+	n := len(items)
+	items = p.borrowRange(ctx, key, items, have, subj, 1, last)
+	if len(items) == n {
+		p.access.clear(ctx, key, gen, subj)
+	}
+	return items
+}
+
+// accessWatch tells a run of main-consumer messages whether its user may
+// have an earlier access change waiting, without reading the stream for
+// every run:
+//
+//   - a core NATS subscription to events.SubjectAccessAll sees every
+//     access change published while the worker runs, before any later
+//     message of the same publisher reaches the stream, and marks its user;
+//   - every floorEvery the earliest access change in the stream is read
+//     (the floor), which covers those published before the subscription.
+//
+// A run must look in the stream for its user's access changes when its
+// last message is above the floor, or its user is marked. A mark is
+// cleared when such a look finds no access change of the user in the
+// stream at all. Without the subscription (no permission to subscribe,
+// say) every run looks.
+type accessWatch struct {
+	stream jetstream.Stream
+	log    *zap.Logger
+
+	mu     sync.Mutex
+	floor  uint64            // 0 until the first read after the subscription began
+	marked map[string]uint64 // user → generation of the mark
+	gen    uint64
+	live   bool // the subscription is active
+}
+
+// floorEvery is how often the access watch reads the floor.
+const floorEvery = 250 * time.Millisecond
+
+func newAccessWatch(ctx context.Context, nc *nats.Conn, stream jetstream.Stream, log *zap.Logger) *accessWatch {
+	a := &accessWatch{stream: stream, log: log, marked: map[string]uint64{}}
+	if nc != nil {
+		sub, err := nc.Subscribe(events.SubjectAccessAll, func(m *nats.Msg) {
+			if key, ok := userKeyOf(m.Subject); ok {
+				a.mu.Lock()
+				a.gen++
+				a.marked[key] = a.gen
+				a.mu.Unlock()
+			}
+		})
+		if err == nil {
+			err = nc.FlushWithContext(ctx)
+		}
+		if err != nil {
+			log.Warn("cannot watch access changes as they are published: every change reads the stream for its user's", zap.Error(err))
+		} else {
+			a.live = true
+			context.AfterFunc(ctx, func() { _ = sub.Unsubscribe() })
+		}
+	}
+	go a.readFloors(ctx)
+	return a
+}
+
+// readFloors reads the floor every floorEvery until ctx ends.
+func (a *accessWatch) readFloors(ctx context.Context) {
+	t := time.NewTicker(floorEvery)
+	defer t.Stop()
+	for {
+		floor := uint64(0)
+		raw, err := a.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(events.SubjectAccessAll))
+		switch {
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			floor = math.MaxUint64
+		case err == nil:
+			floor = raw.Sequence
+		}
+		a.mu.Lock()
+		a.floor = floor
+		a.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// mayHave reports whether the user may have an access change in the
+// stream before seq, and the generation of the user's mark.
+func (a *accessWatch) mayHave(key string, seq uint64) (bool, uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	gen, marked := a.marked[key]
+	return !a.live || marked || seq > a.floor, gen
+}
+
+// clear forgets the user's mark of generation gen when the stream holds
+// no access change of the user.
+func (a *accessWatch) clear(ctx context.Context, key string, gen uint64, subj string) {
+	a.mu.Lock()
+	_, marked := a.marked[key]
+	a.mu.Unlock()
+	if !marked {
+		return
+	}
+	if _, err := a.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subj)); !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return
+	}
+	a.mu.Lock()
+	if a.marked[key] == gen {
+		delete(a.marked, key)
+	}
+	a.mu.Unlock()
 }
