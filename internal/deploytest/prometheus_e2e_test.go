@@ -171,7 +171,8 @@ scrape_configs:
 	}
 
 	// The second wave, once Prometheus has the counters' values after the
-	// demo: updates of four demo users and one poison message.
+	// demo: updates of four demo users (one of them leaves) and one poison
+	// message.
 	handledQuery := fmt.Sprintf(`sum(vccsync_events_total{job=%q})`, jobName)
 	before, err := api.scalar(ctx, handledQuery)
 	if err != nil {
@@ -342,6 +343,11 @@ func publishWave(ctx context.Context, t *testing.T, natsAddr string) int {
 		}
 		u := events.User{ID: id, LastName: events.Val(fmt.Sprintf("Wave%d", i)),
 			SystemModstamp: events.Val(events.Time{Time: now}), ChangedFields: []string{"LastName"}}
+		if i == 3 {
+			// A leaver: the access change takes the priority consumer,
+			// which the Time to deprovision panel shows.
+			u.IsActive, u.ChangedFields = events.Val(false), []string{"LastName", "IsActive"}
+		}
 		env, err := events.NewUserChanged(fmt.Sprintf("deploytest-%d-%d", now.UnixNano(), i), "salesforce/deploytest", now, u)
 		if err != nil {
 			t.Fatal(err)
