@@ -206,7 +206,9 @@ func newAccessWatch(ctx context.Context, nc *nats.Conn, stream jetstream.Stream,
 			}
 		})
 		if err == nil {
-			err = nc.FlushWithContext(ctx)
+			fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err = nc.FlushWithContext(fctx) // needs a deadline
+			cancel()
 		}
 		if err != nil {
 			log.Warn("cannot watch access changes as they are published: every change reads the stream for its user's", zap.Error(err))
