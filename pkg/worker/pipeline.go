@@ -286,8 +286,12 @@ func (p *pipe[S]) acquire(ctx context.Context, src source) int {
 }
 
 // commitGather is the longest a commit waits for more finished messages
-// to join it while the worker holds others.
-const commitGather = 10 * time.Millisecond
+// to join it while the worker holds others; commitEvery the least time
+// between the starts of two commits.
+const (
+	commitGather = 10 * time.Millisecond
+	commitEvery  = 5 * time.Millisecond
+)
 
 // holdingAny is how many messages the worker holds.
 func (p *pipe[S]) holdingAny() int {
@@ -545,12 +549,15 @@ func (p *pipe[S]) nak(it *item[S], why string) {
 // commitLoop commits every group that is ready as one store transaction,
 // then settles its messages, until commits is closed.
 func (p *pipe[S]) commitLoop() {
+	var last time.Time
 	for g := range p.commits {
 		groups := []*group[S]{g}
 		n := len(g.items)
-		// Each commit costs a sync to disk: while other messages are in
-		// hand, wait a moment for them to join it.
-		var wait <-chan time.Time
+		// Each commit costs a sync to disk: commits are at least
+		// commitEvery apart, and while other messages are in hand a commit
+		// waits a moment for them to join it.
+		paced := last.Add(commitEvery)
+		var gather <-chan time.Time
 	more:
 		for n < p.w.cfg.BatchSize {
 			select {
@@ -563,11 +570,17 @@ func (p *pipe[S]) commitLoop() {
 				continue
 			default:
 			}
-			if p.holdingAny() <= n {
-				break
-			}
-			if wait == nil {
-				wait = time.After(commitGather)
+			var wait <-chan time.Time
+			switch d := time.Until(paced); {
+			case d > 0:
+				wait = time.After(d)
+			case p.holdingAny() > n:
+				if gather == nil {
+					gather = time.After(commitGather)
+				}
+				wait = gather
+			default:
+				break more
 			}
 			select {
 			case g, ok := <-p.commits:
@@ -577,9 +590,12 @@ func (p *pipe[S]) commitLoop() {
 				groups = append(groups, g)
 				n += len(g.items)
 			case <-wait:
-				break more
+				if wait == gather {
+					break more
+				}
 			}
 		}
+		last = time.Now()
 		items := make([]*item[S], 0, n)
 		for _, g := range groups {
 			items = append(items, g.items...)
