@@ -11,12 +11,11 @@
 //
 // # Caveats
 //
-// Store decodes a user's stored state once per event, in Load (or
-// LoadMany, which reads a batch's users in one transaction): Store.Commit
+// Store decodes a user's stored state once per lane run, in Load (the
+// worker keeps it in memory while the user's lane is busy): Store.Commit
 // does not read the users again, it hands the batch's applied counts to
 // the store as increments (store.Batch.AddApplied), which reads only the
-// head of each record it replaces. LoadMany and SeenMany are not part of
-// the worker's Store port yet; the worker calls Load and Seen per message.
+// head of each record it replaces.
 // History keeps every command and every Salesforce event that changed
 // something or failed, not the unchanged ones, so that no-op events do not
 // push the rest out of the bounded history.

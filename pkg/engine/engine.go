@@ -37,28 +37,6 @@ func (s Store) Load(key string) (handlers.State, error) {
 	return stateOf(u), nil
 }
 
-// LoadMany returns the states of the users with the given keys, read in one
-// transaction: every key given maps to the user's state, the zero State
-// for a user never seen (as Load).
-func (s Store) LoadMany(keys []string) (map[string]handlers.State, error) {
-	users, _, err := s.DB.Lookup(keys, nil)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]handlers.State, len(keys))
-	for _, k := range keys {
-		out[k] = stateOf(users[k]) // the zero UserState gives the zero State
-	}
-	return out, nil
-}
-
-// SeenMany reports, in one transaction, whether the ledger holds each of
-// the given event ids: every id given maps to its answer (as Seen).
-func (s Store) SeenMany(ids []string) (map[string]bool, error) {
-	_, seen, err := s.DB.Lookup(nil, ids)
-	return seen, err
-}
-
 // stateOf is the handlers' part of a stored user state.
 func stateOf(u store.UserState) handlers.State {
 	return handlers.State{VCCUserID: u.VCCUserID, Checkpoint: u.Checkpoint, Snapshot: u.Snapshot, Synced: u.Synced, AgentID: u.AgentID}

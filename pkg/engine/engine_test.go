@@ -185,38 +185,6 @@ func TestDescribe(t *testing.T) {
 	}
 }
 
-func TestLoadManyAndSeenMany(t *testing.T) {
-	db := openDB(t)
-	s := Store{DB: db}
-	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	snap := events.User{ID: alice, Username: events.Val("alice@example.com"), IsActive: events.Val(true)}
-	if err := s.Commit([]rec{{EventID: "e1", UserKey: alice, Outcome: handlers.OutcomeCreated, At: at, HasState: true,
-		State: handlers.State{VCCUserID: "v1", Checkpoint: at, Snapshot: snap, Synced: map[string]string{"username": "alice@example.com"}, AgentID: "1001"}}}); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.LoadMany([]string{alice, bob})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wantAlice, err := s.Load(alice)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string]handlers.State{alice: wantAlice, bob: {}}, got); diff != "" {
-		t.Errorf("LoadMany (-want +got):\n%s", diff)
-	}
-	if wantAlice.VCCUserID != "v1" || wantAlice.Snapshot.Username.Get() != "alice@example.com" {
-		t.Errorf("Load(alice) = %+v", wantAlice)
-	}
-	seen, err := s.SeenMany([]string{"e1", "e2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string]bool{"e1": true, "e2": false}, seen); diff != "" {
-		t.Errorf("SeenMany (-want +got):\n%s", diff)
-	}
-}
-
 // Commit counts applied events across batches without loading the users:
 // the store adds each batch's count to the stored one.
 func TestCommitCountsAcrossBatches(t *testing.T) {

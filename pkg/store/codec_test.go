@@ -203,7 +203,6 @@ func TestCorruptUserRecordIsAnErrorNamingTheKey(t *testing.T) {
 	}
 	checks := map[string]error{}
 	_, _, checks["User"] = db.User(userKey(1))
-	_, _, checks["Lookup"] = db.Lookup([]string{userKey(1)}, nil)
 	checks["ForEachUser"] = db.ForEachUser(func(UserState) error { return nil })
 	checks["Commit"] = db.Commit(Batch{Users: []UserState{{Key: userKey(1)}}})
 	checks["LinkUser"] = db.LinkUser(userKey(1), "vcc-1")

@@ -330,16 +330,16 @@ func countLedger(t *testing.T, db *DB, prefix string, n int) (matching, total in
 	for i := range ids {
 		ids[i] = prefix + userKey(i)
 	}
-	_, seen, err := db.Lookup(nil, ids)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ok := range seen {
+	for _, id := range ids {
+		_, ok, err := db.Seen(id)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if ok {
 			matching++
 		}
 	}
-	err = db.bolt.View(func(tx *bolt.Tx) error {
+	err := db.bolt.View(func(tx *bolt.Tx) error {
 		total = tx.Bucket(bucketLedger).Stats().KeyN
 		return nil
 	})

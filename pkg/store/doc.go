@@ -8,8 +8,6 @@
 // event or command did to a user (outcome, fields old → new, who asked and
 // why) is appended to that user's history in the same Commit, and read back
 // newest first with [DB.History] for operators' status and history views.
-// [DB.Lookup] reads a batch's users and ledger answers in one read
-// transaction.
 //
 // # Buckets (schema version 2)
 //

@@ -72,39 +72,6 @@ func (db *DB) UserByVCCID(vccUserID string) (UserState, bool, error) {
 	return u, ok, nil
 }
 
-// Lookup reads, in one read transaction, the states of the users with the
-// given keys and whether the ledger holds each of the given event ids: what
-// a batch needs before it is applied, without a transaction per message.
-// users holds the users that have a state (a key without one is missing);
-// seen holds every id given, true when the ledger has it. Either slice may
-// be empty.
-func (db *DB) Lookup(keys, ids []string) (users map[string]UserState, seen map[string]bool, err error) {
-	users, seen = make(map[string]UserState, len(keys)), make(map[string]bool, len(ids))
-	err = db.bolt.View(func(tx *bolt.Tx) error {
-		for _, k := range keys {
-			if _, done := users[k]; done {
-				continue
-			}
-			u, ok, err := getUser(tx, k)
-			if err != nil {
-				return err
-			}
-			if ok {
-				users[k] = u
-			}
-		}
-		ledger := tx.Bucket(bucketLedger)
-		for _, id := range ids {
-			seen[id] = id != "" && ledger.Get(ledgerKey(id)) != nil
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("look up %d users and %d event ids: %w", len(keys), len(ids), err)
-	}
-	return users, seen, nil
-}
-
 // ForEachUser calls fn for every user state, in key order, inside one read
 // transaction; it stops at and returns the first error fn returns. fn must
 // not write to the store (a write waiting on the read transaction can

@@ -201,28 +201,3 @@ func TestUserByVCCIDFollowsLink(t *testing.T) {
 		}
 	}
 }
-
-func TestLookup(t *testing.T) {
-	db := mustOpen(t)
-	if err := db.Commit(Batch{
-		Ledger: []LedgerEntry{{EventID: "e1"}, {EventID: "e2"}},
-		Users:  []UserState{{Key: userKey(1), VCCUserID: "v1", Snapshot: sampleUser()}, {Key: userKey(2), Applied: 3}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	users, seen, err := db.Lookup([]string{userKey(1), userKey(3), userKey(2), userKey(1)}, []string{"e1", "e3", "", "e2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(users) != 2 || users[userKey(1)].VCCUserID != "v1" || users[userKey(2)].Applied != 3 {
-		t.Errorf("users = %+v; want users 1 and 2, not 3 (no state)", users)
-	}
-	want1, _, _ := db.User(userKey(1))
-	assertUserEqual(t, users[userKey(1)], want1)
-	if diff := cmp.Diff(map[string]bool{"e1": true, "e2": true, "e3": false, "": false}, seen); diff != "" {
-		t.Errorf("seen (-want +got):\n%s", diff)
-	}
-	if users, seen, err := db.Lookup(nil, nil); err != nil || len(users) != 0 || len(seen) != 0 {
-		t.Errorf("Lookup(nil, nil) = %v, %v, %v", users, seen, err)
-	}
-}
