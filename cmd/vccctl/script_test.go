@@ -121,12 +121,17 @@ func serveFakeStatus(nc *nats.Conn) error {
 	}), micro.WithEndpointSubject(events.StatusSubject)); err != nil {
 		return err
 	}
-	return svc.AddEndpoint("history", micro.HandlerFunc(func(r micro.Request) {
+	if err := svc.AddEndpoint("history", micro.HandlerFunc(func(r micro.Request) {
 		h := []events.HistoryItem{}
 		if _, known := user(r); known {
 			h = append(h, events.HistoryItem{At: at, EventID: "cmd-1", Type: "vccsync.command.change-alias", Action: "change-alias",
 				RequestedBy: "alice", Reason: "marriage", Outcome: "updated", Changes: []events.FieldChange{{Field: "alias", Old: "jsmith", New: "jdoe"}}})
 		}
 		_ = r.RespondJSON(h)
-	}), micro.WithEndpointSubject(events.HistorySubject))
+	}), micro.WithEndpointSubject(events.HistorySubject)); err != nil {
+		return err
+	}
+	// The script's commands connect separately: the server must hold the
+	// service's subscriptions before they ask.
+	return nc.Flush()
 }

@@ -33,6 +33,11 @@ func serveStatus(t *testing.T, url string) {
 		_ = r.RespondJSON([]events.HistoryItem{{At: at, EventID: "cmd-1", Type: "vccsync.command.change-alias", Action: "change-alias",
 			RequestedBy: "alice", Reason: "marriage", Outcome: "updated", Changes: []events.FieldChange{{Field: "alias", Old: "jsmith", New: "jdoe"}}}})
 	}), micro.WithEndpointSubject(events.HistorySubject))
+	// The server must hold the service's subscriptions before another
+	// connection asks, or the request finds no responders.
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestStatusAndHistoryCommands(t *testing.T) {
