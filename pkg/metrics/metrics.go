@@ -113,11 +113,12 @@ type Metrics struct {
 	// and exits from it (resumed).
 	QuarantineTransitions *prometheus.CounterVec // vccsync_quarantine_transitions_total{state}
 
-	// ConsumerPending is the number of messages the durable consumer has
+	// ConsumerPending is the number of messages a durable consumer has
 	// not delivered yet (the backlog), ConsumerAckPending the number
-	// delivered and not yet acked; read from the consumer every few seconds.
-	ConsumerPending    prometheus.Gauge // vccsync_consumer_pending
-	ConsumerAckPending prometheus.Gauge // vccsync_consumer_ack_pending
+	// delivered and not yet acked; read from each of the worker's
+	// consumers (label consumer: its durable name) every few seconds.
+	ConsumerPending    *prometheus.GaugeVec // vccsync_consumer_pending{consumer}
+	ConsumerAckPending *prometheus.GaugeVec // vccsync_consumer_ack_pending{consumer}
 
 	// VCCRateLimit is the rate, in requests a minute, the worker's VCC
 	// limiter allows now: it backs off on 429s and probes upward while
@@ -205,14 +206,14 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Name: QuarantineTransitionsName,
 			Help: "Quarantine transitions, by the state entered (quarantined, resumed).",
 		}, []string{"state"}),
-		ConsumerPending: prometheus.NewGauge(prometheus.GaugeOpts{
+		ConsumerPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: ConsumerPendingName,
-			Help: "Messages the durable consumer has not delivered yet (the backlog).",
-		}),
-		ConsumerAckPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Help: "Messages a durable consumer of the worker has not delivered yet (the backlog), by consumer.",
+		}, []string{"consumer"}),
+		ConsumerAckPending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: ConsumerAckPendingName,
-			Help: "Messages delivered by the durable consumer and not yet acked.",
-		}),
+			Help: "Messages delivered by a durable consumer of the worker and not yet acked, by consumer.",
+		}, []string{"consumer"}),
 		VCCRateLimit: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: VCCRateLimitName,
 			Help: "VCC requests a minute the worker's adaptive limiter allows now (it backs off on 429 and probes upward while none come).",

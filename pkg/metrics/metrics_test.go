@@ -46,6 +46,8 @@ func TestNames(t *testing.T) {
 	m.BatchCommitDuration.Observe(0.002)
 	m.BatchSize.Observe(10)
 	m.SetReady(true)
+	m.ConsumerPending.WithLabelValues("syncworker").Set(5)
+	m.ConsumerAckPending.WithLabelValues("syncworker").Set(1)
 
 	want := map[string]struct {
 		typ    dto.MetricType
@@ -67,8 +69,8 @@ func TestNames(t *testing.T) {
 		"vccsync_ready":                         {dto.MetricType_GAUGE, nil},
 		"vccsync_quarantined":                   {dto.MetricType_GAUGE, nil},
 		"vccsync_quarantine_transitions_total":  {dto.MetricType_COUNTER, []string{"state"}},
-		"vccsync_consumer_pending":              {dto.MetricType_GAUGE, nil},
-		"vccsync_consumer_ack_pending":          {dto.MetricType_GAUGE, nil},
+		"vccsync_consumer_pending":              {dto.MetricType_GAUGE, []string{"consumer"}},
+		"vccsync_consumer_ack_pending":          {dto.MetricType_GAUGE, []string{"consumer"}},
 		"vccsync_vcc_rate_limit_per_minute":     {dto.MetricType_GAUGE, nil},
 	}
 	mfs, err := reg.Gather()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/vccsync/vccsync/pkg/bus"
 	"github.com/vccsync/vccsync/pkg/events"
 	"github.com/vccsync/vccsync/pkg/metrics"
 )
@@ -113,7 +114,8 @@ func TestDeadLetteredAgainKeepsHistory(t *testing.T) {
 	}
 }
 
-// The consumer's backlog and unacked messages are exported as gauges.
+// Each consumer's backlog and unacked messages are exported as gauges,
+// labelled with the consumer's name.
 func TestConsumerGauges(t *testing.T) {
 	h := newHarness(t, 30*time.Second)
 	release := make(chan struct{})
@@ -125,11 +127,23 @@ func TestConsumerGauges(t *testing.T) {
 		}
 		h.publish(t, nthUser(t, i), id)
 	}
+	// Three leavers wait on the priority consumer, paused.
+	priority := bus.DefaultDurable + bus.PrioritySuffix
+	if _, err := h.js.PauseConsumer(testCtx(t), events.Stream, priority, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		publishDeactivation(t, h, nthUser(t, 100+i), "leaves"+strconv.Itoa(i))
+	}
 	cfg := h.config()
 	cfg.BatchSize, cfg.MaxInflight = 1, 1
+	cfg.Priority = h.prio
 	cfg.ConsumerStatsEvery = 20 * time.Millisecond
 	h.run(t, cfg, nil)
-	waitFor(t, waitLong, "the backlog in the gauges", func() bool {
-		return h.metric(t, metrics.ConsumerPendingName, nil) == 5 && h.metric(t, metrics.ConsumerAckPendingName, nil) == 1
+	main := map[string]string{"consumer": bus.DefaultDurable}
+	prio := map[string]string{"consumer": priority}
+	waitFor(t, waitLong, "each consumer's backlog in the gauges", func() bool {
+		return h.metric(t, metrics.ConsumerPendingName, main) == 5 && h.metric(t, metrics.ConsumerAckPendingName, main) == 1 &&
+			h.metric(t, metrics.ConsumerPendingName, prio) == 3 && h.metric(t, metrics.ConsumerAckPendingName, prio) == 0
 	})
 }

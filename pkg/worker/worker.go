@@ -113,7 +113,7 @@ type Config struct {
 	RetryMax            time.Duration // longest retry delay, default 5m
 	AckWait             time.Duration // the consumer's AckWait, for InProgress, default 30s
 	ShutdownGrace       time.Duration // time to finish in-flight work on stop, default 15s
-	// ConsumerStatsEvery is how often the consumer's backlog is read for
+	// ConsumerStatsEvery is how often the consumers' backlogs are read for
 	// vccsync_consumer_pending and _ack_pending, default 15s.
 	ConsumerStatsEvery time.Duration
 	// Observe, when set, is called for every message once its fate is
@@ -285,18 +285,24 @@ func (w *Worker[S]) Run(ctx context.Context) error {
 	return w.pipeline(ctx, work)
 }
 
-// watchConsumer keeps vccsync_consumer_pending and _ack_pending current
-// until ctx ends.
+// watchConsumer keeps vccsync_consumer_pending and _ack_pending of each
+// consumer current until ctx ends.
 func (w *Worker[S]) watchConsumer(ctx context.Context) {
 	if w.m == nil {
 		return
 	}
+	consumers := []jetstream.Consumer{w.cons}
+	if w.cfg.Priority != nil {
+		consumers = append(consumers, w.cfg.Priority)
+	}
 	t := time.NewTicker(w.cfg.ConsumerStatsEvery)
 	defer t.Stop()
 	for {
-		if info, err := w.cons.Info(ctx); err == nil {
-			w.m.ConsumerPending.Set(float64(info.NumPending))
-			w.m.ConsumerAckPending.Set(float64(info.NumAckPending))
+		for _, c := range consumers {
+			if info, err := c.Info(ctx); err == nil {
+				w.m.ConsumerPending.WithLabelValues(info.Name).Set(float64(info.NumPending))
+				w.m.ConsumerAckPending.WithLabelValues(info.Name).Set(float64(info.NumAckPending))
+			}
 		}
 		select {
 		case <-ctx.Done():
