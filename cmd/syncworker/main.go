@@ -42,6 +42,7 @@ import (
 )
 
 func main() {
+	tuneGC()
 	if err := runMain(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "syncworker:", err)
 		os.Exit(1)

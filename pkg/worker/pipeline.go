@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -65,6 +66,14 @@ type pipe[S any] struct {
 	lent map[uint64]struct{}
 	runs sync.WaitGroup // lane runs and poison messages in progress
 
+	// A goroutine that ran a lane waits on idle for another, up to
+	// maxIdle of them, until quit closes: a lane starts on a stack that
+	// has already grown instead of growing a new one each time.
+	idle    chan *lane[S]
+	idlers  atomic.Int32
+	maxIdle int32
+	quit    chan struct{}
+
 	sem      chan struct{} // lanes applying at once (Concurrency)
 	psem     chan struct{} // lanes with an access change applying at once (PriorityConcurrency)
 	credits  chan struct{} // messages the worker may still take from the main consumer (MaxInflight)
@@ -100,6 +109,9 @@ func (w *Worker[S]) newPipe() *pipe[S] {
 		pcredits: make(chan struct{}, w.cfg.PriorityInflight),
 		commits:  make(chan *group[S], w.cfg.MaxInflight+w.cfg.PriorityInflight),
 		held:     map[jetstream.Msg]bool{},
+		idle:     make(chan *lane[S]),
+		maxIdle:  int32(4 * (w.cfg.Concurrency + w.cfg.PriorityConcurrency)),
+		quit:     make(chan struct{}),
 	}
 	for range w.cfg.MaxInflight {
 		p.credits <- struct{}{}
@@ -157,6 +169,7 @@ func (w *Worker[S]) pipeline(ctx, work context.Context) error {
 		p.dispatch(fctx, work, d)
 	}
 	p.runs.Wait()
+	close(p.quit)
 	close(p.commits)
 	<-committed
 	select {
@@ -411,7 +424,28 @@ func (p *pipe[S]) dispatch(ctx, work context.Context, d delivery) {
 	}
 	p.mu.Unlock()
 	if start {
-		go p.run(ctx, work, l)
+		select {
+		case p.idle <- l:
+		default:
+			go p.runner(ctx, work, l)
+		}
+	}
+}
+
+// runner runs l, then each lane handed to it while it waits idle.
+func (p *pipe[S]) runner(ctx, work context.Context, l *lane[S]) {
+	for {
+		p.run(ctx, work, l)
+		if p.idlers.Add(1) > p.maxIdle {
+			p.idlers.Add(-1)
+			return
+		}
+		select {
+		case l = <-p.idle:
+			p.idlers.Add(-1)
+		case <-p.quit:
+			return
+		}
 	}
 }
 
