@@ -169,6 +169,12 @@ func scenarioThroughput(ctx context.Context, e *env, o *options) ([]Row, *throug
 			for k, v := range m.sums("vccsync_batch_size", "vccsync_batch_commit_duration_seconds", "vccsync_handler_duration_seconds") {
 				res.WorkerMetrics[k] += v
 			}
+			for _, s := range m {
+				if s.name == "process_cpu_seconds_total" {
+					res.WorkerMetrics[s.name] += s.value
+					res.WorkerMetrics["events"] += float64(n)
+				}
+			}
 		}
 		w.stop()
 		for k, v := range out {
@@ -304,9 +310,14 @@ func workerView(m map[string]float64) string {
 	if m["vccsync_batch_size_count"] == 0 {
 		return "no batch metrics"
 	}
-	return fmt.Sprintf("%s bbolt commits of %.1f messages on average, %.1f ms each; handler %.0f µs an event",
+	cpu := ""
+	if m["events"] > 0 {
+		cpu = fmt.Sprintf("; the process's CPU (process_cpu_seconds_total, start-up included) %.0f µs an event",
+			1e6*m["process_cpu_seconds_total"]/m["events"])
+	}
+	return fmt.Sprintf("%s bbolt commits of %.1f messages on average, %.1f ms each; handler %.0f µs an event%s",
 		group(int64(m["vccsync_batch_size_count"])), mean("vccsync_batch_size"),
-		1000*mean("vccsync_batch_commit_duration_seconds"), 1e6*mean("vccsync_handler_duration_seconds"))
+		1000*mean("vccsync_batch_commit_duration_seconds"), 1e6*mean("vccsync_handler_duration_seconds"), cpu)
 }
 
 // outcomeString renders outcome counts: "unchanged 50000, stale 2".
