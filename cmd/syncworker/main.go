@@ -63,6 +63,7 @@ type options struct {
 	vccRateMin, vccRateMax           int
 	vccRetryInitial, vccRetryMax     time.Duration
 	vccRetryBudget                   time.Duration
+	vccIndexMaxAge, vccTemplateAge   time.Duration
 	sandboxListen                    string
 	sfSandboxListen                  string
 	sfURL, sfTokenURL, sfClientID    string
@@ -105,6 +106,8 @@ func parseFlags(args []string) (*options, *handlers.Mapping, error) {
 	fs.DurationVar(&o.vccRetryInitial, "vcc-retry-initial", vcc.DefaultRetryInitial, "wait before a VCC call's first retry (doubles each time, at least VCC's Retry-After)")
 	fs.DurationVar(&o.vccRetryMax, "vcc-retry-max", vcc.DefaultRetryMax, "longest wait between two tries of a VCC call")
 	fs.DurationVar(&o.vccRetryBudget, "vcc-retry-budget", vcc.DefaultRetryBudget, "longest time one VCC call spends trying; then the message is retried later as a whole")
+	fs.DurationVar(&o.vccIndexMaxAge, "vcc-index-max-age", handlers.DefaultUserIndexMaxAge, "how long the listing of the VCC account's users (usernames and agent IDs in use, every page) is trusted before a create lists it again; a refused create lists it at once")
+	fs.DurationVar(&o.vccTemplateAge, "vcc-template-max-age", handlers.DefaultTemplateMaxAge, "how long a template user and its lists, once read, are reused for creates before they are read again")
 	fs.StringVar(&o.sfURL, "sf-url", "", "Salesforce instance URL (e.g. https://acme.my.salesforce.com), for contact-center membership and aliases")
 	fs.StringVar(&o.sfTokenURL, "sf-token-url", "", "Salesforce OAuth token endpoint (default <sf-url>/services/oauth2/token)")
 	fs.StringVar(&o.sfClientID, "sf-client-id", "", "Salesforce connected app consumer key")

@@ -69,6 +69,7 @@ func newSystem(o *options, mapping *handlers.Mapping, log *zap.Logger, observe f
 	if err != nil {
 		return nil, err
 	}
+	h.SetCaches(handlers.CacheOptions{UserIndexMaxAge: o.vccIndexMaxAge, TemplateMaxAge: o.vccTemplateAge})
 	if tg.sf != nil {
 		// A partial change event of a user never seen in full is completed
 		// by reading the user.

@@ -75,3 +75,48 @@ func TestMissingTemplateQuarantines(t *testing.T) {
 		t.Errorf("templates check after the template exists: %v", err)
 	}
 }
+
+// An administrator edits the template in VCC: creates take the edit once
+// the worker's copy is older than --vcc-template-max-age, and not before.
+func TestTemplateMaxAgeFlag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	for _, tc := range []struct {
+		maxAge  string
+		takesIt bool
+	}{{"5m", false}, {"1ms", true}} {
+		t.Run(tc.maxAge, func(t *testing.T) {
+			sb, url := demoVCC(t)
+			w := startWorkerWith(t, t.TempDir(), url, zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+				[]string{"--vcc-template-max-age", tc.maxAge}, nil)
+			publishNewUsers(t, w.sys.js, "A", 1)
+			w.obs.waitFor(t, 1, 30*time.Second)
+			tmpl, ok := sb.UserByUsername(sandbox.DemoAgentTemplateUsername)
+			if !ok {
+				t.Fatal("no demo template")
+			}
+			before := len(tmpl.Skills)
+			if err := sb.ModifyUser(tmpl.User.UserID, func(r *sandbox.VCCUserRecord) { r.Skills = r.Skills[:1] }); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+			publishNewUsers(t, w.sys.js, "B", 1)
+			w.obs.waitFor(t, 2, 30*time.Second)
+			if got := w.obs.byOutcome()["created"]; got != 2 {
+				t.Fatalf("created %d users, want 2 (%v)", got, w.obs.byOutcome())
+			}
+			b, ok := sb.UserByUsername("b000@acme.example")
+			if !ok {
+				t.Fatal("the second user is not in VCC")
+			}
+			want := before
+			if tc.takesIt {
+				want = 1
+			}
+			if len(b.Skills) != want {
+				t.Errorf("the user created after the template lost all skills but one has %d skills, want %d (template had %d)", len(b.Skills), want, before)
+			}
+		})
+	}
+}
