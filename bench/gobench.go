@@ -33,6 +33,7 @@ type goBenchRow struct {
 	BaselineBench string
 	BaseLabel     string               // what the baseline is, printed before its value
 	Format        func(float64) string // how to print measured and baseline
+	Note          string               // printed under the table, before what the run adds
 }
 
 // goBenches are the rows read from Go benchmarks, in table order. Bench
@@ -47,15 +48,23 @@ var goBenches = []goBenchRow{
 	{Figure: "bbolt file per user, 100k users (store alone)", Goal: atMost(1024, "1 KiB"),
 		Pkg: "./pkg/store", Bench: "BenchmarkStoreSize100k",
 		Measured: "file-B/user", Baseline: "v1-file-B/user", BaseLabel: "v1 layout ", Format: bytesStr},
-	{Figure: "VCC calls per create (demo agent template)", Goal: ratioBelow(1, "old"),
+	// A first load 20% faster at a given rate: at most 1/1.2 of the calls.
+	{Figure: "VCC calls per create (demo agent template, 4 lists)", Goal: ratioAtMost(0.83, "old"),
 		Pkg: "./pkg/handlers", Bench: "BenchmarkVCCCallsPerCreate/template=demo-agent",
-		Measured: "calls/create", Baseline: "baseline-calls/create", Ratio: "calls-ratio", BaseLabel: "lookup per create ", Format: number},
+		Measured: "calls/create", Baseline: "baseline-calls/create", Ratio: "calls-ratio", BaseLabel: "old path ", Format: number,
+		Note: "The old path looked the user up by username before each create and selected the callback number with a PATCH after it; " +
+			"now the account's paged user list answers the lookup and the POST carries the selection, as in Vonage's Create user example. " +
+			"The POST and one replace-all PUT per list (skills, groups, callback numbers, group permissions) remain: VCC documents no way to " +
+			"write a list in the create, so a template with four lists cannot be copied in fewer than 5 calls."},
+	{Figure: "VCC calls per create (template with 2 lists)", Goal: atMost(4, "4"),
+		Pkg: "./pkg/handlers", Bench: "BenchmarkVCCCallsPerCreate/template=plain",
+		Measured: "calls/create", Baseline: "baseline-calls/create", Ratio: "calls-ratio", BaseLabel: "old path ", Format: number},
 	{Figure: "VCC calls per event, realistic mix", Goal: atMost(0.25, "0.25"),
 		Pkg: "./pkg/handlers", Bench: "BenchmarkVCCCallsPerEvent/mix=realistic",
-		Measured: "calls/event", Baseline: "baseline-calls/event", Ratio: "calls-ratio", BaseLabel: "lookup per create ", Format: number},
+		Measured: "calls/event", Baseline: "baseline-calls/event", Ratio: "calls-ratio", BaseLabel: "old path ", Format: number},
 	{Figure: "VCC calls per event, heavy mix", Goal: noGoal(),
 		Pkg: "./pkg/handlers", Bench: "BenchmarkVCCCallsPerEvent/mix=heavy",
-		Measured: "calls/event", Baseline: "baseline-calls/event", Ratio: "calls-ratio", BaseLabel: "lookup per create ", Format: number},
+		Measured: "calls/event", Baseline: "baseline-calls/event", Ratio: "calls-ratio", BaseLabel: "old path ", Format: number},
 	{Figure: "ack wait behind one slow user", Goal: ratioAtMost(0.1, "barrier"),
 		Pkg: "./pkg/worker", Bench: "BenchmarkCommitWhatIsDone",
 		Measured: "ack-wait-s", Baseline: "barrier-ack-wait-s", Ratio: "ack-wait/barrier", BaseLabel: "slow user acked at ", Format: seconds},
@@ -280,6 +289,9 @@ func goBenchToRow(r goBenchRow, results map[string]*benchResult, runErr string) 
 		row.Note = fmt.Sprintf("%s %s against %s", r.Pkg, res.name, resB.name)
 	case res.name != r.Bench:
 		row.Note = fmt.Sprintf("%s %s: %s", r.Pkg, res.name, res.metricList())
+	}
+	if r.Note != "" {
+		row.Note = strings.TrimSuffix(r.Note+" "+row.Note, " ")
 	}
 	if okM {
 		if !okB {

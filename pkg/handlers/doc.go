@@ -10,8 +10,10 @@
 //     user object (location, telephony region, capacity, wrap-up,
 //     auto-answer, transcription, ...), skills with levels, groups,
 //     callback numbers and group permissions are copied, each list read in
-//     full and written whole, and then the template's selected callback
-//     number (VCC accepts only one of the user's own numbers there);
+//     full and written whole, and the template's selected callback number,
+//     in the create as Vonage's "Create user" example sends it (after the
+//     lists, with a PATCH, once VCC has refused it in a create: see
+//     CacheOptions.SelectAfterCreate);
 //     username, name, email and ssoExternalId (= FederationIdentifier) come
 //     from Salesforce; agentDisplayId is the NVM Agent Id when Salesforce has
 //     one, else the next free ID from the starting ID, skipping IDs in use.
@@ -86,9 +88,9 @@
 // username → VCC user ID, and the agent IDs in use. So a create reads
 // nothing in the steady state: POST /users, then the writes of the
 // template's lists (PUT skills, groups, callback numbers, group
-// permissions, each only when the template has some) and the PATCH that
-// selects the template's callback number — 1 to 6 calls, where it used to
-// take one GET /users/by/username/{username} more. The rules:
+// permissions, each only when the template has some) — 1 to 5 calls, where
+// it used to take one GET /users/by/username/{username} more, and a PATCH
+// after the lists to select the callback number. The rules:
 //   - Built lazily, by the first lookup or agent-ID allocation, and listed
 //     again when older than CacheOptions.UserIndexMaxAge (default 10
 //     minutes) at its next use: nothing is listed while no unlinked user

@@ -192,6 +192,10 @@ type Handler struct {
 	// readFirst reads a linked user before every update
 	// (CacheOptions.ReadBeforeWrite).
 	readFirst atomic.Bool
+	// selectAfterCreate is set once VCC refused a create that selected a
+	// callback number: from then on the number is selected after the
+	// create, once the user has it (see create).
+	selectAfterCreate atomic.Bool
 }
 
 // template is a template user with its sub-resources.
@@ -530,7 +534,7 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 	}
 	nu := &vcc.User{
 		Username: want[fUsername], Name: want[fName], Email: want[fEmail], Active: vcc.Bool(true),
-		Config: copyConfig(t.user.Config),
+		Config: copyConfig(t.user.Config, !h.selectAfterCreate.Load()),
 	}
 	if sso := want[fSSO]; sso != "" {
 		nu.SSOExternalID = vcc.String(sso)
@@ -557,7 +561,19 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 		return partial, fmt.Errorf("record create step: %w", err)
 	}
 	created, err := h.vcc.CreateUser(ctx, nu)
+	if err != nil && selectionRefused(err) && !errors.Is(err, vcc.ErrMaybeCreated) {
+		// This account takes a selected callback number only among the
+		// user's own: create without it (VCC created nothing), and select
+		// it once the user has its numbers, one call more.
+		h.selectAfterCreate.Store(true)
+		nu.Config.Agent.TelephonyAddress.SelectedCallbackNumberID = ""
+		created, err = h.vcc.CreateUser(ctx, nu)
+	}
 	if err != nil {
+		if selectionRefused(err) {
+			h.selectAfterCreate.Store(true) // an earlier try may have created the user: the retry recovers it
+			return partial, &retryError{fmt.Errorf("create the VCC user of Salesforce user %s: VCC refused the template's selected callback number: %w", key, err)}
+		}
 		if vcc.IsDuplicate(err) {
 			return h.createRefused(ctx, key, next, want, tmplName, agentID, err)
 		}
@@ -645,6 +661,16 @@ func (h *Handler) createRefused(ctx context.Context, key string, next State, wan
 		return partial, &retryError{fmt.Errorf("create the VCC user of Salesforce user %s with agent ID %s: %w", key, agentID, refusal)}
 	}
 	return partial, fmt.Errorf("create the VCC user of Salesforce user %s from template %s: %w", key, tmplName, refusal)
+}
+
+// selectionRefused reports whether VCC refused a create because of the
+// selected callback number: a 400 whose message names
+// selectedCallbackNumberId (VCC documents no such refusal; the status and
+// wording are what an account that refused it would be expected to say).
+func selectionRefused(err error) bool {
+	var ve *vcc.Error
+	return errors.As(err, &ve) && ve.Status == http.StatusBadRequest &&
+		strings.Contains(strings.ToLower(ve.Message), "selectedcallbacknumberid")
 }
 
 // duplicateAgentID reports whether VCC refused a create because the agent
@@ -891,10 +917,11 @@ func (h *Handler) template(ctx context.Context, name string) (*template, error) 
 // (location, telephony region, capacity, wrap-up, auto-answer, call rating,
 // transcription, national display, ...), without what belongs to the
 // template user itself: its agent ID, phone number and extension. The
-// selected callback number is left out too: VCC accepts only one of the
-// user's own callback numbers, which a new user gets after the create
-// (see selectCallbackNumber).
-func copyConfig(c *vcc.AccountConfiguration) *vcc.AccountConfiguration {
+// selected callback number is copied when selection is set, as Vonage's
+// "Create user" example sends one; otherwise it is selected after the
+// create, once the user has its callback numbers (see
+// selectCallbackNumber).
+func copyConfig(c *vcc.AccountConfiguration, selection bool) *vcc.AccountConfiguration {
 	out := &vcc.AccountConfiguration{Role: c.Role, Chargeable: c.Chargeable, ActAsAgent: c.ActAsAgent}
 	if c.ActAsAgent == nil || !*c.ActAsAgent {
 		return out
@@ -906,7 +933,10 @@ func copyConfig(c *vcc.AccountConfiguration) *vcc.AccountConfiguration {
 	a.AgentDisplayID = ""
 	if a.TelephonyAddress != nil {
 		ta := *a.TelephonyAddress
-		ta.TelephoneAddress, ta.TelephonyExtension, ta.SelectedCallbackNumberID = "", "", ""
+		ta.TelephoneAddress, ta.TelephonyExtension = "", ""
+		if !selection {
+			ta.SelectedCallbackNumberID = ""
+		}
 		a.TelephonyAddress = &ta
 	}
 	if a.Capacity != nil {

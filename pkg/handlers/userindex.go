@@ -45,6 +45,12 @@ type CacheOptions struct {
 	// "Convergence"): one more call per update. For comparison and
 	// troubleshooting.
 	ReadBeforeWrite bool
+	// SelectAfterCreate leaves the template's selected callback number out
+	// of a create and selects it afterwards, once the user has its
+	// callback numbers (a PATCH), as vccsync did before: one more call per
+	// create from a template that selects one. The handler turns it on by
+	// itself when VCC refuses a selection in a create. For comparison.
+	SelectAfterCreate bool
 }
 
 // SetCaches sets the cache options; call it before the handler is used
@@ -67,6 +73,7 @@ func (h *Handler) SetCaches(o CacheOptions) {
 	h.tmplTTL = o.TemplateMaxAge
 	h.tmplMu.Unlock()
 	h.readFirst.Store(o.ReadBeforeWrite)
+	h.selectAfterCreate.Store(o.SelectAfterCreate)
 }
 
 // userIndex is what the handler knows of the VCC account's users without

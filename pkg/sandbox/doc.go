@@ -92,11 +92,15 @@
 //     naming them). VCC has no endpoint that lists regions: they are seeded
 //     through Go ([VCC.AddTelephonyRegion], [DemoTelephonyRegions]). A
 //     region already stored is not checked again.
-//   - selectedCallbackNumberId must be one of the user's own callback
-//     numbers (PUT /users/{userId}/callbackNumbers), on create too, where
-//     the user has none yet; and a PUT of the callback numbers cannot drop
-//     the selected one (both strict). A template copy creates the user,
-//     PUTs the numbers, then PATCHes the selection.
+//   - selectedCallbackNumberId, in a PATCH, must be one of the user's own
+//     callback numbers (PUT /users/{userId}/callbackNumbers), and a PUT of
+//     the callback numbers cannot drop the selected one (both strict). In a
+//     POST /users it must be one of the account's callback numbers: the new
+//     user has none of its own yet, and Vonage's "Create user" example
+//     (docs-vcc.atlassian.net, VCCA page 3568795697, "All parameters")
+//     sends one. [VCCOptions.CreateRefusesSelection] refuses it there too,
+//     as an account might. A template copy creates the user with the
+//     selection, then PUTs the numbers.
 //   - An agent with webrtc true must have a telephoneAddress (VCC routes
 //     calls to it when WebRTC is unavailable); telephone addresses are
 //     unique in the account, among active and archived users.

@@ -66,6 +66,12 @@ type VCCOptions struct {
 	// CreateEmptyBody answers a successful POST /users with CreateStatus and
 	// no body: the client must look the user up by username.
 	CreateEmptyBody bool
+	// CreateRefusesSelection refuses a selectedCallbackNumberId in POST
+	// /users, as a PATCH is refused, unless it is one of the user's own
+	// callback numbers, which a new user has none of. Vonage's "Create
+	// user" example sends one; an account that refuses it makes the client
+	// select the number after the create, with a PATCH.
+	CreateRefusesSelection bool
 
 	CreateStatus              int // POST /users success (default 201)
 	ConflictStatus            int // duplicate username, agentDisplayId or telephoneAddress (default 409)

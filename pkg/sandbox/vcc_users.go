@@ -88,8 +88,10 @@ func (v *VCC) getUserByUsername(r *http.Request) (int, any) {
 	return http.StatusOK, e.rec.User.view()
 }
 
-// createUser is POST /users?allowOverages=bool. A new user has no callback
-// numbers yet, so a selectedCallbackNumberId is refused (see check).
+// createUser is POST /users?allowOverages=bool. A selectedCallbackNumberId
+// in the body is taken when it is one of the account's callback numbers, as
+// in Vonage's own "Create user" example, although the new user has none of
+// its own yet (see checkAgent and VCCOptions.CreateRefusesSelection).
 func (v *VCC) createUser(r *http.Request) (int, any) {
 	overages, aerr := boolParam(r, "allowOverages")
 	if aerr != nil {
@@ -262,7 +264,12 @@ func (v *VCC) checkAgent(rec VCCUserRecord, old *VCCUser) *apiError {
 	}
 	t := a.TelephonyAddress
 	if s := t.SelectedCallbackNumberID; s != "" && (old == nil || old.selectedCallbackNumber() != s) && !slices.Contains(rec.CallbackNumbers, s) {
-		return apiErrorf(400, "userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId %q is not one of the user's callback numbers: assign it with PUT /users/{userId}/callbackNumbers first", s)
+		if old != nil || v.opts.CreateRefusesSelection {
+			return apiErrorf(400, "userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId %q is not one of the user's callback numbers: assign it with PUT /users/{userId}/callbackNumbers first", s)
+		}
+		if _, ok := v.callbackNumber(s); !ok {
+			return apiErrorf(400, "userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId %q is not a callback number of this account (GET /callbackNumbers)", s)
+		}
 	}
 	if r := t.OutboundTelephonyRegion; r != "" && (old == nil || old.region() != r) {
 		if _, ok := v.telephonyRegion(r); !ok {

@@ -78,11 +78,8 @@ func TestCreateUser(t *testing.T) {
 		{name: "capacity over 100", status: 400, message: "userAccountConfiguration.agentConfiguration.capacity.live must be a percentage between 0 and 100",
 			body: `{"username":"n@acme.example","name":"N","email":"n@acme.example","userAccountConfiguration":{"role":"Agent","agentConfiguration":{"agentDisplayId":"1020","capacity":{"live":150}}}}`},
 		{name: "unknown selected callback number", status: 400,
-			message: `userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId "nope" is not one of the user's callback numbers: assign it with PUT /users/{userId}/callbackNumbers first`,
+			message: `userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId "nope" is not a callback number of this account (GET /callbackNumbers)`,
 			body:    `{"username":"n@acme.example","name":"N","email":"n@acme.example","userAccountConfiguration":{"role":"Agent","agentConfiguration":{"agentDisplayId":"1020","telephonyAddress":{"selectedCallbackNumberId":"nope"}}}}`},
-		{name: "a template's selected callback number: the new user has none yet", status: 400,
-			message: `userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId "` + DemoCallbackLondon + `" is not one of the user's callback numbers: assign it with PUT /users/{userId}/callbackNumbers first`,
-			body:    `{"username":"n@acme.example","name":"N","email":"n@acme.example","userAccountConfiguration":{"role":"Agent","agentConfiguration":{"agentDisplayId":"1020","telephonyAddress":{"selectedCallbackNumberId":"` + DemoCallbackLondon + `"}}}}`},
 		{name: "locked is read-only", status: 400, message: "locked is read-only: unlock with POST /users/{userId}/unlock",
 			body: `{"username":"n@acme.example","name":"N","email":"n@acme.example","locked":false,"userAccountConfiguration":{"role":"Admin"}}`},
 		{name: "negative wrap-up", status: 400, message: "userAccountConfiguration.agentConfiguration.outboundWrapUp cannot be negative",
@@ -125,6 +122,29 @@ func TestCreateUser(t *testing.T) {
 				t.Errorf("snapshot %+v, %v", snap, ok)
 			}
 		})
+	}
+}
+
+// A create may select one of the account's callback numbers, as Vonage's
+// "Create user" example does, though the new user has none of its own yet;
+// an account that refuses it (CreateRefusesSelection) says to assign the
+// number first.
+func TestCreateSelectsCallbackNumber(t *testing.T) {
+	body := `{"username":"n@acme.example","name":"N","email":"n@acme.example","userAccountConfiguration":{"role":"Agent","agentConfiguration":{"agentDisplayId":"1020","telephonyAddress":{"selectedCallbackNumberId":"` + DemoCallbackLondon + `"}}}}`
+	e := newEnv(t, VCCOptions{})
+	u := decode[VCCUser](t, e.must(201, "POST", "/useradmin/users", body).body)
+	if got := u.selectedCallbackNumber(); got != DemoCallbackLondon {
+		t.Errorf("selectedCallbackNumberId %q, want %q", got, DemoCallbackLondon)
+	}
+	// Its own numbers may then be assigned, the selected one among them.
+	e.must(200, "PUT", "/useradmin/users/"+u.UserID+"/callbackNumbers", `{"callbackNumbers":[{"callbackNumberId":"`+DemoCallbackLondon+`"}]}`)
+
+	strict := newEnv(t, VCCOptions{CreateRefusesSelection: true})
+	r := strict.api("POST", "/useradmin/users", body)
+	want := `userAccountConfiguration.agentConfiguration.telephonyAddress.selectedCallbackNumberId "` + DemoCallbackLondon +
+		`" is not one of the user's callback numbers: assign it with PUT /users/{userId}/callbackNumbers first`
+	if r.status != 400 || r.message(t) != want {
+		t.Errorf("strict account: %d %s, want 400 %q", r.status, r.body, want)
 	}
 }
 
