@@ -57,6 +57,7 @@ var emptyAlerts = map[string]string{
 	"VccsyncNotReady":       "the worker is ready: vccsync_ready == 0 selects nothing",
 	"VccsyncVCCRateLimited": "the demo's VCC sandbox never answers 429",
 	"VccsyncHighEventLag":   "the demo's events are applied within seconds, far below the 300s threshold",
+	"VccsyncLeaversWaiting": "the leaver of the second wave is archived within seconds, and the priority consumer is left with nothing pending",
 	"VccsyncRetryStorm":     "no transient failure is retried in the demo (vccsync_retries_total has no series)",
 	"VccsyncQuarantined":    "the worker is not quarantined in the demo (and older workers do not export vccsync_quarantined)",
 }
