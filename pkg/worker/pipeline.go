@@ -68,7 +68,9 @@ type pipe[S any] struct {
 
 	// A goroutine that ran a lane waits on idle for another, up to
 	// maxIdle of them, until quit closes: a lane starts on a stack that
-	// has already grown instead of growing a new one each time.
+	// has already grown instead of growing a new one each time. maxIdle is
+	// the messages the worker may hold, since one commit may finish that
+	// many lanes at once.
 	idle    chan *lane[S]
 	idlers  atomic.Int32
 	maxIdle int32
@@ -110,7 +112,7 @@ func (w *Worker[S]) newPipe() *pipe[S] {
 		commits:  make(chan *group[S], w.cfg.MaxInflight+w.cfg.PriorityInflight),
 		held:     map[jetstream.Msg]bool{},
 		idle:     make(chan *lane[S]),
-		maxIdle:  int32(4 * (w.cfg.Concurrency + w.cfg.PriorityConcurrency)),
+		maxIdle:  int32(w.cfg.MaxInflight + w.cfg.PriorityInflight),
 		quit:     make(chan struct{}),
 	}
 	for range w.cfg.MaxInflight {
