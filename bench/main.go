@@ -93,6 +93,7 @@ type options struct {
 	leavers, backlog int
 	spread, capAfter time.Duration
 	rateLimit        int
+	tmpfs            bool
 
 	// gobench
 	goBenchFilter string
@@ -110,6 +111,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.events, "events", 30000, "throughput: events consumed by each of worker, raw and Watermill (-quick: 5000)")
 	fs.IntVar(&o.rounds, "rounds", 2, "throughput: the events are consumed in this many rounds of worker, raw, Watermill")
 	fs.IntVar(&o.users, "users", 2000, "throughput: users the events are spread over (-quick: 200)")
+	fs.BoolVar(&o.tmpfs, "tmpfs", true, "throughput: run once more with JetStream and bbolt on /dev/shm (a memory file system, where a sync costs nothing), when there is one")
 	fs.StringVar(&o.eventKind, "event", "unchanged", "throughput: the no-write event: unchanged (a linked user's snapshot with nothing vccsync syncs changed) or inactive (an inactive user never synced)")
 	fs.IntVar(&o.memUsers, "memory-users", 100000, "memory: distinct users, one event each (-quick: 10000)")
 	fs.IntVar(&o.leavers, "leavers", 20, "leavers: deactivations of linked users (-quick: 5)")
@@ -293,8 +295,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (*Report,
 		switch sc {
 		case scThroughput:
 			var res *throughputResult
-			rows, res, err = scenarioThroughput(ctx, e, o)
+			rows, res, err = scenarioThroughput(ctx, e, o, "")
 			rep.Throughput = res
+			if mem := memoryFS(); err == nil && mem != "" && o.tmpfs {
+				lg.printf("throughput: again with JetStream and bbolt on %s", mem)
+				var more []Row
+				more, _, err = scenarioThroughput(ctx, e, o, mem)
+				rows = append(rows, more...)
+			}
 		case scMemory:
 			startGoBuild()
 			rows, err = scenarioMemory(ctx, e, o)

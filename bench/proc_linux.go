@@ -8,3 +8,12 @@ import "syscall"
 func childAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }
+
+// memoryFS is /dev/shm when it is a memory file system (tmpfs), else "".
+func memoryFS() string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs("/dev/shm", &st); err != nil || st.Type != 0x01021994 { // TMPFS_MAGIC
+		return ""
+	}
+	return "/dev/shm"
+}
