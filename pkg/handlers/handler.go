@@ -560,17 +560,21 @@ func (h *Handler) create(ctx context.Context, key string, next State, want map[s
 	if err := h.sagas.SetStep(key, sagaCreate, stepCreate, tmplName); err != nil {
 		return partial, fmt.Errorf("record create step: %w", err)
 	}
+	var selected *string // the selection the create sends, if any
+	if a := nu.Config.Agent; a != nil && a.TelephonyAddress != nil && a.TelephonyAddress.SelectedCallbackNumberID != "" {
+		selected = &a.TelephonyAddress.SelectedCallbackNumberID
+	}
 	created, err := h.vcc.CreateUser(ctx, nu)
-	if err != nil && selectionRefused(err) && !errors.Is(err, vcc.ErrMaybeCreated) {
+	if err != nil && selected != nil && selectionRefused(err) && !errors.Is(err, vcc.ErrMaybeCreated) {
 		// This account takes a selected callback number only among the
 		// user's own: create without it (VCC created nothing), and select
 		// it once the user has its numbers, one call more.
 		h.selectAfterCreate.Store(true)
-		nu.Config.Agent.TelephonyAddress.SelectedCallbackNumberID = ""
+		*selected = ""
 		created, err = h.vcc.CreateUser(ctx, nu)
 	}
 	if err != nil {
-		if selectionRefused(err) {
+		if selected != nil && *selected != "" && selectionRefused(err) {
 			h.selectAfterCreate.Store(true) // an earlier try may have created the user: the retry recovers it
 			return partial, &retryError{fmt.Errorf("create the VCC user of Salesforce user %s: VCC refused the template's selected callback number: %w", key, err)}
 		}
