@@ -138,9 +138,14 @@ func putUser(tx *bolt.Tx, u UserState, v []byte, addApplied bool) error {
 			}
 		}
 	}
+	// The index entry of a user still linked to the same VCC user is
+	// there already: a Put would copy and rewrite its page all the same.
 	if u.VCCUserID != "" {
-		if err := byVCC.Put(vccKey(u.VCCUserID), key); err != nil {
-			return err
+		vk := vccKey(u.VCCUserID)
+		if old.vccUserID != u.VCCUserID || string(byVCC.Get(vk)) != u.Key {
+			if err := byVCC.Put(vk, key); err != nil {
+				return err
+			}
 		}
 	}
 	return users.Put(key, v)
