@@ -15,4 +15,8 @@
 //     same user.
 //   - Timestamps are accepted in the forms Salesforce emits (RFC 3339 with or
 //     without milliseconds, and "+0000" offsets from the REST API).
+//   - [Decode] reads the shape producers write (known keys spelled exactly,
+//     strings without escapes) in one pass of its own, and everything else
+//     with encoding/json; both read an accepted body alike (the fuzz target
+//     FuzzFastEnvelope checks it), so the fast path changes only the cost.
 package events

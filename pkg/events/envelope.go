@@ -108,12 +108,14 @@ func Decode(subject string, body []byte) (*Event, error) {
 }
 
 func decode(subject string, body []byte) (*Event, error) {
-	var env Envelope
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errors.New("body: empty, want a CloudEvents JSON envelope")
 	}
-	if err := strictUnmarshal(body, &env); err != nil {
-		return nil, fmt.Errorf("envelope: %w", err)
+	env, user, fast := fastEnvelope(body)
+	if !fast {
+		if err := strictUnmarshal(body, &env); err != nil {
+			return nil, fmt.Errorf("envelope: %w", err)
+		}
 	}
 	var errs fieldErrors
 	if env.SpecVersion != SpecVersion {
@@ -168,7 +170,16 @@ func decode(subject string, body []byte) (*Event, error) {
 		if subject != "" && ps.Kind != KindChanged {
 			return nil, fmt.Errorf("type: %q arrived on command subject %q", env.Type, subject)
 		}
-		u, err := DecodeUser(env.Data)
+		var (
+			u   User
+			err error
+		)
+		if user != nil {
+			u = *user
+			err = u.Validate()
+		} else {
+			u, err = DecodeUser(env.Data)
+		}
 		if err != nil {
 			return nil, err
 		}

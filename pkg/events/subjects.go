@@ -132,18 +132,20 @@ func ParseSubject(subject string) (ParsedSubject, error) {
 	if !ok {
 		return ParsedSubject{}, fmt.Errorf("subject %q: does not start with %q", subject, SubjectPrefix)
 	}
-	tok := strings.Split(rest, ".")
+	// Cut rather than Split: this runs for every message, twice.
+	id, kind, _ := strings.Cut(rest, ".")
+	kind, action, isCmd := strings.Cut(kind, ".")
 	switch {
-	case len(tok) == 2 && tok[1] == "changed":
-		if err := checkUserID(tok[0]); err != nil {
+	case !isCmd && kind == "changed":
+		if err := checkUserID(id); err != nil {
 			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
 		}
-		return ParsedSubject{UserID: tok[0], Kind: KindChanged}, nil
-	case len(tok) == 3 && tok[1] == "cmd" && checkAction(tok[2]) == nil:
-		if err := checkUserID(tok[0]); err != nil {
+		return ParsedSubject{UserID: id, Kind: KindChanged}, nil
+	case isCmd && kind == "cmd" && !strings.Contains(action, ".") && checkAction(action) == nil:
+		if err := checkUserID(id); err != nil {
 			return ParsedSubject{}, fmt.Errorf("subject %q: user token: %w", subject, err)
 		}
-		return ParsedSubject{UserID: tok[0], Kind: KindCommand, Action: tok[2]}, nil
+		return ParsedSubject{UserID: id, Kind: KindCommand, Action: action}, nil
 	}
 	return ParsedSubject{}, fmt.Errorf("subject %q: want vccsync.user.<SalesforceUserId>.changed, vccsync.user.<SalesforceUserId>.cmd.<action> or vccsync.access.<SalesforceUserId>", subject)
 }
