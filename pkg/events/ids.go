@@ -14,42 +14,55 @@ const idSuffixAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 // Salesforce ID. It checks the characters and, for the 18-character form,
 // the case-checksum suffix.
 func NormalizeID(id string) (string, error) {
+	if err := checkID(id); err != nil {
+		return "", err
+	}
+	if len(id) == 18 {
+		return id, nil // as checked: no copy
+	}
+	sum := checksum(id)
+	return id + string(sum[:]), nil
+}
+
+// checkID checks what NormalizeID checks, without building the result:
+// it runs for every message, on its subject and body.
+func checkID(id string) error {
 	if len(id) != 15 && len(id) != 18 {
-		return "", fmt.Errorf("%q has %d characters, want 15 or 18", id, len(id))
+		return fmt.Errorf("%q has %d characters, want 15 or 18", id, len(id))
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return "", fmt.Errorf("%q has character %q at %d, want letters and digits only", id, c, i)
+			return fmt.Errorf("%q has character %q at %d, want letters and digits only", id, c, i)
 		}
 	}
-	full := id[:15] + checksum(id[:15])
-	if len(id) == 18 && id[15:] != full[15:] {
-		return "", fmt.Errorf("%q has checksum suffix %q, want %q", id, id[15:], full[15:])
+	if sum := checksum(id); len(id) == 18 && id[15:] != string(sum[:]) {
+		return fmt.Errorf("%q has checksum suffix %q, want %q", id, id[15:], string(sum[:]))
 	}
-	return full, nil
+	return nil
 }
 
-// checksum computes the 3-character suffix that encodes the case of a
-// 15-character ID (5 characters per suffix character, uppercase bits).
-func checksum(id15 string) string {
-	out := make([]byte, 3)
+// checksum computes the 3-character suffix that encodes the case of the
+// first 15 characters of an ID (5 characters per suffix character,
+// uppercase bits).
+func checksum(id string) [3]byte {
+	var out [3]byte
 	for chunk := 0; chunk < 3; chunk++ {
 		bits := 0
 		for j := 0; j < 5; j++ {
-			c := id15[chunk*5+j]
+			c := id[chunk*5+j]
 			if c >= 'A' && c <= 'Z' {
 				bits |= 1 << j
 			}
 		}
 		out[chunk] = idSuffixAlphabet[bits]
 	}
-	return string(out)
+	return out
 }
 
 // checkUserID reports whether id is a Salesforce user ID (key prefix 005).
 func checkUserID(id string) error {
-	if _, err := NormalizeID(id); err != nil {
+	if err := checkID(id); err != nil {
 		return fmt.Errorf("%w: %v", ErrNotUserID, err)
 	}
 	if id[:3] != "005" {

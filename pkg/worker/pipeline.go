@@ -22,8 +22,9 @@ import (
 // fetch keeps one pull request open at a time, for as many messages as the
 // worker may still take (MaxInflight less those it holds); dispatch reads
 // each message's user from its subject and queues it in that user's lane;
-// a lane decodes and applies its user's queued messages in stream order,
-// hands them to the committer as one group and waits for that group's
+// a lane has one of a fixed pool of appliers (Concurrency of them) decode
+// and apply its user's queued messages in stream order, hands them to the
+// committer as one group and waits for that group's
 // commit before it runs again (so a user's next events start from a
 // committed state, and a commit that closes the user's write intent cannot
 // race the intent the next event opens); the committer commits every group
@@ -45,6 +46,9 @@ type lane[S any] struct {
 	// goroutine running the lane touches it.
 	state  S
 	loaded bool
+	// applied carries the outcome of each of the lane's runs back from
+	// its applier (see applyJob.done); made once per lane.
+	applied chan bool
 }
 
 // group is what one lane run (or one poison message) finished: committed
@@ -76,8 +80,14 @@ type pipe[S any] struct {
 	maxIdle int32
 	quit    chan struct{}
 
-	sem      chan struct{} // lanes applying at once (Concurrency)
-	psem     chan struct{} // lanes with an access change applying at once (PriorityConcurrency)
+	// Lanes are applied by Concurrency appliers taking jobs, and lanes
+	// with an access change by PriorityConcurrency more taking pjobs. The
+	// deep handler calls run on these few goroutines, whose stacks stay
+	// grown while they are busy, rather than on every lane's goroutine,
+	// whose stack the garbage collector shrinks while it waits for its
+	// commit and which would grow it again on its next run.
+	jobs     chan *applyJob[S]
+	pjobs    chan *applyJob[S]
 	credits  chan struct{} // messages the worker may still take from the main consumer (MaxInflight)
 	pcredits chan struct{} // and from the priority consumer (PriorityInflight)
 	commits  chan *group[S]
@@ -105,8 +115,8 @@ type delivery struct {
 
 func (w *Worker[S]) newPipe() *pipe[S] {
 	p := &pipe[S]{w: w, lanes: map[string]*lane[S]{}, lent: map[uint64]struct{}{},
-		sem:      make(chan struct{}, w.cfg.Concurrency),
-		psem:     make(chan struct{}, w.cfg.PriorityConcurrency),
+		jobs:     make(chan *applyJob[S]),
+		pjobs:    make(chan *applyJob[S]),
 		credits:  make(chan struct{}, w.cfg.MaxInflight),
 		pcredits: make(chan struct{}, w.cfg.PriorityInflight),
 		commits:  make(chan *group[S], w.cfg.MaxInflight+w.cfg.PriorityInflight),
@@ -162,6 +172,15 @@ func (w *Worker[S]) pipeline(ctx, work context.Context) error {
 		}()
 	}
 	go func() { fetchers.Wait(); close(msgs) }()
+	var appliers sync.WaitGroup
+	for _, pool := range []struct {
+		jobs chan *applyJob[S]
+		n    int
+	}{{p.jobs, w.cfg.Concurrency}, {p.pjobs, w.cfg.PriorityConcurrency}} {
+		for range pool.n {
+			appliers.Go(func() { p.applier(pool.jobs) })
+		}
+	}
 	committed := make(chan struct{})
 	go func() { defer close(committed); p.commitLoop() }()
 	stopKeepAlive := p.keepAlive()
@@ -172,6 +191,7 @@ func (w *Worker[S]) pipeline(ctx, work context.Context) error {
 	}
 	p.runs.Wait()
 	close(p.quit)
+	appliers.Wait()
 	close(p.commits)
 	<-committed
 	select {
@@ -485,24 +505,31 @@ func (p *pipe[S]) run(ctx, work context.Context, l *lane[S]) {
 		}
 		p.mu.Unlock()
 
-		sem := p.sem
+		jobs := p.jobs
 		for _, it := range items {
 			if it.priority {
-				sem = p.psem
+				jobs = p.pjobs
 				break
 			}
 		}
-		// Reading the stream waits on the server, not on a lane slot.
-		if sem == p.psem {
+		// Reading the stream waits on the server, not on an applier.
+		if jobs == p.pjobs {
 			items = p.borrow(ctx, l.key, items)
 		} else {
 			items = p.borrowAccess(ctx, l.key, items)
 		}
+		j := &applyJob[S]{ctx: ctx, work: work, l: l, items: items, done: l.applied}
+		if j.done == nil {
+			j.done = make(chan bool, 1)
+			l.applied = j.done
+		}
+		applied := false
 		select {
-		case sem <- struct{}{}:
+		case jobs <- j:
+			applied = <-j.done
 		case <-ctx.Done():
 		}
-		if ctx.Err() != nil {
+		if !applied {
 			for _, it := range items {
 				if !it.borrowed {
 					p.nak(it, "shutting down")
@@ -510,25 +537,7 @@ func (p *pipe[S]) run(ctx, work context.Context, l *lane[S]) {
 			}
 			continue
 		}
-		p.decode(l.key, items)
-		if !l.loaded {
-			state, err := w.store.Load(l.key)
-			if err != nil {
-				err = fmt.Errorf("load state of user %s: %w", l.key, err)
-				for _, it := range items {
-					if it.dlqErr == nil {
-						it.retry, it.retryErr = w.retryDelay(1), err
-					}
-				}
-			} else {
-				l.state, l.loaded = state, true
-			}
-		}
-		state := l.state
-		if l.loaded {
-			state = w.applyLane(ctx, work, l.key, items, state)
-		}
-		<-sem
+		state := j.state
 
 		// Dead-letter first: a DLQ'd message is acked only once the DLQ holds it.
 		for _, it := range items {
@@ -550,6 +559,57 @@ func (p *pipe[S]) run(ctx, work context.Context, l *lane[S]) {
 		}
 		l.state = state
 	}
+}
+
+// applyJob is one lane run handed to an applier: its items are decoded
+// and applied to the lane's state, the result left in state.
+type applyJob[S any] struct {
+	ctx, work context.Context
+	l         *lane[S]
+	items     []*item[S]
+	state     S
+	done      chan bool // true once applied, false when ctx ended first
+}
+
+// applier applies lane runs from jobs until quit closes.
+func (p *pipe[S]) applier(jobs <-chan *applyJob[S]) {
+	for {
+		select {
+		case j := <-jobs:
+			j.done <- p.apply(j)
+		case <-p.quit:
+			return
+		}
+	}
+}
+
+// apply decodes and applies j's items, starting from the lane's state
+// (loaded first when the lane has none in hand). It reports false, having
+// done nothing, when j.ctx has ended.
+func (p *pipe[S]) apply(j *applyJob[S]) bool {
+	if j.ctx.Err() != nil {
+		return false
+	}
+	w, l, items := p.w, j.l, j.items
+	p.decode(l.key, items)
+	if !l.loaded {
+		state, err := w.store.Load(l.key)
+		if err != nil {
+			err = fmt.Errorf("load state of user %s: %w", l.key, err)
+			for _, it := range items {
+				if it.dlqErr == nil {
+					it.retry, it.retryErr = w.retryDelay(1), err
+				}
+			}
+		} else {
+			l.state, l.loaded = state, true
+		}
+	}
+	j.state = l.state
+	if l.loaded {
+		j.state = w.applyLane(j.ctx, j.work, l.key, items, j.state)
+	}
+	return true
 }
 
 // decode decodes each message of a lane; one that cannot be is poison.
