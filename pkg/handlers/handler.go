@@ -283,14 +283,17 @@ func settle(prev State) func(Result, error) (Result, error) {
 }
 
 func (h *Handler) applyUser(ctx context.Context, key string, prev State, u events.User, verify bool) (Result, error) {
-	open, err := h.d.IntentOpen(key)
-	if err != nil {
-		return Result{}, fmt.Errorf("read write intent of Salesforce user %s: %w", key, err)
-	}
 	// An open intent from before prev (a crash, a failed run) means a write
 	// may be missing from prev; one opened by the run that made prev does
-	// not.
-	unrecorded := open && !prev.Fresh
+	// not, so a fresh prev needs no read.
+	unrecorded := false
+	if !prev.Fresh {
+		open, err := h.d.IntentOpen(key)
+		if err != nil {
+			return Result{}, fmt.Errorf("read write intent of Salesforce user %s: %w", key, err)
+		}
+		unrecorded = open
+	}
 	// An earlier write may not be in prev: read VCC in full.
 	verify = verify || unrecorded
 	next := prev.clone()

@@ -14,9 +14,13 @@
 // and every message held is kept alive with InProgress. Each message is
 // queued in its user's lane (the user comes from the subject; the body is
 // decoded in the lane, in parallel). A lane loads the user's state once,
-// applies what is queued in stream order, hands it to the committer and
-// waits for that commit before its next run, starting from the state in
-// memory. The committer writes every finished run that is ready in one
+// has one of Concurrency appliers apply what is queued in stream order,
+// hands it to the committer and waits for that commit before its next run,
+// starting from the state in memory. When a lane ends with its state
+// committed, the state is kept in memory for the user's next lane
+// (Config.StateCache users, least recently used forgotten first); a lane
+// whose run failed keeps nothing, and the next one reads the store. The
+// committer writes every finished run that is ready in one
 // transaction (at most BatchSize messages) and acks them. Each commit
 // syncs the file, so commits start at least 5 ms apart and, while other
 // messages are in hand, wait up to 10 ms for more runs to join: under load

@@ -64,6 +64,9 @@ type pipe[S any] struct {
 
 	mu    sync.Mutex
 	lanes map[string]*lane[S]
+	// states holds the committed states of users with no lane (see
+	// stateCache).
+	states *stateCache[S]
 	// lent holds the stream sequences of messages borrowed and applied
 	// ahead of an access change: when the main consumer delivers one, it
 	// is acked without being reported again.
@@ -115,6 +118,7 @@ type delivery struct {
 
 func (w *Worker[S]) newPipe() *pipe[S] {
 	p := &pipe[S]{w: w, lanes: map[string]*lane[S]{}, lent: map[uint64]struct{}{},
+		states:   newStateCache[S](w.cfg.StateCache),
 		jobs:     make(chan *applyJob[S]),
 		pjobs:    make(chan *applyJob[S]),
 		credits:  make(chan struct{}, w.cfg.MaxInflight),
@@ -436,6 +440,7 @@ func (p *pipe[S]) dispatch(ctx, work context.Context, d delivery) {
 	l := p.lanes[key]
 	if l == nil {
 		l = &lane[S]{key: key}
+		l.state, l.loaded = p.states.take(key)
 		p.lanes[key] = l
 	}
 	l.queue = append(l.queue, it)
@@ -500,6 +505,9 @@ func (p *pipe[S]) run(ctx, work context.Context, l *lane[S]) {
 		if len(items) == 0 {
 			l.running = false
 			delete(p.lanes, l.key)
+			if l.loaded {
+				p.states.put(l.key, l.state)
+			}
 			p.mu.Unlock()
 			return
 		}

@@ -107,12 +107,16 @@ type Config struct {
 	Priority            jetstream.Consumer
 	PriorityInflight    int
 	PriorityConcurrency int
-	Concurrency         int           // users applied in parallel, default 16
-	MaxAttempts         int           // deliveries before a transient failure is dead-lettered, default 10
-	RetryInitial        time.Duration // first retry delay, default 1s
-	RetryMax            time.Duration // longest retry delay, default 5m
-	AckWait             time.Duration // the consumer's AckWait, for InProgress, default 30s
-	ShutdownGrace       time.Duration // time to finish in-flight work on stop, default 15s
+	Concurrency         int // users applied in parallel, default 16
+	// StateCache is how many users' committed states the worker keeps in
+	// memory after their events are done, so that their next events do
+	// not read them from the store again; default 4096, negative for none.
+	StateCache    int
+	MaxAttempts   int           // deliveries before a transient failure is dead-lettered, default 10
+	RetryInitial  time.Duration // first retry delay, default 1s
+	RetryMax      time.Duration // longest retry delay, default 5m
+	AckWait       time.Duration // the consumer's AckWait, for InProgress, default 30s
+	ShutdownGrace time.Duration // time to finish in-flight work on stop, default 15s
 	// ConsumerStatsEvery is how often the consumers' backlogs are read for
 	// vccsync_consumer_pending and _ack_pending, default 15s.
 	ConsumerStatsEvery time.Duration
@@ -166,6 +170,9 @@ func (c *Config) defaults() {
 	def(&c.PriorityInflight, 64)
 	def(&c.PriorityConcurrency, 4)
 	def(&c.Concurrency, 16)
+	if c.StateCache == 0 {
+		c.StateCache = 4096
+	}
 	def(&c.MaxAttempts, 10)
 	defd(&c.RetryInitial, time.Second)
 	defd(&c.RetryMax, 5*time.Minute)
